@@ -1,0 +1,139 @@
+"""The `opsconsole` command: demo, run, sim, snapshot (exit 0 all clear, 1 firing, 2 bad usage or config)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from .clock import VirtualClock, WallClock
+from .config import ConfigError, load_config
+from .durations import parse_duration
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _scenario(name: str) -> str:
+    from .sim import SCENARIOS
+
+    if name not in SCENARIOS:
+        raise argparse.ArgumentTypeError(f"unknown scenario {name!r} (one of {', '.join(SCENARIOS)})")
+    return name
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="opsconsole", description="Keyboard-driven console for live operations.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    def common_ui(sp):
+        sp.add_argument("--read-only", action="store_true", help="never send a mutating request")
+        sp.add_argument("--env", help="environment profile from the config's [environments.NAME]")
+
+    d = sub.add_parser("demo", help="the console on the embedded simulated fleet")
+    d.add_argument("--scenario", type=_scenario, default="normal")
+    d.add_argument("--seed", type=int, default=0)
+    common_ui(d)
+
+    r = sub.add_parser("run", help="the console on the services of a config file (no file: the demo)")
+    r.add_argument("--config", "-c")
+    common_ui(r)
+
+    s = sub.add_parser("sim", help="run the simulated fleet alone and print its URLs")
+    s.add_argument("--scenario", type=_scenario, default="normal")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--write-config", metavar="FILE", help="also write a console config pointing at it")
+
+    n = sub.add_parser("snapshot", help="poll for a while, print one JSON document of the state")
+    src = n.add_mutually_exclusive_group()
+    src.add_argument("--config", "-c")
+    src.add_argument("--demo", action="store_true", help="the embedded simulator (the default with no --config)")
+    n.add_argument("--scenario", type=_scenario, default="normal")
+    n.add_argument("--seed", type=int, default=0)
+    n.add_argument("--env")
+    n.add_argument("--for", dest="duration", type=_duration, default=10.0, help="how long to poll (default 10s)")
+    n.add_argument("--virtual-time", action="store_true",
+                   help="run on a virtual clock as fast as possible (with --demo: minutes of scenario in seconds)")
+    n.add_argument("--json", action="store_true", help="print JSON (the only format)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.cmd == "snapshot":
+            return asyncio.run(_snapshot(args))
+        if args.cmd == "sim":
+            return asyncio.run(_sim(args))
+        return _tui(args)
+    except ConfigError as e:
+        print(f"opsconsole: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _snapshot(args) -> int:
+    from .session import Session
+
+    virtual = args.virtual_time
+    clock = VirtualClock(WallClock().now()) if virtual else WallClock()
+    session = Session(config_path=args.config, env=args.env, scenario=args.scenario, seed=args.seed, clock=clock)
+    engine = await session.start()
+    try:
+        end = clock.now() + args.duration
+        while True:
+            state = await engine.tick()
+            if clock.now() >= end:
+                break
+            if virtual:
+                clock.advance(engine.cfg.tick)
+            else:
+                await clock.sleep(min(engine.cfg.tick, end - clock.now()))
+    finally:
+        await session.stop()
+    json.dump(state.to_json(), sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+    return 1 if state.firing else 0
+
+
+async def _sim(args) -> int:
+    from .demo import Demo, demo_config_dict
+
+    demo = Demo(WallClock(), scenario=args.scenario, seed=args.seed)
+    await demo.start()
+    print(f"simulated fleet, scenario {args.scenario}:")
+    for kind, url in demo.urls.items():
+        print(f"  {kind:14} {url}")
+    print("credentials (export these in the console's shell):")
+    for k, v in demo.credentials.env().items():
+        print(f"  export {k}={v}")
+    if args.write_config:
+        from .config_writer import write_config
+
+        write_config(args.write_config, demo_config_dict(demo.urls))
+        print(f"config written to {args.write_config}")
+    print("Ctrl-C stops it.")
+    sys.stdout.flush()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await demo.stop()
+    return 0
+
+
+def _tui(args) -> int:
+    from screens.app import run_app  # textual is imported only for the TUI
+
+    return run_app(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

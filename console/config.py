@@ -1,0 +1,201 @@
+"""The console's TOML config, validated with pydantic; errors name the file, the key and the problem."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from .durations import parse_duration
+
+KINDS = ("conversion", "pipelines", "converge", "path_tracker", "data_pipeline", "scrape")
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased as one line: `file: key: problem`."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Auth(_Strict):
+    """How to authenticate; secrets are named environment variables, never inline values."""
+
+    type: Literal["none", "basic", "bearer", "header"] = "none"
+    username: str | None = None
+    password_env: str | None = None
+    token_env: str | None = None
+    header: str = "x-api-key"
+    value_env: str | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Auth":
+        need = {"basic": ("username", "password_env"), "bearer": ("token_env",), "header": ("value_env",)}
+        for key in need.get(self.type, ()):
+            if not getattr(self, key):
+                raise ValueError(f"auth type {self.type!r} needs {key}")
+        return self
+
+    def secret_envs(self) -> list[str]:
+        return [e for e in (self.password_env, self.token_env, self.value_env) if e]
+
+
+class Switches(_Strict):
+    """Where the Storytailor kill switches live."""
+
+    provider: Literal["http", "ssm"] = "http"
+    path: str = "/storytailor-production/pipelines/"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+
+
+class Service(_Strict):
+    name: str
+    kind: str
+    url: str
+    title: str | None = None
+    auth: Auth = Field(default_factory=Auth)
+    interval: Seconds = 5.0  # JSON endpoints
+    metrics_interval: Seconds = 1.0  # /metrics
+    timeout: Seconds = 2.0
+    metrics_path: str = "/metrics"
+    job: str | None = None  # Prometheus job label; defaults to name
+    instance: str | None = None  # Prometheus instance label; defaults to host:port of url
+    switches: Switches | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Service":
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown service kind {self.kind!r} (one of {', '.join(KINDS)})")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        if self.interval <= 0 or self.metrics_interval <= 0 or self.timeout <= 0:
+            raise ValueError("interval, metrics_interval and timeout must be positive")
+        if self.job is None:
+            self.job = self.name
+        if self.instance is None:
+            self.instance = self.url.split("://", 1)[1].split("/", 1)[0]
+        return self
+
+
+class RuleConfig(_Strict):
+    """A rule added or overridden by name (fields as in console/rules.toml)."""
+
+    name: str
+    expr: str | None = None
+    for_: Seconds | None = Field(default=None, alias="for")
+    severity: Literal["P1", "P2", "P3", "P4"] | None = None
+    service: str | None = None  # a service kind; `$job` in expr becomes each such service's job
+    runbook: str | None = None
+    summary: str | None = None
+    actions: list[str] | None = None
+    disabled: bool = False
+
+
+class Environment(_Strict):
+    read_only: bool = False
+    production: bool = False
+    urls: dict[str, str] = Field(default_factory=dict)  # service name → url override
+
+
+class Config(_Strict):
+    environment: str = "demo"
+    read_only: bool = False
+    promql_semantics: Literal["prometheus-3", "prometheus-2"] = "prometheus-3"
+    tick: Seconds = 1.0
+    services: list[Service] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    keys: dict[str, str] = Field(default_factory=dict)  # binding id → key, e.g. "app.help" = "f1"
+    source_path: str = "<built-in>"
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Config":
+        names = [s.name for s in self.services]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate service name {sorted(dup)[0]!r}")
+        return self
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret's current value, so writers can scrub them."""
+        vals = []
+        for s in self.services:
+            for env in s.auth.secret_envs():
+                v = os.environ.get(env)
+                if v:
+                    vals.append(v)
+        return vals
+
+    def with_environment(self, name: str | None) -> "Config":
+        """Apply `[environments.NAME]`; the name is always shown on screen."""
+        if not name:
+            return self
+        if name not in self.environments:
+            raise ConfigError(f"{self.source_path}: environments: no environment named {name!r}")
+        env = self.environments[name]
+        services = []
+        for s in self.services:
+            url = env.urls.get(s.name)
+            services.append(s.model_copy(update={"url": url}) if url else s)
+        return self.model_copy(update={"environment": name, "services": services,
+                                       "read_only": self.read_only or env.read_only})
+
+    @property
+    def production(self) -> bool:
+        env = self.environments.get(self.environment)
+        return bool(env and env.production)
+
+
+def _loc(loc: tuple[Any, ...], data: dict) -> str:
+    """('services', 1, 'auth', 'type') → 'services[1] (pulse).auth.type'."""
+    parts: list[str] = []
+    node: Any = data
+    for item in loc:
+        if isinstance(item, int):
+            label = f"[{item}]"
+            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) and "name" in node[item]:
+                label += f" ({node[item]['name']})"
+            parts.append(label)
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+        else:
+            if item in ("function-after", "function-before") or str(item).startswith("function-"):
+                continue
+            parts.append(("." if parts else "") + str(item))
+            node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)"
+
+
+def parse_config(data: dict, source: str) -> Config:
+    """Validate a TOML table; ConfigError with one line per the first problem."""
+    try:
+        cfg = Config.model_validate({**data, "source_path": source})
+    except ValidationError as e:
+        err = e.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise ConfigError(f"{source}: {_loc(err['loc'], data)}: {msg}") from None
+    return cfg
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    return parse_config(data, str(p))

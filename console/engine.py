@@ -1,0 +1,194 @@
+"""The hub: polls sources (or takes replayed observations), feeds the store, evaluates rules, publishes state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Callable
+
+import httpx
+
+from . import promql
+from .aggregator import STALE_NAN, SeriesStore
+from .clock import Clock
+from .config import Config
+from .model import Observation
+from .panels import Figures, exprs_for
+from .retention import needs
+from .rules import RuleEvaluator, load_rules
+from .sources import Reading, build_source, read
+from .state import ConsoleState, EndpointState, ServiceState
+
+log = logging.getLogger(__name__)
+
+TITLES = {"conversion": "Conversion", "pipelines": "Pipelines", "converge": "Converge",
+          "path_tracker": "Path tracker", "data_pipeline": "Data pipeline", "scrape": "Scrape"}
+TREND_STEP = 60.0  # the debt trend is a 1 h chart at 1 min resolution: it changes once a minute
+
+
+class Engine:
+    """One pipeline, live or replayed: every Observation goes through `ingest`."""
+
+    def __init__(self, cfg: Config, clock: Clock, *, mode: str = "live", scenario: str | None = None) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.rules = load_rules(cfg, promql.check)
+        exprs = [r.expr for r in self.rules]
+        for s in cfg.services:
+            exprs += exprs_for(s.kind, s.job or s.name)
+        keep, retention = needs(exprs)
+        self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))
+        self.evaluator = RuleEvaluator(self.rules)
+        self.figures = Figures()
+        self.state = ConsoleState(ts=clock.now(), environment=cfg.environment, read_only=cfg.read_only,
+                                  mode=mode, scenario=scenario)
+        for s in cfg.services:
+            self.state.services[s.name] = ServiceState(s.name, s.kind, s.title or f"{TITLES[s.kind]} ({s.name})")
+        self.listeners: list[Callable[[ConsoleState], None]] = []
+        self.observers: list[Callable[[Observation], None]] = []  # e.g. the recorder
+        self._client: httpx.AsyncClient | None = None
+        self._sources: list = []
+        self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
+        self._trend_at = 0.0
+
+    # --- live polling -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+        self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
+        self._sources = [build_source(s, self._client, self.clock) for s in self.cfg.services]
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def tick(self) -> ConsoleState:
+        """Poll every due endpoint (concurrently), ingest what came back, evaluate, publish."""
+        now = self.clock.now()
+        batches = await asyncio.gather(*(s.poll_due(now) for s in self._sources))
+        for batch in batches:
+            for obs in batch:
+                self.ingest(obs)
+        return self.evaluate(self.clock.now())
+
+    async def run(self) -> None:
+        """Tick forever at the configured cadence; a tick never overlaps the next."""
+        while True:
+            await self.tick()
+            now = self.clock.now()
+            due = min([s.next_due() for s in self._sources] + [now + self.cfg.tick])
+            await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
+
+    # --- the one path every observation takes -------------------------------------------
+
+    def ingest(self, obs: Observation) -> None:
+        for fn in self.observers:
+            fn(obs)
+        svc = self.state.services.get(obs.source)
+        if svc is None:
+            return
+        ep = svc.endpoints.setdefault(obs.endpoint, EndpointState(obs.endpoint))
+        ep.last_poll = obs.ts
+        cfg = self.cfg.service(obs.source)
+        if obs.endpoint == "metrics":
+            self._ingest_metrics(obs, cfg.job or cfg.name, cfg.instance or "", ep)
+            return
+        if obs.error is not None:
+            ep.error = obs.error
+            return
+        try:
+            reading: Reading = read(svc.kind, obs.endpoint, obs.payload, cfg.job or cfg.name, cfg.instance or "")
+        except ValueError as e:
+            ep.error = str(e).splitlines()[0]
+            return
+        ep.data, ep.last_ok, ep.error = reading.data, obs.ts, None
+        self._add_samples(obs, reading.gauges)
+
+    def _ingest_metrics(self, obs: Observation, job: str, instance: str, ep: EndpointState) -> None:
+        """As Prometheus scrapes: `up`, and staleness markers for series that vanished or a failed scrape."""
+        key = (obs.source, obs.endpoint)
+        before = self._last_series.get(key, set())
+        up = {"__name__": "up", "job": job, "instance": instance}
+        if obs.error is not None:
+            ep.error = obs.error
+            for lk in before:
+                self.store.add(dict(lk), obs.ts, STALE_NAN)
+            self._last_series[key] = set()
+            self.store.add(up, obs.ts, 0.0)
+            return
+        samples = obs.samples or ()
+        now_keys = set()
+        for s in samples:
+            now_keys.add(tuple(sorted(s.labels.items())))
+            self.store.add(s.labels, s.ts if s.ts is not None else obs.ts, s.value)
+        for lk in before - now_keys:
+            self.store.add(dict(lk), obs.ts, STALE_NAN)
+        self._last_series[key] = now_keys
+        self.store.add(up, obs.ts, 1.0)
+        ep.last_ok, ep.error, ep.data = obs.ts, None, {"samples": len(samples)}
+
+    def _add_samples(self, obs: Observation, gauges) -> None:
+        for g in gauges:
+            self.store.add(g.labels, g.ts if g.ts is not None else obs.ts, g.value)
+
+    # --- evaluation ---------------------------------------------------------------------
+
+    def query(self, expr: str, at: float) -> list[tuple[dict, float]]:
+        return promql.evaluate(expr, self.store, at, semantics=self.cfg.promql_semantics)
+
+    def _safe_query(self, at: float):
+        def q(expr: str) -> list[tuple[dict, float]]:
+            try:
+                return self.query(expr, at)
+            except Exception as e:  # a figure that cannot be computed is unknown, never a crash
+                log.debug("panel query failed: %s: %s", expr, e)
+                return []
+        return q
+
+    def evaluate(self, now: float) -> ConsoleState:
+        self.state.ts = now
+        self.state.rules = self.evaluator.evaluate(now, self.query)
+        q = self._safe_query(now)
+        for s in self.cfg.services:
+            svc = self.state.services[s.name]
+            svc.figures = self.figures.compute(svc, s.job or s.name, q, now)
+        if now - self._trend_at >= TREND_STEP or now < self._trend_at:
+            self._trend_at = now - (now % TREND_STEP)
+            self.state.trends = self._trends(now)
+        for fn in self.listeners:
+            fn(self.state)
+        return self.state
+
+    def _trends(self, now: float) -> dict[str, list[tuple[float, float]]]:
+        out: dict[str, list[tuple[float, float]]] = {}
+        for s in self.cfg.services:
+            if s.kind == "converge":
+                out[f"{s.name}:debt"] = self.range_query(
+                    f'opsconsole_converge_debt_score{{job="{s.job}"}}', now - 3600, now, TREND_STEP)
+        return out
+
+    def range_query(self, expr: str, start: float, end: float, step: float) -> list[tuple[float, float]]:
+        """A query_range over the local store: the first result series, as (ts, value) points."""
+        points = []
+        t = start - (start % step) + step
+        while t <= end + 1e-9:
+            try:
+                res = self.query(expr, t)
+            except Exception:
+                res = []
+            if res:
+                points.append((t, res[0][1]))
+            t += step
+        return points
+
+    def reset(self) -> None:
+        """Forget all windows and alerts (a replay seek rebuilds them)."""
+        self.store.clear()
+        self.evaluator.reset()
+        self.figures.reset()
+        self._last_series.clear()
+        self._trend_at = 0.0
+        for svc in self.state.services.values():
+            svc.endpoints.clear()
+            svc.figures = {}

@@ -1,0 +1,130 @@
+"""ConsoleState: the one model of what the console knows (dashboard, snapshot, replay and tests read it)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class EndpointState:
+    """One polled endpoint: its last good reading and its last error."""
+
+    key: str
+    data: dict | None = None  # normalized payload of the last good reading
+    last_ok: float | None = None
+    last_poll: float | None = None
+    error: str | None = None  # one line, set while the endpoint is failing
+
+
+@dataclass
+class ServiceState:
+    name: str
+    kind: str
+    title: str
+    endpoints: dict[str, EndpointState] = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)  # what the panel shows; None = unknown
+
+    @property
+    def error(self) -> str | None:
+        """The first failing endpoint's error, prefixed with its key."""
+        for ep in self.endpoints.values():
+            if ep.error:
+                return f"{ep.key}: {ep.error}"
+        return None
+
+    @property
+    def last_ok(self) -> float | None:
+        oks = [e.last_ok for e in self.endpoints.values() if e.last_ok is not None]
+        return min(oks) if oks else None
+
+    def data(self, endpoint: str) -> dict:
+        ep = self.endpoints.get(endpoint)
+        return (ep.data if ep and ep.data else {}) or {}
+
+    def age(self, now: float) -> float | None:
+        """Seconds since the stalest endpoint's last good reading."""
+        last = self.last_ok
+        return None if last is None else max(0.0, now - last)
+
+
+@dataclass
+class RuleState:
+    name: str
+    service: str  # service name (not kind)
+    severity: str
+    state: str  # inactive | pending | firing
+    value: float | None
+    labels: dict[str, str]
+    active_since: float | None  # when the condition started to hold
+    fired_at: float | None  # when it became firing
+    runbook: str
+    summary: str
+    expr: str
+    for_: float
+    actions: list[str] = field(default_factory=list)
+    error: str | None = None  # evaluation error, one line
+
+    @property
+    def key(self) -> str:
+        """The alert identity: rule, service and the result's labels."""
+        lbl = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()) if k not in ("job", "instance"))
+        return f"{self.name}/{self.service}" + (f"{{{lbl}}}" if lbl else "")
+
+
+@dataclass
+class ConsoleState:
+    ts: float
+    environment: str
+    read_only: bool
+    mode: str  # live | replay
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    rules: list[RuleState] = field(default_factory=list)  # pending and firing only
+    trends: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    scenario: str | None = None
+
+    def active(self) -> list[RuleState]:
+        """Firing first, then pending; newest first within each."""
+        order = {"firing": 0, "pending": 1}
+        return sorted(
+            (r for r in self.rules if r.state in order),
+            key=lambda r: (order[r.state], -(r.fired_at or r.active_since or 0)),
+        )
+
+    @property
+    def firing(self) -> list[RuleState]:
+        return [r for r in self.rules if r.state == "firing"]
+
+    def to_json(self) -> dict[str, Any]:
+        """The document `opsconsole snapshot --json` prints."""
+        services = {}
+        for name, s in self.services.items():
+            services[name] = {
+                "kind": s.kind,
+                "title": s.title,
+                "status": "error" if s.error else ("ok" if s.last_ok is not None else "unknown"),
+                "error": s.error,
+                "age_seconds": None if s.age(self.ts) is None else round(s.age(self.ts), 3),
+                "figures": s.figures,
+                "endpoints": {
+                    k: {"ok": e.error is None and e.last_ok is not None, "error": e.error,
+                        "age_seconds": None if e.last_ok is None else round(self.ts - e.last_ok, 3)}
+                    for k, e in s.endpoints.items()
+                },
+            }
+        rules = []
+        for r in self.active():
+            d = asdict(r)
+            d["for"] = d.pop("for_")
+            d["key"] = r.key
+            rules.append(d)
+        return {
+            "ts": self.ts,
+            "environment": self.environment,
+            "read_only": self.read_only,
+            "mode": self.mode,
+            "scenario": self.scenario,
+            "services": services,
+            "rules": rules,
+            "firing": len(self.firing),
+        }

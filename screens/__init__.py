@@ -1,0 +1,1 @@
+"""Screens of the console: dashboard, service detail, help; the App that hosts them."""

@@ -1,0 +1,114 @@
+"""The dashboard: every panel at a glance; Tab/arrows move between panels, Enter opens a service's detail."""
+
+from __future__ import annotations
+
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from console.state import ConsoleState
+from widgets.conversion_panel import ConversionPanel
+from widgets.debt_gauge import DebtGauge
+from widgets.header_bar import HeaderBar
+from widgets.incident_table import IncidentTable
+from widgets.kill_switches import KillSwitches
+from widgets.pipeline_strip import PipelineStrip
+from widgets.rollout_bar import RolloutBar
+from widgets.source_bar import SourceBar
+
+from . import keymap
+
+# Focus grid for the arrow keys: rows of focus targets (ids).
+GRID = [["conversion", "debt", "rollout"], ["switch-table", "incident-table"], ["strip"]]
+
+
+class Dashboard(Screen):
+    CSS_PATH = "dashboard.tcss"
+    BINDINGS = keymap.DASHBOARD
+
+    def __init__(self, services_by_kind: dict[str, str], production: bool = False) -> None:
+        super().__init__()
+        self.by_kind = services_by_kind
+        self.production = production
+        self._last: ConsoleState | None = None
+
+    def compose(self):
+        k = self.by_kind
+        yield HeaderBar(production=self.production)
+        with Vertical(id="body"):
+            with Horizontal(id="top"):
+                yield ConversionPanel(k.get("conversion"), "Conversion health · pulse", id="conversion")
+                yield DebtGauge(k.get("converge"), "Verification debt · converge", id="debt")
+                yield RolloutBar(k.get("path_tracker"), "Rollout · path tracker", id="rollout")
+            with Horizontal(id="mid"):
+                yield KillSwitches()
+                yield IncidentTable()
+            yield PipelineStrip(k.get("data_pipeline"), "Data pipeline", id="strip")
+        yield SourceBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#conversion").focus()
+
+    def on_resize(self, event) -> None:
+        w = event.size.width
+        self.set_class(80 < w < 110, "-narrow")
+        self.set_class(w <= 80, "-tiny")
+
+    def on_screen_resume(self) -> None:
+        if self._last is not None:
+            self.show(self._last)
+
+    def show(self, state: ConsoleState) -> None:
+        """Render the state; skipped while another screen covers this one (redrawn on resume)."""
+        self._last = state
+        if not self.is_current:
+            return
+        with self.app.batch_update():
+            self.query_one(HeaderBar).show(state)
+            for panel in self.query("#conversion, #debt, #rollout, #strip"):
+                panel.show(state)
+            self.query_one(KillSwitches).show(state)
+            self.query_one(IncidentTable).show(state)
+            self.query_one(SourceBar).show(state)
+
+    # --- navigation ---------------------------------------------------------------------
+
+    def _focused_id(self) -> str | None:
+        w = self.focused
+        while w is not None and w.id not in {i for row in GRID for i in row}:
+            w = w.parent
+        return w.id if w is not None else None
+
+    def action_move(self, direction: str) -> None:
+        cur = self._focused_id() or "conversion"
+        r = next(i for i, row in enumerate(GRID) if cur in row)
+        c = GRID[r].index(cur)
+        if direction in ("left", "right"):
+            flat = [i for row in GRID for i in row]
+            n = flat.index(cur) + (1 if direction == "right" else -1)
+            target = flat[n % len(flat)]
+        else:
+            r2 = max(0, min(len(GRID) - 1, r + (1 if direction == "down" else -1)))
+            frac = c / max(1, len(GRID[r]) - 1) if len(GRID[r]) > 1 else 0
+            target = GRID[r2][round(frac * (len(GRID[r2]) - 1))]
+        self.query_one(f"#{target}").focus()
+
+    def _service_of(self, widget_id: str | None) -> str | None:
+        if widget_id == "switch-table":
+            return self.query_one(KillSwitches).service
+        if widget_id == "incident-table":
+            return self.query_one(IncidentTable).service
+        panel = self.query_one(f"#{widget_id}") if widget_id else None
+        return getattr(panel, "service", None)
+
+    def action_open_detail(self) -> None:
+        svc = self._service_of(self._focused_id())
+        if svc:
+            self.app.open_detail(svc)
+        else:
+            self.notify("Nothing selected here", severity="warning", timeout=3)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_detail()

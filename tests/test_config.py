@@ -1,0 +1,71 @@
+"""Config loading: the example is valid; every bad config is one line naming file, key and problem, exit 2."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from console import promql
+from console.config import ConfigError, load_config
+from console.rules import load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_example_config_is_valid_and_documents_every_kind():
+    cfg = load_config(ROOT / "config.example.toml")
+    assert {s.kind for s in cfg.services} == {"conversion", "pipelines", "converge", "path_tracker", "data_pipeline", "scrape"}
+    assert cfg.service("datapipe").job == "convergence-data-pipeline"
+    assert cfg.service("pulse").instance == "127.0.0.1:7655"
+    rules = load_rules(cfg, promql.check)
+    names = {r.name for r in rules}
+    assert "NodeDown" in names and "InsightsVetoRateLow" not in names
+    assert next(r for r in rules if r.name == "HighLatencyP95").for_ == 300
+    prod = cfg.with_environment("production")
+    assert prod.read_only and prod.production
+    assert prod.service("pulse").url == "https://pulse.example.internal"
+
+
+def test_example_config_has_no_inline_secret():
+    text = (ROOT / "config.example.toml").read_text()
+    for key in ("password =", "token =", "value =", "api_key ="):
+        assert key not in text
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('[[services]]\nname="a"\nkind="nope"\nurl="http://x"\n', "services[0] (a): unknown service kind 'nope'"),
+    ('[[services]]\nname="a"\nkind="scrape"\nurl="ftp://x"\n', "services[0] (a): url must start with http://"),
+    ('[[services]]\nname="a"\nkind="scrape"\nurl="http://x"\ninterval="soon"\n', "services[0] (a).interval: not a duration: 'soon'"),
+    ('[[services]]\nname="a"\nkind="scrape"\nurl="http://x"\n[services.auth]\ntype="basic"\nusername="u"\n', "services[0] (a).auth: auth type 'basic' needs password_env"),
+    ('[[services]]\nname="a"\nkind="scrape"\nurl="http://x"\npassword="hunter2"\n', "services[0] (a).password: unknown key"),
+    ('promql_semantics = "prometheus-9"\n', "promql_semantics:"),
+    ('this is = = not toml', "not valid TOML"),
+])
+def test_bad_config_names_file_and_key(tmp_path, body, expected):
+    p = tmp_path / "bad.toml"
+    p.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    msg = str(e.value)
+    assert msg.startswith(str(p)) and expected in msg
+    assert "\n" not in msg
+
+
+def test_bad_rule_expression_is_rejected_at_load(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[[services]]\nname="n"\nkind="scrape"\nurl="http://x"\n'
+                 '[[rules]]\nname="X"\nservice="scrape"\nseverity="P3"\nexpr="predict_linear(up[5m], 60) > 0"\n')
+    with pytest.raises(ConfigError) as e:
+        load_rules(load_config(p), promql.check)
+    assert "rules (X).expr" in str(e.value) and "predict_linear" in str(e.value)
+
+
+def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[[services]]\nname="a"\nkind="mystery"\nurl="http://x"\n')
+    r = subprocess.run([sys.executable, "-m", "console.cli", "snapshot", "--config", str(p), "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"opsconsole: {p}: services[0] (a): unknown service kind 'mystery' (one of conversion, pipelines, converge, path_tracker, data_pipeline, scrape)"
+    assert "Traceback" not in r.stderr and r.stdout == ""

@@ -1,0 +1,1 @@
+"""One widget per panel kind; widgets render ConsoleState and never fetch."""

@@ -1,0 +1,65 @@
+"""Number, age and status formatting shared by the panels: rounded to what is shown, '?' when unknown."""
+
+from __future__ import annotations
+
+import math
+
+from console.durations import format_duration
+
+UNKNOWN = "[dim]?[/]"
+
+
+def known(v) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def pct(v, digits: int = 1) -> str:
+    return f"{v * 100:.{digits}f}%" if known(v) else UNKNOWN
+
+
+def num(v, digits: int = 0) -> str:
+    if not known(v):
+        return UNKNOWN
+    return f"{v:,.{digits}f}"
+
+
+def rate(v) -> str:
+    if not known(v):
+        return UNKNOWN
+    return f"{v:.2f}/s" if v < 100 else f"{v:,.0f}/s"
+
+
+def age(seconds) -> str:
+    return format_duration(seconds) if known(seconds) else UNKNOWN
+
+
+def seconds(v) -> str:
+    if not known(v):
+        return UNKNOWN
+    return f"{v * 1000:.0f}ms" if v < 1 else f"{v:.2f}s"
+
+
+def over(value, threshold, text: str, above_is_bad: bool = True) -> str:
+    """Mark a figure that crossed its threshold with colour *and* a symbol (never colour alone)."""
+    if not known(value):
+        return text
+    bad = value > threshold if above_is_bad else value < threshold
+    return f"[$error]▲ {text}[/]" if bad else text
+
+
+SEVERITY_STYLE = {"P1": "bold $error", "P2": "$error", "P3": "$warning", "P4": "$secondary"}
+STATUS_MARK = {
+    "healthy": "[$success]● healthy[/]",
+    "degraded": "[$warning]◐ degraded[/]",
+    "stale": "[$error]○ stale[/]",
+}
+
+
+def status(s) -> str:
+    return STATUS_MARK.get(s, UNKNOWN if s is None else f"[$warning]{s}[/]")
+
+
+def on_off(enabled) -> str:
+    if enabled is None:
+        return UNKNOWN
+    return "[$success]● ON [/]" if enabled else "[$error]○ OFF[/]"

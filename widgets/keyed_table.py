@@ -1,0 +1,57 @@
+"""A DataTable kept in sync by row key: adds, removes and updates only the cells that changed."""
+
+from __future__ import annotations
+
+from textual.actions import SkipAction
+from textual.widgets import DataTable
+
+
+class KeyedTable(DataTable):
+    """`sync(rows)` with rows = [(key, (cell, ...)), ...] in display order."""
+
+    DEFAULT_CSS = "KeyedTable { height: 1fr; }"
+
+    def __init__(self, columns: list[str], **kw) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kw)
+        self._columns = columns
+        self._cells: dict[str, tuple] = {}
+        self._order: list[str] = []
+
+    def on_mount(self) -> None:
+        for c in self._columns:
+            self.add_column(c, key=c)
+
+    def sync(self, rows: list[tuple[str, tuple]]) -> None:
+        keys = [k for k, _ in rows]
+        if keys != self._order:
+            # order or membership changed: rebuild (rare: an incident opens or closes)
+            selected = self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+            self._cells = dict(rows)
+            self._order = keys
+            if selected in keys:
+                self.move_cursor(row=keys.index(selected), animate=False)
+            return
+        for key, cells in rows:
+            old = self._cells.get(key)
+            if old == cells:
+                continue
+            for col, (a, b) in enumerate(zip(old, cells)):
+                if a != b:
+                    self.update_cell(key, self._columns[col], b)
+            self._cells[key] = cells
+
+    @property
+    def selected_key(self) -> str | None:
+        if 0 <= self.cursor_row < len(self._order):
+            return self._order[self.cursor_row]
+        return None
+
+    # Left/right belong to the dashboard (move between panels); a row table has no columns to walk.
+    def action_cursor_left(self) -> None:
+        raise SkipAction()
+
+    def action_cursor_right(self) -> None:
+        raise SkipAction()

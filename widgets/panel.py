@@ -1,0 +1,62 @@
+"""Base of the dashboard panels: focusable, titled, shows one service's error and age, dims stale values."""
+
+from __future__ import annotations
+
+from textual.containers import Vertical
+
+from console.state import ConsoleState, ServiceState
+
+from .figure import Figure
+from .fmt import age
+
+
+class Panel(Vertical, can_focus=True):
+    """A panel bound to one service (by name); subclasses fill their figures in `render_service`."""
+
+    DEFAULT_CSS = """
+    Panel { border: round $panel-lighten-2; padding: 0 1; height: 1fr; }
+    Panel:focus-within, Panel:focus { border: round $accent; }
+    Panel.-error { border: round $error; }
+    Panel.-error .value { color: $text-muted; }
+    """
+
+    LINES = 8
+
+    def __init__(self, service: str | None, title: str, **kw) -> None:
+        super().__init__(**kw)
+        self.service = service
+        self.border_title = title
+        self.lines = [Figure(classes="value") for _ in range(self.LINES)]
+        self.status_line = Figure(classes="status")
+
+    def compose(self):
+        yield from self.lines
+        yield self.status_line
+
+    def show(self, state: ConsoleState) -> None:
+        svc = state.services.get(self.service) if self.service else None
+        if self.service and svc is None:
+            self.status_line.set("[dim]not configured[/]")
+            return
+        texts = self.render_service(svc, state) if svc else self.render_state(state)
+        for fig, text in zip(self.lines, texts + [""] * (len(self.lines) - len(texts))):
+            fig.set(text)
+        self._show_health(svc, state)
+
+    def _show_health(self, svc: ServiceState | None, state: ConsoleState) -> None:
+        if svc is None:
+            return
+        err = svc.error
+        self.set_class(bool(err), "-error")
+        if err:
+            self.status_line.set(f"[$error]✖ error: {err[:90]}[/] [dim](last good {age(svc.age(state.ts))} ago)[/]")
+        elif svc.last_ok is None:
+            self.status_line.set("[dim]waiting for first poll…[/]")
+        else:
+            self.status_line.set("")
+
+    def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
+        raise NotImplementedError
+
+    def render_state(self, state: ConsoleState) -> list[str]:
+        return []

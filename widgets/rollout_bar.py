@@ -1,0 +1,57 @@
+"""Path tracker rollout: percent on the 0→5→15→35→60→100 stages, time at stage, rates vs thresholds."""
+
+from __future__ import annotations
+
+from console.state import ConsoleState, ServiceState
+
+from . import fmt
+from .panel import Panel
+
+
+def stage_bar(percent: float | None, stages: list[int]) -> str:
+    if percent is None:
+        return "[dim]?[/]"
+    parts = []
+    for s in stages:
+        if s == percent:
+            parts.append(f"[bold $accent]▶{s}%[/]")
+        elif s < percent:
+            parts.append(f"[$success]{s}%[/]")
+        else:
+            parts.append(f"[dim]{s}%[/]")
+    off_stage = "" if percent in stages else f"  [$warning]at {percent:g}% (between stages)[/]"
+    return " → ".join(parts) + off_stage
+
+
+def meter(percent: float | None, width: int = 34) -> str:
+    if percent is None:
+        return ""
+    filled = round(max(0, min(100, percent)) / 100 * width)
+    return f"[$accent]{'█' * filled}[/][dim]{'░' * (width - filled)}[/] {percent:g}%"
+
+
+class RolloutBar(Panel):
+    LINES = 7
+
+    def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
+        f = svc.figures
+        if not f:
+            return []
+        since = f.get("stage_since")
+        at_stage = fmt.age(state.ts - since) if since is not None else "?"
+        enabled = "" if f.get("enabled") in (None, True) else "  [$error]○ tracker disabled[/]"
+
+        def rate_line(name, reported, local, threshold):
+            rep = fmt.over(reported, threshold, fmt.pct(reported))
+            loc = fmt.over(local, threshold, fmt.pct(local))
+            return f"{name} {rep} service  {loc} local  [dim](> {threshold * 100:g}%)[/]"
+
+        return [
+            stage_bar(f.get("percent"), f.get("stages") or []) + enabled,
+            meter(f.get("percent")),
+            f"at this stage {at_stage}   allow {fmt.num(f.get('allowlist'))}  deny {fmt.num(f.get('denylist'))}",
+            rate_line("fallback 1h  ", f.get("fallback_rate_reported"), f.get("fallback_rate_local"), f.get("fallback_threshold", 0.2)),
+            rate_line("gen-error 15m", f.get("generate_error_rate_reported"), f.get("generate_error_rate_local"), f.get("generate_error_threshold", 0.05)),
+            f"failed alerts 1h {fmt.over(f.get('failed_alerts_1h'), 0, fmt.num(f.get('failed_alerts_1h')))}   "
+            f"steps {fmt.rate(f.get('steps_rate_5m'))}",
+        ]
