@@ -99,6 +99,11 @@ def recommended_intake(score: float | None, pending_reviews: float | None) -> st
     return "open"
 
 
+def _ready(svc: ServiceState) -> bool | None:
+    status = svc.data("ready").get("status")
+    return None if status is None else status == "ready"
+
+
 class Figures:
     """Computes one service's figures each tick; remembers only when a rollout stage began."""
 
@@ -181,7 +186,7 @@ class Figures:
         effective = intake.get("effective_mode") or intake.get("mode")
         strict = {"open": 0, "auto": 0, "throttle": 1, "pause": 2}
         return {
-            "ready": svc.data("ready").get("ready"),
+            "ready": _ready(svc),
             "ready_reason": svc.data("ready").get("reason"),
             "debt_score": score,
             "debt_band": debt_band(score),
@@ -232,7 +237,7 @@ class Figures:
     def _data_pipeline(self, svc: ServiceState, vals: dict, now: float) -> dict[str, Any]:
         failed = svc.data("failed").get("executions")
         return {
-            "ready": svc.data("ready").get("ready"),
+            "ready": _ready(svc),
             "ready_reason": svc.data("ready").get("reason"),
             "error_ratio_5m": self._one(vals["error_ratio_5m"]),
             "p95_5m": self._one(vals["p95_5m"]),

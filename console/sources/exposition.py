@@ -1,0 +1,154 @@
+"""Prometheus text exposition → samples exactly as a Prometheus scrape would store them.
+
+Built on `prometheus_client.parser`, which reads the text into OpenMetrics-style families;
+each line is first checked and lightly rewritten so the parser's gaps do not reach the store:
+
+* counters: the parser renames a counter's samples to `foo_total` when its `# TYPE` line
+  says `foo`. Prometheus stores names as written, and a flat sample list needs no types, so
+  `# TYPE x counter` is handed to the parser as `untyped` (which keeps names verbatim).
+* `_created`: the parser makes `foo_created` a family of its own; flattening every family
+  stores it as a plain sample named as written, as Prometheus 2.x/3.x do without
+  created-timestamp ingestion.
+* exemplars (` # {trace_id="x"} 1.0 123`): the parser takes their last number for the
+  sample's timestamp. They are cut off before parsing (Prometheus's text parser rejects
+  them; its OpenMetrics parser keeps them apart from the sample); samples never carry them.
+* `le` / `quantile`: kept as the raw string. That is what Prometheus 2.x (Debian's 2.42,
+  our oracle) stores for the text format; Prometheus 3 rewrites them to OpenMetrics float
+  form ("1" → "1.0") for histograms and summaries. Consumers compare with `le_float`, so
+  "1" and "1.0" are one bucket under either server.
+* value and timestamp: checked here (the parser takes any trailing number for a timestamp
+  and reports no line numbers); timestamps are integer milliseconds → `Sample.ts` seconds.
+* target labels: `job` and `instance` are added as with `honor_labels: false`; an exposed
+  label of the same name moves to `exported_<name>`. Empty label values are dropped and a
+  repeated series keeps its first sample, as Prometheus's storage does.
+
+Any problem → ValueError("metrics: line N: <reason>"), one line.
+"""
+
+from __future__ import annotations
+
+import re
+
+from prometheus_client.parser import text_fd_to_metric_families
+
+from ..model import Sample
+
+_TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
+_TYPE_LINE = re.compile(r"#\s+TYPE\s+(\S+)\s+(\S+)\s*$")
+_INT = re.compile(r"[+-]?\d+")
+
+
+def parse_exposition(text: str, job: str, instance: str) -> list[Sample]:
+    """Parse a /metrics body; add the target labels; ValueError with one line on bad input."""
+    lines = _Lines(text)
+    try:
+        families = list(text_fd_to_metric_families(lines))
+    except ValueError as e:
+        raise ValueError(f"metrics: line {lines.number}: {_reason(e, lines.current)}") from None
+    target = {"job": job, "instance": instance}
+    seen: set[tuple] = set()
+    out: list[Sample] = []
+    for family in families:
+        for s in family.samples:
+            labels = _with_target({"__name__": s.name, **s.labels}, target)
+            key = (tuple(sorted(labels.items())), s.timestamp)
+            if key in seen:  # Prometheus keeps the first sample of a repeated series
+                continue
+            seen.add(key)
+            ts = None if s.timestamp is None else float(s.timestamp)
+            out.append(Sample(labels=labels, value=float(s.value), ts=ts))
+    return out
+
+
+def le_float(labels: dict[str, str], name: str = "le") -> float:
+    """The `le` (or `quantile`) label as a float: "1", "1.0" and "1e0" are one bucket."""
+    return _go_float(labels[name].strip())
+
+
+class _Lines:
+    """Feeds the parser one checked line at a time, remembering where it is for errors."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = text.split("\n")
+        self.number = 0
+        self.current = ""
+
+    def __iter__(self):
+        for self.number, self.current in enumerate(self._lines, start=1):
+            yield _check_line(self.current.strip())
+
+
+def _check_line(line: str) -> str:
+    if not line:
+        return line
+    if line.startswith("#"):
+        m = _TYPE_LINE.match(line)
+        if m and m.group(2) not in _TYPES:
+            raise ValueError(f"unknown metric type {m.group(2)!r}")
+        if m and m.group(2) == "counter":
+            return f"# TYPE {m.group(1)} untyped"  # keeps sample names as written
+        return line
+    series, rest = _split_series(line)
+    tokens = rest.split("#", 1)[0].split()  # '#' only starts an exemplar outside labels
+    if not tokens:
+        raise ValueError(f"no value after {series!r}"[:120])
+    if len(tokens) > 2:
+        raise ValueError(f"unexpected {tokens[2]!r} after the timestamp")
+    try:
+        _go_float(tokens[0])
+    except ValueError:
+        raise ValueError(f"invalid value {tokens[0]!r}") from None
+    if len(tokens) == 2 and not _INT.fullmatch(tokens[1]):
+        raise ValueError(f"invalid timestamp {tokens[1]!r} (integer milliseconds expected)")
+    return f"{series} {' '.join(tokens)}"
+
+
+def _split_series(line: str) -> tuple[str, str]:
+    """'name{a="b"} 1 2' → ('name{a="b"}', ' 1 2'), honouring quotes and escapes in labels."""
+    m = re.match(r"[^{\s]*", line)
+    end = m.end()
+    if end < len(line) and line[end] == "{":
+        quoted, escaped = False, False
+        for i in range(end + 1, len(line)):
+            c = line[i]
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                quoted = not quoted
+            elif c == "}" and not quoted:
+                return line[: i + 1], line[i + 1 :]
+        raise ValueError("unclosed label set '{'")
+    return line[:end], line[end:]
+
+
+def _go_float(text: str) -> float:
+    """A float as Go's ParseFloat reads exposition values (no digit underscores)."""
+    if "_" in text:
+        raise ValueError(text)
+    return float(text)
+
+
+def _reason(e: ValueError, line: str) -> str:
+    msg = " ".join(str(e).split())
+    if not msg:  # the library raises some errors without a message
+        msg = f"cannot parse {line.strip()[:60]!r}"
+    elif msg.startswith("Invalid labels"):
+        msg = "invalid labels: " + msg.split(":", 1)[1].strip()
+    elif msg.startswith("invalid metric name"):
+        msg = f"invalid metric name {line.split()[0][:60]!r}"
+    return msg[:160]
+
+
+def _with_target(labels: dict[str, str], target: dict[str, str]) -> dict[str, str]:
+    """Prometheus's mutateSampleLabels with honor_labels: false."""
+    labels = {k: v for k, v in labels.items() if v != ""}
+    clashes = sorted(((k, labels[k]) for k in target if k in labels), key=lambda kv: len(kv[0]))
+    labels.update(target)
+    for name, value in clashes:
+        new = "exported_" + name
+        while labels.get(new):
+            new = "exported_" + new
+        labels[new] = value
+    return labels
