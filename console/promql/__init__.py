@@ -1,0 +1,29 @@
+"""Local PromQL evaluator: the same rule expressions Prometheus runs, evaluated on a SeriesStore."""
+
+from __future__ import annotations
+
+from console.aggregator import SeriesStore
+
+from .errors import EvalError, UnsupportedQuery
+from .eval import Evaluator
+from .parse import check, compile_expr
+from .semantics import BY_NAME
+
+__all__ = ["EvalError", "UnsupportedQuery", "check", "evaluate"]
+
+
+def evaluate(expr: str, store: SeriesStore, at: float,
+             semantics: str = "prometheus-3") -> list[tuple[dict[str, str], float]]:
+    """Instant query `expr` at `at` (epoch seconds); a scalar is one entry with empty labels.
+
+    Raises UnsupportedQuery for what check() rejects and EvalError where Prometheus errors.
+    """
+    try:
+        sem = BY_NAME[semantics]
+    except KeyError:
+        raise ValueError(f"unknown semantics {semantics!r}; use one of {sorted(BY_NAME)}") from None
+    node = compile_expr(expr)
+    value = Evaluator(store, round(at * 1000), sem).eval(node)
+    if node.type == "scalar":
+        return [({}, value)]
+    return [(dict(labels), v) for labels, v in value]  # copies: results must not alias the store

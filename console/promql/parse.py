@@ -1,0 +1,253 @@
+"""PromQL text → a small validated tree; everything the evaluator cannot do fails here, at load."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+import promql_parser as pp
+
+from .errors import UnsupportedQuery
+
+
+def _unsupported(what: str) -> UnsupportedQuery:
+    return UnsupportedQuery(f"unsupported PromQL: {what}")
+
+
+# Argument types are checked by the parser; a range argument can only be a selector here
+# because subqueries are rejected.
+RANGE_FUNCTIONS = frozenset({
+    "rate", "increase", "delta", "irate", "idelta", "avg_over_time", "min_over_time",
+    "max_over_time", "sum_over_time", "count_over_time", "last_over_time", "quantile_over_time",
+    "stddev_over_time", "stdvar_over_time", "present_over_time", "absent_over_time", "resets",
+    "changes",
+})
+FUNCTIONS = RANGE_FUNCTIONS | {
+    "histogram_quantile", "abs", "ceil", "floor", "round", "sqrt", "exp", "ln", "log2", "log10",
+    "sgn", "clamp", "clamp_min", "clamp_max", "scalar", "vector", "time", "absent",
+}
+AGGREGATIONS = {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
+                "topk", "bottomk", "quantile"}
+ARITHMETIC = {"+", "-", "*", "/", "%", "^", "atan2"}
+COMPARISON = {"==", "!=", ">", "<", ">=", "<="}
+SET_OPS = {"and", "or", "unless"}
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    value: float
+    type = "scalar"
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    value: str
+    type = "string"
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    name: str
+    op: str  # "=", "!=", "=~", "!~"
+    value: str
+    regex: re.Pattern | None  # for =~ / !~, matched whole (fullmatch) as Prometheus anchors it
+    regex_2x: re.Pattern | None  # the same without DOTALL: before 3.0 "." did not match "\n"
+
+    def matches(self, labels: dict[str, str], dot_all: bool = True) -> bool:
+        v = labels.get(self.name, "")  # a missing label matches as the empty string
+        if self.op == "=":
+            return v == self.value
+        if self.op == "!=":
+            return v != self.value
+        pattern = self.regex if dot_all else self.regex_2x
+        hit = pattern.fullmatch(v) is not None
+        return hit if self.op == "=~" else not hit
+
+
+@dataclass(frozen=True, slots=True)
+class Selector:
+    name: str | None
+    matchers: tuple[Matcher, ...]  # includes a __name__ matcher when the name is given
+    offset_ms: int
+    type = "vector"
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    sel: Selector
+    range_ms: int
+    type = "matrix"
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    func: str
+    args: tuple
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Agg:
+    op: str
+    expr: object
+    param: object | None
+    without: bool  # False: by(labels) (no clause = by ()); True: without(labels)
+    labels: tuple[str, ...]
+    type = "vector"
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    op: str
+    lhs: object
+    rhs: object
+    return_bool: bool
+    card: str  # "one-to-one", "many-to-one", "one-to-many", "many-to-many"
+    on: bool  # True: on(labels); False: ignoring(labels) (also the default)
+    match_labels: tuple[str, ...]
+    include: tuple[str, ...]  # group_left/group_right labels
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    expr: object
+    type: str
+
+
+def _ms(td: timedelta | None) -> int:
+    return 0 if td is None else round(td / timedelta(milliseconds=1))
+
+
+# The binding's enums are not hashable, hence pairs searched with ==.
+_OPS = [(pp.MatchOp.Equal, "="), (pp.MatchOp.NotEqual, "!="), (pp.MatchOp.Re, "=~"),
+        (pp.MatchOp.NotRe, "!~")]
+_CARD = [
+    (pp.VectorMatchCardinality.OneToOne, "one-to-one"),
+    (pp.VectorMatchCardinality.ManyToOne, "many-to-one"),
+    (pp.VectorMatchCardinality.OneToMany, "one-to-many"),
+    (pp.VectorMatchCardinality.ManyToMany, "many-to-many"),
+]
+
+
+def _lookup(pairs: list, key) -> str:
+    return next(name for k, name in pairs if k == key)
+
+
+def _matcher(m: pp.Matcher) -> Matcher:
+    op = _lookup(_OPS, m.op)
+    regex = regex_2x = None
+    if op in ("=~", "!~"):
+        # RE2's \d, \w, \s and \b are ASCII-only, hence re.ASCII.
+        try:
+            regex = re.compile(m.value, re.DOTALL | re.ASCII)
+            regex_2x = re.compile(m.value, re.ASCII)
+        except re.error as e:
+            raise UnsupportedQuery(
+                f"PromQL parse error: invalid regular expression {m.value!r}: {e}") from e
+    return Matcher(m.name, op, m.value, regex, regex_2x)
+
+
+def _selector(vs: pp.VectorSelector) -> Selector:
+    if vs.at is not None:
+        raise _unsupported("@ modifier")
+    if vs.matchers.or_matchers:
+        raise _unsupported("'or' in label matchers")
+    matchers = [_matcher(m) for m in vs.matchers.matchers]
+    if vs.name is not None:
+        matchers.insert(0, Matcher("__name__", "=", vs.name, None, None))
+    name = vs.name
+    if name is None:  # {__name__="x"} still narrows the lookup
+        name = next((m.value for m in matchers if m.name == "__name__" and m.op == "="), None)
+    return Selector(name, tuple(matchers), _ms(vs.offset))
+
+
+def _call(e: pp.Call) -> Call:
+    name = e.func.name
+    if name not in FUNCTIONS:
+        raise _unsupported(f"function {name!r}")
+    args = tuple(_convert(a) for a in e.args)
+    ret = "scalar" if name in ("scalar", "time") else "vector"
+    return Call(name, args, ret)
+
+
+def _agg(e: pp.AggregateExpr) -> Agg:
+    op = str(e.op)
+    if op not in AGGREGATIONS:
+        raise _unsupported(f"aggregation {op!r}")
+    param = None if e.param is None else _convert(e.param)
+    without, labels = False, ()
+    if e.modifier is not None:
+        without = e.modifier.type == pp.AggModifierType.Without
+        labels = tuple(e.modifier.labels)
+    return Agg(op, _convert(e.expr), param, without, labels)
+
+
+def _binary(e: pp.BinaryExpr) -> Binary:
+    op = str(e.op)
+    if op not in ARITHMETIC | COMPARISON | SET_OPS:
+        raise _unsupported(f"operator {op!r}")
+    lhs, rhs = _convert(e.lhs), _convert(e.rhs)
+    m = e.modifier
+    return_bool, card, on, match_labels, include = False, "one-to-one", False, (), ()
+    if m is not None:
+        fill = m.fill_values
+        if fill is not None and (fill.lhs is not None or fill.rhs is not None):
+            raise _unsupported("fill modifier")
+        return_bool = bool(m.return_bool)
+        card = _lookup(_CARD, m.card)
+        if m.matching is not None:
+            on = m.matching.type == pp.LabelModifierType.Include
+            match_labels = tuple(m.matching.labels)
+        include = tuple(m.group_labels or ())
+    if op in SET_OPS:
+        card = "many-to-many"
+    both_scalar = lhs.type == "scalar" and rhs.type == "scalar"
+    return Binary(op, lhs, rhs, return_bool, card, on, match_labels, include,
+                  "scalar" if both_scalar else "vector")
+
+
+def _convert(e) -> object:
+    if isinstance(e, pp.ParenExpr):
+        return _convert(e.expr)
+    if isinstance(e, pp.NumberLiteral):
+        return Num(float(e.val))
+    if isinstance(e, pp.StringLiteral):
+        return Str(e.val)
+    if isinstance(e, pp.VectorSelector):
+        return _selector(e)
+    if isinstance(e, pp.MatrixSelector):
+        return Range(_selector(e.vector_selector), _ms(e.range))
+    if isinstance(e, pp.SubqueryExpr):
+        raise _unsupported("subquery")
+    if isinstance(e, pp.Call):
+        return _call(e)
+    if isinstance(e, pp.AggregateExpr):
+        return _agg(e)
+    if isinstance(e, pp.BinaryExpr):
+        return _binary(e)
+    if isinstance(e, pp.UnaryExpr):
+        inner = _convert(e.expr)
+        return Neg(inner, inner.type)
+    raise _unsupported(f"expression {type(e).__name__}")
+
+
+@lru_cache(maxsize=1024)
+def compile_expr(expr: str) -> object:
+    """Parse and validate once; the tree is immutable so it is cached by the text."""
+    try:
+        tree = pp.parse(expr)
+    except ValueError as e:
+        raise UnsupportedQuery(f"PromQL parse error: {e}") from e
+    node = _convert(tree)
+    if node.type not in ("vector", "scalar"):
+        kind = "range vector" if node.type == "matrix" else node.type
+        raise _unsupported(f"top-level {kind} (a rule must yield an instant vector or a scalar)")
+    return node
+
+
+def check(expr: str) -> None:
+    """Raise UnsupportedQuery unless `expr` parses and only uses supported constructs."""
+    compile_expr(expr)
