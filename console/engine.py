@@ -46,6 +46,10 @@ class Engine:
             self.state.services[s.name] = ServiceState(s.name, s.kind, s.title or f"{TITLES[s.kind]} ({s.name})")
         self.listeners: list[Callable[[ConsoleState], None]] = []
         self.observers: list[Callable[[Observation], None]] = []  # e.g. the recorder
+        # (kind, data) events: "tick" {ts}, "rule" transitions {key, name, service, severity, from, to, value, ts};
+        # other parts emit their own ("audit", "incident"). The recorder and the incident log listen here.
+        self.event_listeners: list[Callable[[str, dict], None]] = []
+        self._rule_states: dict[str, str] = {}
         self._client: httpx.AsyncClient | None = None
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
@@ -146,9 +150,15 @@ class Engine:
                 return []
         return q
 
+    def emit(self, kind: str, data: dict) -> None:
+        for fn in self.event_listeners:
+            fn(kind, data)
+
     def evaluate(self, now: float) -> ConsoleState:
         self.state.ts = now
+        self.emit("tick", {"ts": now})
         self.state.rules = self.evaluator.evaluate(now, self.query)
+        self._emit_transitions(now)
         q = self._safe_query(now)
         for s in self.cfg.services:
             svc = self.state.services[s.name]
@@ -159,6 +169,20 @@ class Engine:
         for fn in self.listeners:
             fn(self.state)
         return self.state
+
+    def _emit_transitions(self, now: float) -> None:
+        current = {r.key: r for r in self.state.rules if r.state in ("pending", "firing")}
+        for key, r in current.items():
+            before = self._rule_states.get(key, "inactive")
+            if before != r.state:
+                self.emit("rule", {"key": key, "name": r.name, "service": r.service, "severity": r.severity,
+                                   "from": before, "to": r.state, "value": r.value, "ts": now})
+        for key, before in self._rule_states.items():
+            if key not in current:
+                name, service = key.split("{")[0].split("/", 1)
+                self.emit("rule", {"key": key, "name": name, "service": service, "severity": None,
+                                   "from": before, "to": "inactive", "value": None, "ts": now})
+        self._rule_states = {k: r.state for k, r in current.items()}
 
     def _trends(self, now: float) -> dict[str, list[tuple[float, float]]]:
         out: dict[str, list[tuple[float, float]]] = {}
@@ -188,6 +212,7 @@ class Engine:
         self.evaluator.reset()
         self.figures.reset()
         self._last_series.clear()
+        self._rule_states.clear()
         self._trend_at = 0.0
         for svc in self.state.services.values():
             svc.endpoints.clear()

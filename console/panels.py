@@ -46,7 +46,7 @@ EXPRS: dict[str, dict[str, str]] = {
         "deliveries_failed_1h": 'sum(increase(path_tracker_alert_deliveries_total{job="$job", status="failed"}[1h]))',
     },
     "data_pipeline": {
-        "error_ratio_5m": 'sum(rate(http_requests_total{job="$job", status_code=~"5.."}[5m])) / sum(rate(http_requests_total{job="$job"}[5m]))',
+        "error_ratio_5m": '(sum(rate(http_requests_total{job="$job", status_code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total{job="$job"}[5m]))',
         "p95_5m": 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="$job"}[5m])))',
         "queue_fill": 'sum(metadata_log_queue_size{job="$job"}) / sum(metadata_log_queue_capacity{job="$job"})',
         "rate_limit_rate": 'sum(rate(rate_limit_hits_total{job="$job"}[5m]))',

@@ -35,15 +35,23 @@ class ServiceState:
 
     @property
     def last_ok(self) -> float | None:
+        """The most recent good reading of any endpoint: the service's last sign of life."""
         oks = [e.last_ok for e in self.endpoints.values() if e.last_ok is not None]
-        return min(oks) if oks else None
+        return max(oks) if oks else None
+
+    def failing_since_ok(self, now: float) -> float | None:
+        """Age of the last good reading of the first failing endpoint (None: never good)."""
+        for ep in self.endpoints.values():
+            if ep.error:
+                return None if ep.last_ok is None else now - ep.last_ok
+        return None
 
     def data(self, endpoint: str) -> dict:
         ep = self.endpoints.get(endpoint)
         return (ep.data if ep and ep.data else {}) or {}
 
     def age(self, now: float) -> float | None:
-        """Seconds since the stalest endpoint's last good reading."""
+        """Seconds since the service's last good reading."""
         last = self.last_ok
         return None if last is None else max(0.0, now - last)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
@@ -19,7 +19,9 @@ from widgets.source_bar import SourceBar
 from . import keymap
 
 # Focus grid for the arrow keys: rows of focus targets (ids).
-GRID = [["conversion", "debt", "rollout"], ["switch-table", "incident-table"], ["strip"]]
+GRID = [["conversion", "incident-table"], ["debt", "incident-table"], ["rollout", "switch-table"],
+        ["strip", "switch-table"]]
+ORDER = ["conversion", "debt", "rollout", "strip", "incident-table", "switch-table"]
 
 
 class Dashboard(Screen):
@@ -35,15 +37,15 @@ class Dashboard(Screen):
     def compose(self):
         k = self.by_kind
         yield HeaderBar(production=self.production)
-        with Vertical(id="body"):
-            with Horizontal(id="top"):
-                yield ConversionPanel(k.get("conversion"), "Conversion health · pulse", id="conversion")
-                yield DebtGauge(k.get("converge"), "Verification debt · converge", id="debt")
-                yield RolloutBar(k.get("path_tracker"), "Rollout · path tracker", id="rollout")
-            with Horizontal(id="mid"):
-                yield KillSwitches()
+        with Container(id="body"):
+            with VerticalScroll(id="left", can_focus=False):
+                yield ConversionPanel(k.get("conversion"), f"Conversion health · {k.get('conversion', '—')}", id="conversion")
+                yield DebtGauge(k.get("converge"), f"Verification debt · {k.get('converge', '—')}", id="debt")
+                yield RolloutBar(k.get("path_tracker"), f"Rollout · {k.get('path_tracker', '—')}", id="rollout")
+            with Vertical(id="right"):
                 yield IncidentTable()
-            yield PipelineStrip(k.get("data_pipeline"), "Data pipeline", id="strip")
+                yield KillSwitches()
+        yield PipelineStrip(k.get("data_pipeline"), f"Data pipeline · {k.get('data_pipeline', '—')}", id="strip")
         yield SourceBar()
         yield Footer()
 
@@ -51,9 +53,7 @@ class Dashboard(Screen):
         self.query_one("#conversion").focus()
 
     def on_resize(self, event) -> None:
-        w = event.size.width
-        self.set_class(80 < w < 110, "-narrow")
-        self.set_class(w <= 80, "-tiny")
+        self.set_class(event.size.width < 110, "-narrow")
 
     def on_screen_resume(self) -> None:
         if self._last is not None:
@@ -66,7 +66,7 @@ class Dashboard(Screen):
             return
         with self.app.batch_update():
             self.query_one(HeaderBar).show(state)
-            for panel in self.query("#conversion, #debt, #rollout, #strip"):
+            for panel in self.query("#conversion, #debt, #rollout, #strip"):  # type: ignore
                 panel.show(state)
             self.query_one(KillSwitches).show(state)
             self.query_one(IncidentTable).show(state)
@@ -82,16 +82,14 @@ class Dashboard(Screen):
 
     def action_move(self, direction: str) -> None:
         cur = self._focused_id() or "conversion"
-        r = next(i for i, row in enumerate(GRID) if cur in row)
-        c = GRID[r].index(cur)
-        if direction in ("left", "right"):
-            flat = [i for row in GRID for i in row]
-            n = flat.index(cur) + (1 if direction == "right" else -1)
-            target = flat[n % len(flat)]
+        if direction in ("up", "down"):
+            n = ORDER.index(cur) + (1 if direction == "down" else -1)
+            target = ORDER[n % len(ORDER)]
         else:
-            r2 = max(0, min(len(GRID) - 1, r + (1 if direction == "down" else -1)))
-            frac = c / max(1, len(GRID[r]) - 1) if len(GRID[r]) > 1 else 0
-            target = GRID[r2][round(frac * (len(GRID[r2]) - 1))]
+            row = next(r for r in GRID if cur in r)
+            target = row[1] if direction == "right" else row[0]
+            if target == cur:  # already at that edge: wrap to the other column
+                target = row[0] if direction == "right" else row[1]
         self.query_one(f"#{target}").focus()
 
     def _service_of(self, widget_id: str | None) -> str | None:

@@ -9,44 +9,40 @@ from .panel import Panel
 
 
 class ConversionPanel(Panel):
-    LINES = 8
+    LINES = 5
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures
         if not f:
             return []
-        reported, computed = f.get("status_reported"), f.get("status_computed")
-        status = f"service {fmt.status(reported)}  counters {fmt.status(computed)}"
+        status = f"service {fmt.status(f.get('status_reported'))} · counters {fmt.status(f.get('status_computed'))}"
         if f.get("status_disagree"):
-            status += "  [$warning]≠ disagree[/]"
+            status += " [$warning]≠ disagree[/]"
         elif f.get("degraded_expected"):
-            status += "  [dim](expected)[/]"
+            status += " [dim](expected)[/]"
         types = f.get("types") or []
         seen = sum(1 for t in types if t["seen"])
-        deferred_missing = sum(1 for t in types if not t["seen"] and t["deferred"])
+        deferred = sum(1 for t in types if not t["seen"] and t["deferred"])
         missing = f.get("missing_unexpected") or []
-        coverage = f"coverage {fmt.pct(f.get('coverage'), 0)} ({seen}/{len(types)} types; {deferred_missing} deferred expected missing)"
+        cover = f"types {seen}/{len(types)} seen · {deferred} deferred [dim](expected missing)[/]"
         if missing:
-            coverage += f"  [$error]▲ missing: {', '.join(missing)}[/]"
+            cover = f"types {seen}/{len(types)} · [$error]▲ missing {', '.join(missing)}[/]"
         invalid = f.get("invalid") or {}
         card = invalid.get("cardinality_exceeded")
-        inv = ", ".join(f"{r} {fmt.num(v)}" for r, v in sorted(invalid.items()) if r != "cardinality_exceeded")
-        card_txt = f"cardinality_exceeded {fmt.num(card)}"
+        other = sum(v for r, v in invalid.items() if r != "cardinality_exceeded")
+        card_txt = f"cardinality {fmt.num(card)}"
         if f.get("dropped_5m"):
-            card_txt = f"[$error]▲ {card_txt} (+{fmt.num(f['dropped_5m'])} in 5m: dropped!)[/]"
-        skipped = f.get("skipped") or {}
-        skip_txt = ", ".join(f"{r} {fmt.num(v)}" for r, v in sorted(skipped.items())) or "none"
+            card_txt = f"[$error]▲ cardinality {fmt.num(card)} (+{fmt.num(f['dropped_5m'])}/5m dropped)[/]"
+        skipped = sum((f.get("skipped") or {}).values())
         buckets = f.get("bucket_count")
-        bucket_txt = fmt.over(buckets, f.get("bucket_limit", 500), f"{fmt.num(buckets)} / {f.get('bucket_limit', 500)}")
+        limit = f.get("bucket_limit", 500)
         collection = fmt.on_off(f.get("enabled"))
         off = f.get("disabled_surfaces") or []
-        if off:
-            collection += f"  surfaces off: {', '.join(off)}"
         return [
             status,
-            f"last event {fmt.age(f.get('last_event_age'))} ago   events {fmt.rate(f.get('rate_1m'))} (1m)  {fmt.rate(f.get('rate_5m'))} (5m)",
-            coverage,
-            f"invalid: {card_txt}" + (f", {inv}" if inv else ""),
-            f"skipped: {skip_txt}",
-            f"buckets {bucket_txt}   collection {collection}",
+            f"last event {fmt.age(f.get('last_event_age'))} ago · {fmt.rate(f.get('rate_1m'))} 1m · {fmt.rate(f.get('rate_5m'))} 5m",
+            cover,
+            f"invalid: {card_txt} · other {fmt.num(other)} · skipped {fmt.num(skipped)}",
+            f"buckets {fmt.over(buckets, limit, f'{fmt.num(buckets)}/{limit}')} · collection {collection}"
+            + (f" [$warning]off: {', '.join(off)}[/]" if off else ""),
         ]

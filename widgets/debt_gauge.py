@@ -12,7 +12,7 @@ BAND_MARK = {"green": "●", "yellow": "◐", "red": "▲"}
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def gauge(score: float | None, band: str | None, width: int = 30) -> str:
+def gauge(score: float | None, band: str | None, width: int = 32) -> str:
     if score is None:
         return f"[dim]{'·' * width}[/] ?"
     filled = max(0, min(width, round(score / 100 * width)))
@@ -22,7 +22,7 @@ def gauge(score: float | None, band: str | None, width: int = 30) -> str:
     return f"[{style}]{''.join(cells[:filled])}[/][dim]{''.join(cells[filled:])}[/] [{style}]{score:.0f} {BAND_MARK.get(band or '', '')} {band}[/]"
 
 
-def sparkline(points: list[tuple[float, float]], width: int = 30) -> str:
+def sparkline(points: list[tuple[float, float]], width: int = 48) -> str:
     """A 1-line trend (0–100 scale, so bands compare across time)."""
     vals = [v for _, v in points][-width:]
     if not vals:
@@ -31,33 +31,36 @@ def sparkline(points: list[tuple[float, float]], width: int = 30) -> str:
 
 
 class DebtGauge(Panel):
-    LINES = 8
+    LINES = 6
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures
         if not f:
             return []
         comps = f.get("components") or {}
-        comp_txt = "  ".join(f"{k.split('_')[0][:5]} {fmt.num(v, 2) if v is not None else '?'}" for k, v in comps.items())
+        short = {"staleness": "stale", "queue_pressure": "queue", "review_backlog": "review",
+                 "conflict_pressure": "conflict", "retry_pressure": "retry"}
+        comp_txt = " ".join(f"{short.get(k, k)} {fmt.num(v, 2)}" for k, v in comps.items())
         mode, rec = f.get("effective_mode"), f.get("recommended_mode")
         intake = f"intake {mode or '?'}"
         if f.get("intake_mode") and f.get("intake_mode") != mode:
             intake += f" (set {f['intake_mode']})"
-        intake += f"  runbook says {rec or '?'}"
+        intake += f" · runbook says {rec or '?'}"
         if f.get("intake_mismatch"):
-            intake = f"[$error]▲ {intake}  MISMATCH[/]"
+            intake = f"[$error]▲ {intake} · MISMATCH[/]"
         r = f.get("reviews") or {}
         s = f.get("security") or {}
         trend = state.trends.get(f"{svc.name}:debt", [])
         ready = f.get("ready")
-        ready_txt = "" if ready in (None, True) else f"  [$error]✖ not ready: {f.get('ready_reason') or '?'}[/]"
+        ready_txt = "" if ready in (None, True) else f" [$error]✖ not ready[/]"
+        breaches = r.get("sla_breaches")
         return [
             gauge(f.get("debt_score"), f.get("debt_band")) + ready_txt,
             f"[dim]1h[/] {sparkline(trend)}",
             comp_txt,
             intake,
-            f"reviews pending {fmt.num(r.get('pending'))} assigned {fmt.num(r.get('assigned'))} "
-            f"SLA breaches {fmt.over(r.get('sla_breaches'), 0, fmt.num(r.get('sla_breaches')))}",
-            f"security crit {fmt.over(s.get('critical'), 0, fmt.num(s.get('critical')))} high {fmt.num(s.get('high'))} "
-            f"med {fmt.num(s.get('medium'))} low {fmt.num(s.get('low'))}",
+            f"reviews {fmt.num(r.get('pending'))} pending · {fmt.num(r.get('assigned'))} assigned · "
+            f"{fmt.over(breaches, 0, fmt.num(breaches) + ' SLA breach')}",
+            f"security {fmt.over(s.get('critical'), 0, fmt.num(s.get('critical')) + ' crit')} · {fmt.num(s.get('high'))} high"
+            f" · {fmt.num(s.get('medium'))} med · {fmt.num(s.get('low'))} low",
         ]

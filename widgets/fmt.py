@@ -63,3 +63,15 @@ def on_off(enabled) -> str:
     if enabled is None:
         return UNKNOWN
     return "[$success]● ON [/]" if enabled else "[$error]○ OFF[/]"
+
+
+def coarse_age(seconds) -> str:
+    """An age to the minute (<1m, 5m00s → 5m, 2h14m): cells that show it change once a minute, not every second."""
+    if not known(seconds):
+        return UNKNOWN
+    s = int(seconds)
+    if s < 60:
+        return "<1m"
+    if s < 3600:
+        return f"{s // 60}m"
+    return format_duration(s - s % 60)

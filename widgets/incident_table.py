@@ -7,7 +7,7 @@ from textual.containers import Vertical
 
 from console.state import ConsoleState, RuleState
 
-from .fmt import age
+from .fmt import coarse_age
 from .keyed_table import KeyedTable
 
 SEV = {"P1": "bold white on red", "P2": "bold red", "P3": "yellow", "P4": "cyan"}
@@ -26,7 +26,7 @@ def incident_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
         st = Text("● FIRING", style="bold red") if r.state == "firing" else Text("◌ pending", style="yellow")
         section = r.runbook.split("#", 1)[-1] if r.runbook else ""
         rows.append((r.key, (Text(r.severity, style=SEV.get(r.severity, "")), st, r.service, r.name,
-                             age(state.ts - since) if since is not None else "?", _value(r.value), section)))
+                             coarse_age(state.ts - since) if since is not None else "?", _value(r.value), section)))
     return rows
 
 

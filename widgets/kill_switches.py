@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from console.clock import parse_iso
 from console.state import ConsoleState
 
-from .fmt import age
+from .fmt import coarse_age
 from .keyed_table import KeyedTable
 
 ON = Text("● ON", style="green")
@@ -27,19 +27,19 @@ def switch_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
         if svc.kind == "conversion" and f:
             off = f.get("disabled_surfaces")
             rows.append((f"{svc.name}/collection", (svc.name, "collection", _state(f.get("enabled")),
-                                                   "surfaces off: " + (", ".join(off) if off else "none") if off is not None else "?", "")))
+                                                   ("off: " + ", ".join(off) if off else "all surfaces") if off is not None else "?", "")))
         elif svc.kind == "pipelines":
             for sw in f.get("switches") or []:
                 updated = sw.get("updated_at")
                 try:
-                    upd = age(state.ts - parse_iso(updated)) + " ago" if updated else ""
+                    upd = coarse_age(state.ts - parse_iso(updated)) if updated else ""
                 except ValueError:
                     upd = "?"
                 rows.append((f"{svc.name}/{sw.get('pipeline')}", (svc.name, sw.get("pipeline") or "?",
-                                                               _state(sw.get("enabled")), "pipeline", upd)))
+                                                               _state(sw.get("enabled")), "", upd)))
         elif svc.kind == "converge":
             for fl in f.get("flags") or []:
-                detail = " ".join(x for x in (fl.get("mode") or "", f"src {fl.get('source') or '?'}") if x)
+                detail = " ".join(x for x in (fl.get("mode") or "", fl.get("source") or "?") if x)
                 rows.append((f"{svc.name}/{fl.get('name')}", (svc.name, fl.get("name") or "?",
                                                           _state(fl.get("enabled")), detail, "")))
     return rows
@@ -54,7 +54,7 @@ class KillSwitches(Vertical, can_focus=False):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.border_title = "Kill switches"
-        self.table = KeyedTable(["service", "switch", "state", "detail", "updated"], id="switch-table")
+        self.table = KeyedTable(["service", "switch", "state", "detail", "changed"], id="switch-table")
 
     def compose(self):
         yield self.table

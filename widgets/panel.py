@@ -14,7 +14,9 @@ class Panel(Vertical, can_focus=True):
     """A panel bound to one service (by name); subclasses fill their figures in `render_service`."""
 
     DEFAULT_CSS = """
-    Panel { border: round $panel-lighten-2; padding: 0 1; height: 1fr; }
+    Panel { border: round $panel-lighten-2; padding: 0 1; height: auto; }
+    Panel > .status { display: none; }
+    Panel.-error > .status, Panel.-waiting > .status { display: block; }
     Panel:focus-within, Panel:focus { border: round $accent; }
     Panel.-error { border: round $error; }
     Panel.-error .value { color: $text-muted; }
@@ -48,12 +50,16 @@ class Panel(Vertical, can_focus=True):
             return
         err = svc.error
         self.set_class(bool(err), "-error")
+        self.set_class(not err and svc.last_ok is None, "-waiting")
         if err:
-            self.status_line.set(f"[$error]✖ error: {err[:90]}[/] [dim](last good {age(svc.age(state.ts))} ago)[/]")
+            self.status_line.set(f"[$error]✖ error: {err}[/]")
+            last = svc.failing_since_ok(state.ts)
+            self.border_subtitle = f"last good {age(last)} ago" if last is not None else "no good reading yet"
         elif svc.last_ok is None:
             self.status_line.set("[dim]waiting for first poll…[/]")
         else:
             self.status_line.set("")
+            self.border_subtitle = ""
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         raise NotImplementedError

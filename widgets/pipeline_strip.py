@@ -10,7 +10,6 @@ from .panel import Panel
 
 class PipelineStrip(Panel):
     LINES = 1
-    DEFAULT_CSS = "PipelineStrip { height: 4; }"
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures

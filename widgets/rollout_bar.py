@@ -14,44 +14,45 @@ def stage_bar(percent: float | None, stages: list[int]) -> str:
     parts = []
     for s in stages:
         if s == percent:
-            parts.append(f"[bold $accent]▶{s}%[/]")
+            parts.append(f"[bold $accent]▶{s}[/]")
         elif s < percent:
-            parts.append(f"[$success]{s}%[/]")
+            parts.append(f"[$success]{s}[/]")
         else:
-            parts.append(f"[dim]{s}%[/]")
-    off_stage = "" if percent in stages else f"  [$warning]at {percent:g}% (between stages)[/]"
-    return " → ".join(parts) + off_stage
+            parts.append(f"[dim]{s}[/]")
+    text = " → ".join(parts) + " %"
+    return text if percent in stages else text + f" [$warning]at {percent:g}% (off-stage)[/]"
 
 
-def meter(percent: float | None, width: int = 34) -> str:
+def meter(percent: float | None, width: int = 24) -> str:
     if percent is None:
-        return ""
+        return "[dim]?[/]"
     filled = round(max(0, min(100, percent)) / 100 * width)
     return f"[$accent]{'█' * filled}[/][dim]{'░' * (width - filled)}[/] {percent:g}%"
 
 
 class RolloutBar(Panel):
-    LINES = 7
+    LINES = 5
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures
         if not f:
             return []
         since = f.get("stage_since")
-        at_stage = fmt.age(state.ts - since) if since is not None else "?"
-        enabled = "" if f.get("enabled") in (None, True) else "  [$error]○ tracker disabled[/]"
+        # to the minute: the line is not rewritten every second
+        at_stage = fmt.age(state.ts - since - (state.ts - since) % 60) if since is not None else "?"
+        at_stage = "<1m" if at_stage == "0s" else at_stage
+        enabled = "" if f.get("enabled") in (None, True) else " [$error]○ tracker disabled[/]"
 
         def rate_line(name, reported, local, threshold):
             rep = fmt.over(reported, threshold, fmt.pct(reported))
             loc = fmt.over(local, threshold, fmt.pct(local))
-            return f"{name} {rep} service  {loc} local  [dim](> {threshold * 100:g}%)[/]"
+            return f"{name} {rep} svc · {loc} local [dim](> {threshold * 100:g}%)[/]"
 
         return [
-            stage_bar(f.get("percent"), f.get("stages") or []) + enabled,
-            meter(f.get("percent")),
-            f"at this stage {at_stage}   allow {fmt.num(f.get('allowlist'))}  deny {fmt.num(f.get('denylist'))}",
+            stage_bar(f.get("percent"), f.get("stages") or []) + f" · at stage {at_stage}" + enabled,
+            meter(f.get("percent")) + f" · allow {fmt.num(f.get('allowlist'))} · deny {fmt.num(f.get('denylist'))}",
             rate_line("fallback 1h  ", f.get("fallback_rate_reported"), f.get("fallback_rate_local"), f.get("fallback_threshold", 0.2)),
             rate_line("gen-error 15m", f.get("generate_error_rate_reported"), f.get("generate_error_rate_local"), f.get("generate_error_threshold", 0.05)),
-            f"failed alerts 1h {fmt.over(f.get('failed_alerts_1h'), 0, fmt.num(f.get('failed_alerts_1h')))}   "
-            f"steps {fmt.rate(f.get('steps_rate_5m'))}",
+            f"failed alerts 1h {fmt.over(f.get('failed_alerts_1h'), 0, fmt.num(f.get('failed_alerts_1h')))}"
+            f" · steps {fmt.rate(f.get('steps_rate_5m'))}",
         ]

@@ -111,7 +111,12 @@ class Source:
         headers["accept"] = "application/json" if ep.format == "json" else "text/plain;version=0.0.4"
         url = self.service.url.rstrip("/") + ep.path
         try:
-            resp = await self.client.get(url, headers=headers, timeout=self.service.timeout)
+            try:
+                resp = await self.client.get(url, headers=headers, timeout=self.service.timeout)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                # a pooled keep-alive connection the server closed just as we reused it: a GET is
+                # safe to send once more on a fresh connection (a mutation is never retried)
+                resp = await self.client.get(url, headers=headers, timeout=self.service.timeout)
         except httpx.TimeoutException:
             raise SourceError(f"timeout after {float(self.service.timeout)}s") from None
         except httpx.TransportError as e:
