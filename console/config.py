@@ -113,6 +113,7 @@ class Config(_Strict):
     rules: list[RuleConfig] = Field(default_factory=list)
     environments: dict[str, Environment] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)  # binding id → key, e.g. "app.help" = "f1"
+    data_dir: str | None = None  # audit log, incidents, recordings; default: the user data dir
     source_path: str = "<built-in>"
 
     @model_validator(mode="after")

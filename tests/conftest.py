@@ -75,3 +75,9 @@ async def watch_factory():
     for w in made:
         await w.engine.stop()
         await w.demo.stop()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path, monkeypatch):
+    """Every test writes its audit log, incidents and recordings under its own tmp dir."""
+    monkeypatch.setenv("OPSCONSOLE_DATA_DIR", str(tmp_path / "data"))
