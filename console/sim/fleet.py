@@ -1,0 +1,128 @@
+"""The five simulated services, each on its own uvicorn server in the current event loop, on loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections import Counter
+
+import uvicorn
+
+from . import conversion, converge, data_pipeline, path_tracker, pipelines
+from .credentials import Credentials
+from .http import Context, Mutation
+from .scenarios import Timeline
+
+SERVICES = {
+    "conversion": conversion,
+    "pipelines": pipelines,
+    "converge": converge,
+    "path_tracker": path_tracker,
+    "data_pipeline": data_pipeline,
+}
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to its host (five servers must not fight over SIGINT)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = asyncio.Event()
+
+    def capture_signals(self):
+        return contextlib.nullcontext()
+
+    async def startup(self, sockets=None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+class Fleet:
+    """The simulator: models, apps and servers of the five services, and what they received."""
+
+    def __init__(self, clock, scenario: str = "normal", seed: int = 0, credentials: Credentials | None = None) -> None:
+        self.clock = clock
+        self.seed = seed
+        self.credentials = credentials or Credentials.generate()
+        self.timeline = Timeline(scenario, clock.now())
+        self.mutations: list[Mutation] = []
+        self.requests: Counter[tuple[str, str]] = Counter()
+        self.test_events = 0
+        self.urls: dict[str, str] = {}
+        ctx = Context(clock, self.timeline, seed, self.credentials, self)
+        self.models: dict = {}  # service → its model (state, for tests and debugging)
+        self.apps: dict = {}  # service → its Starlette app
+        for name, module in SERVICES.items():
+            self.models[name], api = module.build(ctx)
+            self.apps[name] = api.app()
+        self._servers: list[tuple[_EmbeddedServer, asyncio.Task]] = []
+
+    @property
+    def scenario(self) -> str:
+        return self.timeline.current
+
+    def set_scenario(self, name: str) -> None:
+        """Switch scenario from now on (ValueError for an unknown name)."""
+        self.timeline.switch(name, self.clock.now())
+
+    async def start(self, host: str = "127.0.0.1") -> dict[str, str]:
+        """Serve every service on an ephemeral port of `host`; {service: base url}. OSError for a bad host."""
+        if self._servers:
+            return dict(self.urls)
+        started = await asyncio.gather(*(self._serve(name, host) for name in SERVICES), return_exceptions=True)
+        failed = [r for r in started if isinstance(r, BaseException)]
+        if failed:
+            await self.stop()
+            raise failed[0]
+        shown = f"[{host}]" if ":" in host else host
+        self.urls = {name: f"http://{shown}:{port}" for name, port in zip(SERVICES, started)}
+        return dict(self.urls)
+
+    async def _serve(self, name: str, host: str) -> int:
+        # Binding here turns a bad host into an OSError; uvicorn would sys.exit() from inside its task.
+        # An explicit IPPROTO_TCP lets asyncio set TCP_NODELAY (else Nagle adds ~40 ms per request).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.bind((host, 0))
+        except OSError:
+            sock.close()
+            raise
+        config = uvicorn.Config(self.apps[name], log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=1)
+        server = _EmbeddedServer(config)
+        task = asyncio.create_task(server.serve(sockets=[sock]), name=f"sim-{name}")
+        self._servers.append((server, task))
+        ready = asyncio.create_task(server.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not server.ready.is_set():
+            ready.cancel()
+            raise RuntimeError(f"simulated {name} did not start: {task.exception()!r}")
+        return server.servers[0].sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Shut every server down and wait for it."""
+        servers, self._servers = self._servers, []
+        for server, _ in servers:
+            server.should_exit = True
+        # a server that failed to start has already raised its reason from start()
+        await asyncio.gather(*(task for _, task in servers), return_exceptions=True)
+        self.urls = {}
+
+    async def __aenter__(self) -> "Fleet":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    # the recorder interface the services report to (see http.Api)
+    def count(self, service: str, path: str) -> None:
+        self.requests[(service, path)] += 1
+
+    def record(self, mutation: Mutation) -> None:
+        self.mutations.append(mutation)
+
+    def test_event(self) -> None:
+        self.test_events += 1
