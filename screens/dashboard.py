@@ -18,9 +18,7 @@ from widgets.source_bar import SourceBar
 
 from . import keymap
 
-# Focus grid for the arrow keys: rows of focus targets (ids).
-GRID = [["conversion", "incident-table"], ["debt", "incident-table"], ["rollout", "switch-table"],
-        ["strip", "switch-table"]]
+# Focus targets in Tab / up-down order.
 ORDER = ["conversion", "debt", "rollout", "strip", "incident-table", "switch-table"]
 
 
@@ -76,7 +74,7 @@ class Dashboard(Screen):
 
     def _focused_id(self) -> str | None:
         w = self.focused
-        while w is not None and w.id not in {i for row in GRID for i in row}:
+        while w is not None and w.id not in ORDER:
             w = w.parent
         return w.id if w is not None else None
 
@@ -86,10 +84,13 @@ class Dashboard(Screen):
             n = ORDER.index(cur) + (1 if direction == "down" else -1)
             target = ORDER[n % len(ORDER)]
         else:
-            row = next(r for r in GRID if cur in r)
-            target = row[1] if direction == "right" else row[0]
-            if target == cur:  # already at that edge: wrap to the other column
-                target = row[0] if direction == "right" else row[1]
+            # the panel across whose rows are nearest to the middle of the focused one, as the eye goes
+            here = self.query_one(f"#{cur}").region
+            mid = here.y + here.height // 2
+            across = [i for i in ORDER if i != cur and (self.query_one(f"#{i}").region.x > here.x) == (direction == "right")]
+            across = [i for i in across if self.query_one(f"#{i}").region.x != here.x] or ORDER
+            target = min(across, key=lambda i: abs(self.query_one(f"#{i}").region.y
+                                                   + self.query_one(f"#{i}").region.height // 2 - mid))
         self.query_one(f"#{target}").focus()
 
     def _service_of(self, widget_id: str | None) -> str | None:

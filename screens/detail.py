@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from rich.text import Text
+
+from textual.markup import escape
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -19,6 +22,7 @@ PLOT_STEP = 60.0  # 1 h at 1 min resolution: the plots change once a minute
 
 
 def _fmt_value(v) -> str:
+    """A figure as plain text (not markup: service data may contain brackets)."""
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, (list, dict)):
@@ -77,14 +81,15 @@ class ServiceDetail(Screen):
         if svc is None:
             return
         self.query_one(HeaderBar).show(state)
-        figs = "\n".join(f"[b]{k}[/] {_fmt_value(v)}" for k, v in svc.figures.items()) or "[dim]waiting…[/]"
-        self.query_one("#detail-figures", Static).update(figs)
+        figs = Text("\n").join(Text.assemble((k, "bold"), " ", _fmt_value(v)) for k, v in svc.figures.items())
+        self.query_one("#detail-figures", Static).update(figs if svc.figures else "[dim]waiting…[/]")
         eps = []
         for k, ep in svc.endpoints.items():
             a = age(state.ts - ep.last_ok) if ep.last_ok is not None else "never"
-            mark = f"[$error]✖ {ep.error}[/]" if ep.error else "[$success]● ok[/]"
+            mark = f"[$error]✖ {escape(ep.error)}[/]" if ep.error else "[$success]● ok[/]"
             eps.append(f"{k:18} {mark}  last good {a} ago")
         self.query_one("#detail-endpoints", Static).update("\n".join(eps) or "[dim]no poll yet[/]")
         rules = [r for r in state.active() if r.service == self.service]
-        lines = [f"{r.severity} {r.state:8} {r.name}  value {_fmt_value(r.value)}\n    [dim]{r.expr}[/]" for r in rules]
+        lines = [f"{r.severity} {r.state:8} {r.name}  value {escape(_fmt_value(r.value))}\n    [dim]{escape(r.expr)}[/]"
+                 for r in rules]
         self.query_one("#detail-rules", Static).update("\n".join(lines) or "[$success]none[/]")

@@ -74,4 +74,6 @@ def coarse_age(seconds) -> str:
         return "<1m"
     if s < 3600:
         return f"{s // 60}m"
-    return format_duration(s - s % 60)
+    if s < 86400:
+        return format_duration(s - s % 60)
+    return f"{s // 86400}d"

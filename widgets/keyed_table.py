@@ -9,7 +9,7 @@ from textual.widgets import DataTable
 class KeyedTable(DataTable):
     """`sync(rows)` with rows = [(key, (cell, ...)), ...] in display order."""
 
-    DEFAULT_CSS = "KeyedTable { height: 1fr; }"
+    DEFAULT_CSS = "KeyedTable { height: 1fr; overflow-x: hidden; }"
 
     def __init__(self, columns: list[str], **kw) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import Vertical
+from textual.markup import escape
 
 from console.state import ConsoleState, ServiceState
 
@@ -52,7 +53,7 @@ class Panel(Vertical, can_focus=True):
         self.set_class(bool(err), "-error")
         self.set_class(not err and svc.last_ok is None, "-waiting")
         if err:
-            self.status_line.set(f"[$error]✖ error: {err}[/]")
+            self.status_line.set(f"[$error]✖ error: {escape(err)}[/]")
             last = svc.failing_since_ok(state.ts)
             self.border_subtitle = f"last good {age(last)} ago" if last is not None else "no good reading yet"
         elif svc.last_ok is None:

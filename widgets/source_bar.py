@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import Horizontal
+from textual.markup import escape
 
 from console.state import ConsoleState
 
@@ -30,7 +31,7 @@ class SourceBar(Horizontal):
             # ages shown to the second only while young; coarser later so the line is not rewritten every tick
             shown = age(a) if a is None or a < 60 else age(a - a % 10)
             if svc.error:
-                fig.set(f"[$error]✖ {name} {svc.error[:40]} ({shown})[/]")
+                fig.set(f"[$error]✖ {name} {escape(svc.error[:40])} ({shown})[/]")
             elif a is None:
                 fig.set(f"[dim]◌ {name}[/]")
             elif a > 30:

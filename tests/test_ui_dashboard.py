@@ -1,0 +1,120 @@
+"""Pilot tests of the dashboard: what a user sees, focus moving with keys, detail and help screens."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.clock import VirtualClock
+from console.session import Session
+from screens.app import OpsApp
+from screens.dashboard import Dashboard
+from screens.detail import ServiceDetail
+from screens.help import HelpScreen
+from tests.conftest import START
+
+pytestmark = pytest.mark.asyncio
+
+
+def make_app(scenario: str = "normal") -> OpsApp:
+    return OpsApp(Session(clock=VirtualClock(START), scenario=scenario, seed=1), autorun=False)
+
+
+async def advance(app: OpsApp, pilot, seconds: float, step: float = 1.0) -> None:
+    """Run the engine on the virtual clock, as the live loop would, then let the UI catch up."""
+    clock = app.engine.clock
+    end = clock.now() + seconds
+    while clock.now() < end:
+        clock.advance(step)
+        await app.engine.tick()
+    await pilot.pause()
+
+
+def screen_text(app: OpsApp) -> str:
+    """Everything the terminal shows, as plain text (what a user reads)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_dashboard_shows_every_panel_filled():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance(app, pilot, 30)
+        text = screen_text(app)
+        for expected in ("Conversion health · pulse", "Verification debt · converge", "Rollout · path-tracker",
+                         "Kill switches", "Active incidents", "Data pipeline · datapipe",
+                         "degraded", "(expected)", "green", "▶35", "daily-digest", "ready", "p95"):
+            assert expected in text, expected
+        assert "✖" not in text
+
+
+async def test_tab_and_arrows_move_focus_between_panels():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance(app, pilot, 5)
+        dash = app.screen
+        assert isinstance(dash, Dashboard)
+        assert dash._focused_id() == "conversion"
+        await pilot.press("down")
+        assert dash._focused_id() == "debt"
+        await pilot.press("right")
+        assert dash._focused_id() == "incident-table"
+        await pilot.press("left")
+        assert dash._focused_id() == "debt"
+        await pilot.press("tab")
+        assert dash._focused_id() == "rollout"
+
+
+async def test_enter_opens_detail_with_plots_and_escape_returns():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance(app, pilot, 120)
+        await pilot.press("down")  # debt panel: converge
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ServiceDetail) and app.screen.service == "converge"
+        await advance(app, pilot, 2)
+        text = screen_text(app)
+        assert "debt score · last hour" in text and "debt_score" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, Dashboard)
+
+
+async def test_enter_on_switch_table_opens_that_rows_service():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance(app, pilot, 10)
+        app.screen.query_one("#switch-table").focus()
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ServiceDetail) and app.screen.service == "storytailor"
+
+
+async def test_question_mark_lists_every_key():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 2)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for expected in ("Quit", "Detail", "Back"):
+            assert expected in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, Dashboard)
+
+
+async def test_a_failing_service_shows_its_error_and_the_rest_keep_updating():
+    app = make_app("service-down")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance(app, pilot, 20)
+        text = screen_text(app)
+        strip = text[text.index("Data pipeline · datapipe"):]
+        assert "✖ error:" in strip and "HTTP 503" in strip and "not ready" in strip
+        assert "● pulse" in text and "● converge" in text
+
+
+async def test_narrow_terminal_stacks_panels():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await advance(app, pilot, 5)
+        assert app.screen.has_class("-narrow")
+        assert "Conversion health" in screen_text(app)
