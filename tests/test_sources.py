@@ -222,10 +222,12 @@ async def test_ready_503_is_a_reading_elsewhere_an_error(server, client):
 ])
 async def test_byte_level_bad_responses(client, key, response, message):
     path = "/metrics" if key == "metrics" else "/api/health"
-    respx.get(f"http://bad.test{path}").mock(side_effect=[response])
+    # a dropped connection is retried once (a reused keep-alive socket the server had closed)
+    route = respx.get(f"http://bad.test{path}").mock(side_effect=[response, response])
     obs = await poll_one(service("http://bad.test", kind="conversion"), client, key)
     assert obs.error == message
     assert_clean(obs.error)
+    assert route.call_count == (2 if isinstance(response, httpx.RemoteProtocolError) else 1)
 
 
 # --- scheduling -------------------------------------------------------------------------------

@@ -16,9 +16,18 @@ class Figure(Static):
 
     def set(self, text: str) -> None:
         if text != self._text:
+            # a fixed-size figure needs only a repaint; a relayout would repaint its neighbours too
+            relayout = self.styles.width is not None and self.styles.width.is_auto
             self._text = text
-            self.update(text)
+            self.update(text, layout=relayout)
 
     @property
     def text(self) -> str:
         return self._text
+
+
+def set_subtitle(widget, text: str) -> None:
+    """Set a border subtitle only when it changes (assigning it always repaints the border)."""
+    if getattr(widget, "_subtitle_text", None) != text:
+        widget._subtitle_text = text
+        widget.border_subtitle = text

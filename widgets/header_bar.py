@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from textual.containers import Horizontal
+from textual.markup import escape
 
 from console.state import ConsoleState
 
@@ -23,11 +24,14 @@ class HeaderBar(Horizontal):
         self.production = production
         self.ident = Figure(id="hdr-ident")
         self.alerts = Figure(id="hdr-alerts")
+        self.backend = Figure(id="hdr-backend")  # hidden unless [prometheus] is configured
+        self.backend.display = False
         self.clock = Figure(id="hdr-clock")
 
     def compose(self):
         yield self.ident
         yield self.alerts
+        yield self.backend
         yield self.clock
 
     def show(self, state: ConsoleState) -> None:
@@ -42,5 +46,23 @@ class HeaderBar(Horizontal):
             (f"[bold $error]● {firing} firing[/]" if firing else "[$success]● 0 firing[/]")
             + (f"  [$warning]◌ {pending} pending[/]" if pending else "")
         )
+        if state.backend is not None:
+            self.backend.display = True  # unchanged values do not repaint
+            self.backend.set(backend_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+
+
+def backend_text(state: ConsoleState) -> str:
+    """Where the metrics come from, when that is a Prometheus server: its status in a word and a symbol."""
+    b = state.backend
+    if b is None:
+        return ""
+    why = escape((b.error or "")[:48])
+    if b.status == "ok":
+        return f"[$success]◆ Prometheus[/] {escape(b.version or '')}".rstrip()
+    if b.status == "fallback":
+        return f"[bold $warning]▲ LOCAL FALLBACK[/] [$warning]Prometheus {why}[/]"
+    if b.status == "down":
+        return f"[bold $error]✖ Prometheus {why}[/] (no fallback)"
+    return "[dim]◇ Prometheus: connecting…[/]"

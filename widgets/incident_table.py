@@ -7,6 +7,7 @@ from textual.containers import Vertical
 
 from console.state import ConsoleState, RuleState
 
+from .figure import set_subtitle
 from .fmt import coarse_age
 from .keyed_table import KeyedTable
 
@@ -52,7 +53,7 @@ class IncidentTable(Vertical):
         firing = len(state.firing)
         pending = len(self._rules) - firing
         self.set_class(firing > 0, "-firing")
-        self.border_subtitle = f"{firing} firing, {pending} pending" if self._rules else "all clear"
+        set_subtitle(self, f"{firing} firing, {pending} pending" if self._rules else "all clear")
 
     @property
     def selected(self) -> RuleState | None:

@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from console.clock import parse_iso
 from console.state import ConsoleState
 
+from .figure import set_subtitle
 from .fmt import coarse_age
 from .keyed_table import KeyedTable
 
@@ -63,7 +64,7 @@ class KillSwitches(Vertical, can_focus=False):
         rows = switch_rows(state)
         self.table.sync(rows)
         off = sum(1 for _, cells in rows if cells[2] is OFF)
-        self.border_subtitle = f"{len(rows)} switches, {off} off" if rows else "waiting…"
+        set_subtitle(self, f"{len(rows)} switches, {off} off" if rows else "waiting…")
 
     @property
     def service(self) -> str | None:

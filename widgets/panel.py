@@ -7,7 +7,7 @@ from textual.markup import escape
 
 from console.state import ConsoleState, ServiceState
 
-from .figure import Figure
+from .figure import Figure, set_subtitle
 from .fmt import age
 
 
@@ -55,12 +55,12 @@ class Panel(Vertical, can_focus=True):
         if err:
             self.status_line.set(f"[$error]✖ error: {escape(err)}[/]")
             last = svc.failing_since_ok(state.ts)
-            self.border_subtitle = f"last good {age(last)} ago" if last is not None else "no good reading yet"
+            set_subtitle(self, f"last good {age(last)} ago" if last is not None else "no good reading yet")
         elif svc.last_ok is None:
             self.status_line.set("[dim]waiting for first poll…[/]")
         else:
             self.status_line.set("")
-            self.border_subtitle = ""
+            set_subtitle(self, "")
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         raise NotImplementedError

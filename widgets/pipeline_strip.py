@@ -9,7 +9,14 @@ from .panel import Panel
 
 
 class PipelineStrip(Panel):
-    LINES = 1
+    """One line of small figures, each repainted alone when its text changes."""
+
+    LINES = 8
+    DEFAULT_CSS = """
+    PipelineStrip { layout: horizontal; }
+    PipelineStrip > Figure.value { width: auto; padding-right: 2; }
+    PipelineStrip > Figure.status { width: 1fr; }
+    """
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures
@@ -23,11 +30,12 @@ class PipelineStrip(Panel):
             ready_txt = f"[$error]✖ not ready ({f.get('ready_reason') or '?'})[/]"
         failed = f.get("failed_executions")
         return [
-            f"{ready_txt}  5xx {fmt.over(f.get('error_ratio_5m'), 0.05, fmt.pct(f.get('error_ratio_5m'), 2))}"
-            f"  p95 {fmt.over(f.get('p95_5m'), 1.0, fmt.seconds(f.get('p95_5m')))}"
-            f"  queue {fmt.over(f.get('queue_fill'), 0.9, fmt.pct(f.get('queue_fill'), 0))}"
-            f"  rate-limit {fmt.over(f.get('rate_limit_rate'), 1.0, fmt.rate(f.get('rate_limit_rate')))}"
-            f"  cpu {fmt.over(f.get('cpu'), 0.8, fmt.pct(f.get('cpu'), 0))}"
-            f"  req {fmt.rate(f.get('req_rate'))}"
-            f"  failed exec {fmt.num(len(failed)) if failed is not None else UNK}"
+            ready_txt,
+            f"5xx {fmt.over(f.get('error_ratio_5m'), 0.05, fmt.pct(f.get('error_ratio_5m'), 2))}",
+            f"p95 {fmt.over(f.get('p95_5m'), 1.0, fmt.seconds(f.get('p95_5m')))}",
+            f"queue {fmt.over(f.get('queue_fill'), 0.9, fmt.pct(f.get('queue_fill'), 0))}",
+            f"rate-limit {fmt.over(f.get('rate_limit_rate'), 1.0, fmt.rate(f.get('rate_limit_rate')))}",
+            f"cpu {fmt.over(f.get('cpu'), 0.8, fmt.pct(f.get('cpu'), 0))}",
+            f"req {fmt.rate(f.get('req_rate'))}",
+            f"failed exec {fmt.num(len(failed)) if failed is not None else UNK}",
         ]
