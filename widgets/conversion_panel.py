@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from console.state import ConsoleState, ServiceState
+from screens import keymap
 
 from . import fmt
 from .panel import Panel
 
 
 class ConversionPanel(Panel):
+    BINDINGS = keymap.ACTION_KEYS["conversion"]  # mitigation keys: in the footer while this panel is focused
     LINES = 5
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
@@ -40,7 +42,7 @@ class ConversionPanel(Panel):
         off = f.get("disabled_surfaces") or []
         return [
             status,
-            f"last event {fmt.age(f.get('last_event_age'))} ago · {fmt.rate(f.get('rate_1m'))} 1m · {fmt.rate(f.get('rate_5m'))} 5m",
+            f"last event {fmt.recent_age(f.get('last_event_age'))} ago · {fmt.rate(f.get('rate_1m'))} 1m · {fmt.rate(f.get('rate_5m'))} 5m",
             cover,
             f"invalid: {card_txt} · other {fmt.num(other)} · skipped {fmt.num(skipped)}",
             f"buckets {fmt.over(buckets, limit, f'{fmt.num(buckets)}/{limit}')} · collection {collection}"

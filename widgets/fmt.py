@@ -24,9 +24,12 @@ def num(v, digits: int = 0) -> str:
 
 
 def rate(v) -> str:
+    """A rate to two significant figures: it changes when the rate does, not with every sample's noise."""
     if not known(v):
         return UNKNOWN
-    return f"{v:.2f}/s" if v < 100 else f"{v:,.0f}/s"
+    if v == 0:
+        return "0/s"
+    return f"{float(f'{v:.2g}'):g}/s"
 
 
 def age(seconds) -> str:
@@ -77,3 +80,14 @@ def coarse_age(seconds) -> str:
     if s < 86400:
         return format_duration(s - s % 60)
     return f"{s // 86400}d"
+
+
+def recent_age(seconds) -> str:
+    """A recency to the resolution that matters (the runbook's line is 5 min): <10s, 10s steps, then minutes."""
+    if not known(seconds):
+        return UNKNOWN
+    if seconds < 10:
+        return "<10s"
+    if seconds < 60:
+        return f"{int(seconds) // 10 * 10}s"
+    return coarse_age(seconds)
