@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     def common_ui(sp):
         sp.add_argument("--read-only", action="store_true", help="never send a mutating request")
         sp.add_argument("--env", help="environment profile from the config's [environments.NAME]")
+        sp.add_argument("--record", metavar="PATH", help="record into this file (default: the config's `record`)")
 
     d = sub.add_parser("demo", help="the console on the embedded simulated fleet")
     d.add_argument("--scenario", type=_scenario, default="normal")
@@ -61,17 +62,61 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--virtual-time", action="store_true",
                    help="run on a virtual clock as fast as possible (with --demo: minutes of scenario in seconds)")
     n.add_argument("--json", action="store_true", help="print JSON (the only format)")
+    n.add_argument("--record", metavar="PATH", help="record what is polled into this file")
+
+    rp = sub.add_parser("replay", help="the dashboard on a recording, with a timeline (or one instant headless)")
+    rp.add_argument("path")
+    rp.add_argument("--snapshot-at", metavar="T", help="print the state at T (RFC3339, -30s from the end, start, end)")
+    rp.add_argument("--json", action="store_true", help="print JSON (the only format)")
+
+    rs = sub.add_parser("recordings", help="list recordings: start, end, services, size")
+    rs.add_argument("--dir", help="folder to list (default: <data_dir>/recordings)")
+    rs.add_argument("--config", "-c", help="its data_dir (default: the user data dir)")
+
+    ex = sub.add_parser("export", help="write a recording's samples as CSV, JSON lines or OpenMetrics text")
+    ex.add_argument("path")
+    ex.add_argument("--from", dest="start", metavar="T", help="start (as --snapshot-at; default: the start)")
+    ex.add_argument("--to", dest="end", metavar="T", help="end (default: the end)")
+    ex.add_argument("--series", metavar="SELECTOR", help='a PromQL selector, e.g. up{job="pulse"}')
+    ex.add_argument("--format", choices=("csv", "jsonl", "openmetrics"), required=True)
+    ex.add_argument("--output", "-o", help="file to write (default: standard output)")
+
+    a = sub.add_parser("audit", help="print the audit log of attempted mitigations (headless)")
+    a.add_argument("--config", "-c", help="its data_dir (default: the user data dir)")
+    a.add_argument("--since", type=_duration, help="only the last DURATION, e.g. 1h")
+    a.add_argument("--json", action="store_true", help="one JSON document")
+
+    i = sub.add_parser("incidents", help="list the incidents kept in the data dir (headless)")
+    i.add_argument("--config", "-c", help="its data_dir (default: the user data dir)")
+    i.add_argument("--env", help="only this environment's incidents")
+    i.add_argument("--open", action="store_true", help="only triggered, acknowledged or mitigating ones")
+    i.add_argument("--json", action="store_true", help="one JSON document, with every transition")
     return p
 
 
+def _offsets(argv: list[str]) -> list[str]:
+    """`--snapshot-at -30s` as the issue writes it: argparse would take -30s for an option."""
+    out = list(argv)
+    for i, a in enumerate(out[:-1]):
+        if a in ("--snapshot-at", "--from", "--to") and out[i + 1].startswith("-"):
+            out[i:i + 2] = [f"{a}={out[i + 1]}", ""]
+    return [a for a in out if a != ""]
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_offsets(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.cmd == "snapshot":
             return asyncio.run(_snapshot(args))
         if args.cmd == "sim":
             return asyncio.run(_sim(args))
+        if args.cmd in ("replay", "recordings", "export"):
+            return _recording_cmd(args)
+        if args.cmd == "audit":
+            return asyncio.run(_audit(args))
+        if args.cmd == "incidents":
+            return asyncio.run(_incidents(args))
         return _tui(args)
     except ConfigError as e:
         print(f"opsconsole: {e}", file=sys.stderr)
@@ -85,7 +130,8 @@ async def _snapshot(args) -> int:
 
     virtual = args.virtual_time
     clock = VirtualClock(WallClock().now()) if virtual else WallClock()
-    session = Session(config_path=args.config, env=args.env, scenario=args.scenario, seed=args.seed, clock=clock)
+    session = Session(config_path=args.config, env=args.env, scenario=args.scenario, seed=args.seed, clock=clock,
+                      record=args.record)
     engine = await session.start()
     try:
         end = clock.now() + args.duration
@@ -127,6 +173,50 @@ async def _sim(args) -> int:
     finally:
         await demo.stop()
     return 0
+
+
+async def _incidents(args) -> int:
+    from .incident_store import default_path, list_incidents, report
+
+    data_dir = load_config(args.config).data_dir if args.config else None
+    rows = await list_incidents(default_path(data_dir), args.env)
+    if args.open:
+        rows = [(env, inc) for env, inc in rows if inc.is_open]
+    sys.stdout.write(report(rows, WallClock().now(), as_json=args.json))
+    return 0
+
+
+async def _audit(args) -> int:
+    from .audit import audit_path, print_audit
+
+    data_dir = load_config(args.config).data_dir if args.config else None
+    since = WallClock().now() - args.since if args.since is not None else None
+    return await print_audit(audit_path(data_dir), since, args.json)
+
+
+def _recording_cmd(args) -> int:
+    """replay, recordings, export: a bad recording is one line and exit 2."""
+    from .recording import RecordingError
+
+    try:
+        if args.cmd == "recordings":
+            from .export import list_recordings
+
+            return list_recordings(args)
+        if args.cmd == "export":
+            from .export import export_cmd
+
+            return export_cmd(args)
+        if args.snapshot_at is not None:
+            from .replay import snapshot_cmd
+
+            return snapshot_cmd(args)
+        from screens.replay import run_replay  # textual is imported only for the TUI
+
+        return run_replay(args)
+    except RecordingError as e:
+        print(f"opsconsole: {e}", file=sys.stderr)
+        return 2
 
 
 def _tui(args) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,9 +12,24 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from .durations import parse_duration
 
-KINDS = ("conversion", "pipelines", "converge", "path_tracker", "data_pipeline", "scrape")
+KINDS = ("conversion", "pipelines", "converge", "path_tracker", "data_pipeline", "scrape", "alertmanager")
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def parse_size(text: str | int) -> int:
+    """'500MB' → 500_000_000 (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB of 1024); a number is bytes."""
+    if isinstance(text, int) and text >= 0:
+        return text
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise ValueError(f"not a size: {text!r} (use e.g. 500MB, 2GB)")
+    unit = (m[2] or "B").upper()
+    power = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4}[unit[0]]
+    return int(float(m[1]) * (1024 if "I" in unit else 1000) ** power)
+
+
+Bytes = Annotated[int, BeforeValidator(parse_size)]
 
 
 class ConfigError(Exception):
@@ -104,6 +120,32 @@ class Environment(_Strict):
     urls: dict[str, str] = Field(default_factory=dict)  # service name → url override
 
 
+class Prometheus(_Strict):
+    """`[prometheus]`: query a Prometheus-compatible server for metrics instead of scraping /metrics."""
+
+    url: str
+    auth: Auth = Field(default_factory=Auth)
+    header_envs: dict[str, str] = Field(default_factory=dict)  # extra header → env var holding its value
+    ca_bundle: str | None = None  # PEM file of CAs to trust (else the system's)
+    tls_verify: bool = True
+    timeout: Seconds = 2.0  # per query; also sent to the server as its evaluation timeout
+    fallback: bool = True  # when unreachable: scrape /metrics directly and evaluate locally
+    retry: Seconds = 10.0  # while unreachable, how often to try the server again
+
+    @model_validator(mode="after")
+    def _check(self) -> "Prometheus":
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        if "@" in self.url.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("url must not hold credentials: use auth (password_env, token_env)")
+        if self.timeout <= 0 or self.retry <= 0:
+            raise ValueError("timeout and retry must be positive")
+        return self
+
+    def secret_envs(self) -> list[str]:
+        return self.auth.secret_envs() + list(self.header_envs.values())
+
+
 class Config(_Strict):
     environment: str = "demo"
     read_only: bool = False
@@ -113,7 +155,14 @@ class Config(_Strict):
     rules: list[RuleConfig] = Field(default_factory=list)
     environments: dict[str, Environment] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)  # binding id → key, e.g. "app.help" = "f1"
+    actions: list[dict[str, Any]] = Field(default_factory=list)  # mitigations added by the user (console/actions.py)
     data_dir: str | None = None  # audit log, incidents, recordings; default: the user data dir
+    prometheus: Prometheus | None = None  # metrics from a Prometheus server (None: scrape directly)
+    # The console's TUI records every session: true (one file per session in <data_dir>/recordings),
+    # false, or a directory. Old chunks are dropped past the retention or the size cap (never the file).
+    record: bool | str = True
+    record_retention: Seconds = 7 * 86400.0
+    record_max_size: Bytes = 2_000_000_000
     source_path: str = "<built-in>"
 
     @model_validator(mode="after")
@@ -130,6 +179,10 @@ class Config(_Strict):
     def secret_values(self) -> list[str]:
         """Every configured secret's current value, so writers can scrub them."""
         vals = []
+        envs = self.prometheus.secret_envs() if self.prometheus else []
+        for env in envs:
+            if os.environ.get(env):
+                vals.append(os.environ[env])
         for s in self.services:
             for env in s.auth.secret_envs():
                 v = os.environ.get(env)
@@ -186,6 +239,9 @@ def parse_config(data: dict, source: str) -> Config:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         raise ConfigError(f"{source}: {_loc(err['loc'], data)}: {msg}") from None
+    from .actions import load_actions  # [[actions]]: bad templates and unknown placeholders fail at load
+
+    load_actions(cfg)
     return cfg
 
 

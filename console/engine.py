@@ -9,11 +9,15 @@ from typing import Callable
 import httpx
 
 from . import promql
+from .actions import evidence_exprs
 from .aggregator import STALE_NAN, SeriesStore
 from .clock import Clock
 from .config import Config
+from .incident_store import IncidentStore, default_path
+from .incidents import IncidentManager
 from .model import Observation
 from .panels import Figures, exprs_for
+from .playbooks import exprs_for as playbook_exprs
 from .retention import needs
 from .rules import RuleEvaluator, load_rules
 from .sources import Reading, build_source, read
@@ -22,7 +26,8 @@ from .state import ConsoleState, EndpointState, ServiceState
 log = logging.getLogger(__name__)
 
 TITLES = {"conversion": "Conversion", "pipelines": "Pipelines", "converge": "Converge",
-          "path_tracker": "Path tracker", "data_pipeline": "Data pipeline", "scrape": "Scrape"}
+          "path_tracker": "Path tracker", "data_pipeline": "Data pipeline", "scrape": "Scrape",
+          "alertmanager": "Alertmanager"}
 TREND_STEP = 60.0  # the debt trend is a 1 h chart at 1 min resolution: it changes once a minute
 
 
@@ -36,6 +41,8 @@ class Engine:
         exprs = [r.expr for r in self.rules]
         for s in cfg.services:
             exprs += exprs_for(s.kind, s.job or s.name)
+        exprs += evidence_exprs(cfg)  # mitigations are verified by PromQL too: keep the series they read
+        exprs += playbook_exprs(self.rules, lambda svc: cfg.service(svc).job or svc)  # incident detail's live values
         keep, retention = needs(exprs)
         self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))
         self.evaluator = RuleEvaluator(self.rules)
@@ -50,10 +57,22 @@ class Engine:
         # other parts emit their own ("audit", "incident"). The recorder and the incident log listen here.
         self.event_listeners: list[Callable[[str, dict], None]] = []
         self._rule_states: dict[str, str] = {}
+        # Incidents from rule events, Alertmanager and path-tracker deliveries; persisted only when live.
+        store = IncidentStore(default_path(cfg.data_dir), cfg.environment) if mode == "live" else None
+        self.incidents = IncidentManager(self, store)
         self._client: httpx.AsyncClient | None = None
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
         self._trend_at = 0.0
+        # [prometheus]: rules and panel figures are the server's instant queries (live only: a replay
+        # re-evaluates its recording locally); /metrics is then scraped only while it is unreachable.
+        self.backend = None
+        self._scrapers: list = []
+        if cfg.prometheus is not None and mode == "live":
+            from .backends import RemoteMetrics
+
+            self.backend = RemoteMetrics(cfg, self.store, self.rules)
+            self.state.backend = self.backend.state
 
     # --- live polling -------------------------------------------------------------------
 
@@ -61,8 +80,38 @@ class Engine:
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
         self._sources = [build_source(s, self._client, self.clock) for s in self.cfg.services]
+        await self.incidents.start()
+        if self.backend is not None:
+            self._split_scrapers()
+
+    def _split_scrapers(self) -> None:
+        """With a Prometheus backend the JSON endpoints keep their sources; /metrics gets its own, idle ones."""
+        from .sources import Source
+
+        json_sources, self._scrapers = [], []
+        for src in self._sources:
+            metrics = [e for e in src.endpoints if e.format == "metrics"]
+            if not metrics:
+                json_sources.append(src)
+                continue
+            self._scrapers.append(Source(src.service, self._client, self.clock, metrics))
+            rest = [e for e in src.endpoints if e.format != "metrics"]
+            if rest:
+                json_sources.append(Source(src.service, self._client, self.clock, rest))
+        self._sources = json_sources
+
+    def _polling(self) -> list:
+        return self._sources + (self._scrapers if self.backend is not None and self.backend.scraping else [])
+
+    @property
+    def http(self) -> httpx.AsyncClient | None:
+        """The pooled client, for requests other parts send (Alertmanager silences)."""
+        return self._client
 
     async def stop(self) -> None:
+        await self.incidents.stop()
+        if self.backend is not None:
+            await self.backend.close()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -70,18 +119,25 @@ class Engine:
     async def tick(self) -> ConsoleState:
         """Poll every due endpoint (concurrently), ingest what came back, evaluate, publish."""
         now = self.clock.now()
-        batches = await asyncio.gather(*(s.poll_due(now) for s in self._sources))
+        batches = await asyncio.gather(*(s.poll_due(now) for s in self._polling()))
         for batch in batches:
             for obs in batch:
                 self.ingest(obs)
-        return self.evaluate(self.clock.now())
+        at = self.clock.now()
+        if self.backend is not None:
+            scraping = self.backend.scraping
+            await self.backend.prepare(at)  # the server's answers, fetched in threads
+            if self.backend.scraping and not scraping:
+                for src in self._scrapers:
+                    src.expedite()  # fallback: scrape /metrics from the next tick on
+        return self.evaluate(at)
 
     async def run(self) -> None:
         """Tick forever at the configured cadence; a tick never overlaps the next."""
         while True:
             await self.tick()
             now = self.clock.now()
-            due = min([s.next_due() for s in self._sources] + [now + self.cfg.tick])
+            due = min([s.next_due() for s in self._polling()] + [now + self.cfg.tick])
             await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
 
     # --- the one path every observation takes -------------------------------------------
@@ -139,6 +195,8 @@ class Engine:
     # --- evaluation ---------------------------------------------------------------------
 
     def query(self, expr: str, at: float) -> list[tuple[dict, float]]:
+        if self.backend is not None:
+            return self.backend.query(expr, at)
         return promql.evaluate(expr, self.store, at, semantics=self.cfg.promql_semantics)
 
     def _safe_query(self, at: float):
@@ -149,6 +207,14 @@ class Engine:
                 log.debug("panel query failed: %s: %s", expr, e)
                 return []
         return q
+
+    def expedite(self, service: str, *keys: str) -> None:
+        """Poll these endpoints of a service at the next tick (all when none named), e.g. to verify a mitigation."""
+        for src in self._sources + list(getattr(self, "_scrapers", [])):
+            if src.name == service:
+                own = [k for k in keys if k in {ep.key for ep in src.endpoints}]
+                if own or not keys:
+                    src.expedite(*own)
 
     def emit(self, kind: str, data: dict) -> None:
         for fn in self.event_listeners:
@@ -163,9 +229,12 @@ class Engine:
         for s in self.cfg.services:
             svc = self.state.services[s.name]
             svc.figures = self.figures.compute(svc, s.job or s.name, q, now)
+        if self.backend is not None:
+            self.backend.annotate(self.state, now)
         if now - self._trend_at >= TREND_STEP or now < self._trend_at:
             self._trend_at = now - (now % TREND_STEP)
             self.state.trends = self._trends(now)
+        self.incidents.evaluate(self.state, now)
         for fn in self.listeners:
             fn(self.state)
         return self.state
@@ -206,6 +275,14 @@ class Engine:
             t += step
         return points
 
+    async def plot_range(self, expr: str, start: float, end: float, step: float) -> list[tuple[float, float]]:
+        """range_query for plots; with [prometheus], the server's query_range (in a thread) on the same grid."""
+        if self.backend is not None:
+            points = await self.backend.range(expr, start - (start % step) + step, end, step)
+            if points is not None:
+                return points
+        return self.range_query(expr, start, end, step)
+
     def reset(self) -> None:
         """Forget all windows and alerts (a replay seek rebuilds them)."""
         self.store.clear()
@@ -213,6 +290,7 @@ class Engine:
         self.figures.reset()
         self._last_series.clear()
         self._rule_states.clear()
+        self.incidents.reset()
         self._trend_at = 0.0
         for svc in self.state.services.values():
             svc.endpoints.clear()

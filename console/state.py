@@ -81,6 +81,40 @@ class RuleState:
 
 
 @dataclass
+class BackendState:
+    """Where metric queries go: a Prometheus server, or the local store while it is unreachable."""
+
+    url: str
+    status: str = "connecting"  # connecting | ok | fallback (local store, direct scraping) | down (no fallback)
+    error: str | None = None  # why the server is not used, one line
+    since: float | None = None  # when the status began
+    version: str | None = None  # the server's, from /api/v1/status/buildinfo
+    remote: int = 0  # expressions sent to the server each tick
+    local: int = 0  # expressions that read only console-derived opsconsole_* gauges: always local
+    mixed: int = 0  # both: the server's raw samples are pulled and evaluated with the local gauges
+
+
+@dataclass
+class ActionRecord:
+    """One attempted mitigation, as the Activity panel shows it (console/executor.py keeps it current)."""
+
+    seq: int
+    ts: float
+    action: str  # action id
+    title: str
+    service: str
+    environment: str
+    target: str | None  # the picked item ("daily-digest"), or None
+    summary: str  # what is sent, without secrets
+    status: str  # sending | verifying | propagating | confirmed | failed | refused | cancelled
+    code: int | None = None  # HTTP status (or a command's exit code)
+    answer: str = ""  # one line: the service's answer, the error, or why it was refused
+    proof: str = ""  # what the re-poll after sending saw (the proving state, or why it is missing)
+    updated: float | None = None
+    inverse_of: int | None = None  # seq of the action this one undoes
+
+
+@dataclass
 class ConsoleState:
     ts: float
     environment: str
@@ -90,6 +124,9 @@ class ConsoleState:
     rules: list[RuleState] = field(default_factory=list)  # pending and firing only
     trends: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     scenario: str | None = None
+    actions: list[ActionRecord] = field(default_factory=list)  # recent mitigations, newest first
+    backend: BackendState | None = None  # None: metrics scraped directly (no [prometheus])
+    incidents: list = field(default_factory=list)  # console.incidents.Incident, open first (IncidentManager.visible)
 
     def active(self) -> list[RuleState]:
         """Firing first, then pending; newest first within each."""
@@ -135,4 +172,7 @@ class ConsoleState:
             "services": services,
             "rules": rules,
             "firing": len(self.firing),
+            "actions": [asdict(a) for a in self.actions],
+            "metrics_backend": asdict(self.backend) if self.backend else {"status": "local"},
+            "incidents": [i.to_json(self.ts) for i in self.incidents],
         }

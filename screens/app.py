@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.message import Message
 
+from console.actions import PlanError, load_actions, toggle_for
+from console.audit import AuditLog, audit_path
 from console.config import ConfigError, load_config
+from console.executor import Executor
 from console.panels import PLOTS
 from console.session import Session
 from console.state import ConsoleState
 
 from . import keymap
+from .confirm import ConfirmScreen
 from .dashboard import Dashboard
 from .detail import ServiceDetail
 from .help import HelpScreen
+from .incident_detail import IncidentDetail
+from .incident_dialog import incident_verb
+from .pick import PickScreen
 
 
 class StateChanged(Message):
@@ -40,6 +48,7 @@ class OpsApp(App):
         self.autorun = autorun
         self.engine = None
         self.dashboard: Dashboard | None = None
+        self.executor: Executor | None = None
         self._keys = keys or {}
 
     async def on_mount(self) -> None:
@@ -52,11 +61,20 @@ class OpsApp(App):
             by_kind.setdefault(s.kind, s.name)
         self.dashboard = Dashboard(by_kind, production=cfg.production)
         await self.push_screen(self.dashboard)
+        self.executor = Executor(self.engine, load_actions(cfg), AuditLog(audit_path(cfg.data_dir)))
+        await self.executor.start()
+        self.executor.listeners.append(lambda rec: self.post_message(StateChanged(self.engine.state)))
+        keymap.bind_actions(self.dashboard, self.executor.actions.values(), cfg.read_only)
         self.engine.listeners.append(lambda st: self.post_message(StateChanged(st)))
+        if self.engine.incidents.persist_error:
+            self.notify(f"Incidents are not saved: {self.engine.incidents.persist_error}", severity="warning",
+                        timeout=10)
         if self.autorun:
             self.run_worker(self.engine.run(), group="engine", exclusive=True, exit_on_error=False)
 
     async def on_unmount(self) -> None:
+        if self.executor is not None:
+            await self.executor.stop()
         await self.session.stop()
 
     def on_state_changed(self, message: StateChanged) -> None:
@@ -76,10 +94,87 @@ class OpsApp(App):
         self.push_screen(screen)
         screen.call_after_refresh(screen.show, self.engine.state)
 
+    def open_incident(self, incident_id: str) -> None:
+        inc = self.engine.incidents.incidents.get(incident_id)
+        if inc is None:
+            return
+        titles = {a.id: a.title for a in self.executor.actions.values()} if self.executor else {}
+        screen = IncidentDetail(inc, titles, production=self.engine.cfg.production)
+        self.push_screen(screen)
+        screen.call_after_refresh(screen.show, self.engine.state)
+
+    def on_incident_table_requested(self, message) -> None:
+        """a / m / r / Enter on the incident table."""
+        if message.verb == "open":
+            self.open_incident(message.incident_id)
+        else:
+            incident_verb(self, message.verb, message.incident_id)
+
     async def plot_data(self, service: str, plots, span: float, step: float):
-        """Points for each plot over the last `span` seconds (the local store, or later Prometheus)."""
+        """Points for each plot over the last `span` seconds (the local store, or Prometheus's query_range)."""
         now = self.engine.clock.now()
-        return now, [self.engine.range_query(expr, now - span, now, step) for _, expr in plots]
+        return now, [await self.engine.plot_range(expr, now - span, now, step) for _, expr in plots]
+
+    # --- mitigations: pick → confirm → send → verify, one path for keys, palette, `u` and incidents ---
+
+    def request_action(self, action_id: str, item: dict | str | None = None) -> None:
+        """Run an action as the user would: pick its item (unless given: a dict or an item key), confirm, send."""
+        self.run_worker(self._mitigate(action_id, item), group="mitigate")
+
+    action_request_action = request_action  # what the panels' key bindings call
+
+    def action_undo(self) -> None:
+        self.run_worker(self._mitigate(None, None), group="mitigate")
+
+    def action_toggle_switch(self) -> None:
+        """`x` on the kill-switch table: the action that flips the selected row."""
+        key = self.dashboard.query_one("#switch-table").selected_key if self.dashboard else None
+        if key is None:
+            return
+        service, name = key.split("/", 1)
+        try:
+            action_id, item = toggle_for(self.engine.cfg.service(service).kind, name, self.engine.state.services[service])
+        except PlanError as e:
+            self.notify(str(e), severity="warning")
+            return
+        self.request_action(action_id, item)
+
+    async def _mitigate(self, action_id: str | None, item: dict | str | None) -> None:
+        ex = self.executor
+        try:
+            if action_id is None:
+                plan = ex.plan_inverse()
+            else:
+                action = ex.actions.get(action_id)
+                if action is not None and action.pick and item is None:
+                    choices = ex.items(action_id)
+                    if not choices:
+                        raise PlanError(f"nothing to pick for {action.title.lower()} (no {action.pick} seen yet)")
+                    item = await self.push_screen_wait(PickScreen(action.title, choices))
+                    if item is None:
+                        return
+                plan = ex.plan(action_id, item)
+        except PlanError as e:
+            self.notify(str(e), severity="warning", timeout=5)
+            return
+        reason = ex.refusal(plan)
+        if reason:  # read-only or in flight: never reaches the network, but is audited
+            ex.refuse(plan, reason)
+            self.notify(f"{plan.action.title}: {reason}", severity="warning", timeout=5)
+            return
+        if await self.push_screen_wait(ConfirmScreen(plan, ex.clean)):
+            await ex.execute(plan)
+        else:
+            ex.cancel(plan)
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        if self.executor is None:
+            return
+        for a in self.executor.actions.values():
+            if not a.hidden:
+                yield SystemCommand(a.title, f"{a.id} · runbook {a.runbook}", partial(self.request_action, a.id))
+        yield SystemCommand("Undo the last action", "its inverse, through the confirm dialog", self.action_undo)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -7,6 +7,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
 from console.state import ConsoleState
+from widgets.activity import Activity
 from widgets.conversion_panel import ConversionPanel
 from widgets.debt_gauge import DebtGauge
 from widgets.header_bar import HeaderBar
@@ -19,7 +20,7 @@ from widgets.source_bar import SourceBar
 from . import keymap
 
 # Focus targets in Tab / up-down order.
-ORDER = ["conversion", "debt", "rollout", "strip", "incident-table", "switch-table"]
+ORDER = ["conversion", "debt", "rollout", "activity-table", "strip", "incident-table", "switch-table"]
 
 
 class Dashboard(Screen):
@@ -40,6 +41,7 @@ class Dashboard(Screen):
                 yield ConversionPanel(k.get("conversion"), f"Conversion health · {k.get('conversion', '—')}", id="conversion")
                 yield DebtGauge(k.get("converge"), f"Verification debt · {k.get('converge', '—')}", id="debt")
                 yield RolloutBar(k.get("path_tracker"), f"Rollout · {k.get('path_tracker', '—')}", id="rollout")
+                yield Activity()
             with Vertical(id="right"):
                 yield IncidentTable()
                 yield KillSwitches()
@@ -67,6 +69,7 @@ class Dashboard(Screen):
             for panel in self.query("#conversion, #debt, #rollout, #strip"):  # type: ignore
                 panel.show(state)
             self.query_one(KillSwitches).show(state)
+            self.query_one(Activity).show(state)
             self.query_one(IncidentTable).show(state)
             self.query_one(SourceBar).show(state)
 
@@ -98,6 +101,8 @@ class Dashboard(Screen):
             return self.query_one(KillSwitches).service
         if widget_id == "incident-table":
             return self.query_one(IncidentTable).service
+        if widget_id == "activity-table":
+            return self.query_one(Activity).service
         panel = self.query_one(f"#{widget_id}") if widget_id else None
         return getattr(panel, "service", None)
 

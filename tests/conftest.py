@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +87,52 @@ async def watch_factory():
 def _isolated_data_dir(tmp_path, monkeypatch):
     """Every test writes its audit log, incidents and recordings under its own tmp dir."""
     monkeypatch.setenv("OPSCONSOLE_DATA_DIR", str(tmp_path / "data"))
+
+
+# --- moto's SSM server (real AWS wire protocol on loopback) for the ssm kill-switch provider ------
+
+MOTO = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    """moto's real SSM server on a loopback port, for the tests of one module."""
+    if MOTO is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("moto_server is required under CI=true (pip install 'moto[ssm]' flask flask-cors)")
+        pytest.skip("moto_server is not installed")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    proc = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    ready = threading.Event()
+
+    def drain():  # werkzeug announces "Running on" once it listens; keep reading so its log never blocks
+        for line in proc.stderr:
+            if "Running on" in line:
+                ready.set()
+        ready.set()  # the process ended: stop waiting
+
+    threading.Thread(target=drain, daemon=True).start()
+    try:
+        if not ready.wait(timeout=30) or proc.poll() is not None:
+            pytest.fail(f"moto_server did not start on port {port}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def aws_env(monkeypatch, tmp_path):
+    """Dummy AWS credentials for boto3 against moto (tests/test_ssm.py, the ssm provider of the actions)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Never read the developer's own AWS files or ask an instance metadata service.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

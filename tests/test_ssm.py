@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
-import subprocess
 import sys
-import threading
-from pathlib import Path
 
 import pytest
 
@@ -17,49 +12,7 @@ from console.config import Service, Switches
 from console.sources import SourceError, build_source, read
 from console.sources.pipelines import PIPELINES, put_switch
 
-MOTO = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which("moto_server")
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    if MOTO is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("moto_server is required under CI=true (pip install 'moto[ssm]' flask flask-cors)")
-        pytest.skip("moto_server is not installed")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    proc = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    ready = threading.Event()
-
-    def drain():  # werkzeug announces "Running on" once it listens; keep reading so its log never blocks
-        for line in proc.stderr:
-            if "Running on" in line:
-                ready.set()
-        ready.set()  # the process ended: stop waiting
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        if not ready.wait(timeout=30) or proc.poll() is not None:
-            pytest.fail(f"moto_server did not start on port {port}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    # Never read the developer's own AWS files or ask an instance metadata service.
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+pytestmark = pytest.mark.usefixtures("aws_env")  # moto_url and aws_env live in conftest.py
 
 
 def ssm_service(endpoint_url: str, path: str) -> Service:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from textual.containers import Horizontal
 from textual.markup import escape
 
+from console.clock import hms
 from console.state import ConsoleState
 
 from .figure import Figure
@@ -62,7 +63,8 @@ def backend_text(state: ConsoleState) -> str:
     if b.status == "ok":
         return f"[$success]◆ Prometheus[/] {escape(b.version or '')}".rstrip()
     if b.status == "fallback":
-        return f"[bold $warning]▲ LOCAL FALLBACK[/] [$warning]Prometheus {why}[/]"
+        since = f" since {hms(b.since)}" if b.since is not None else ""  # its windows fill from then on
+        return f"[bold $warning]▲ LOCAL FALLBACK{since}[/] [$warning]Prometheus {why}[/]"
     if b.status == "down":
         return f"[bold $error]✖ Prometheus {why}[/] (no fallback)"
     return "[dim]◇ Prometheus: connecting…[/]"

@@ -1,34 +1,99 @@
-"""Active incidents: every pending or firing rule, firing first and newest first, with severity and runbook."""
+"""Incidents: open first (by severity, newest first), with state, response timer and update countdown; then pending rules."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable
 
-from console.state import ConsoleState, RuleState
+from console.incidents import Incident
+from console.state import ConsoleState
+from screens import keymap
 
 from .figure import set_subtitle
 from .fmt import coarse_age
 from .keyed_table import KeyedTable
 
 SEV = {"P1": "bold white on red", "P2": "bold red", "P3": "yellow", "P4": "cyan"}
+STATE = {"triggered": ("● triggered", "bold red"), "acknowledged": ("◐ acknowledged", "yellow"),
+         "mitigating": ("◑ mitigating", "cyan"), "resolved": ("✓ resolved", "green"),
+         "documented": ("✓ documented", "dim")}
+SHORT = {"acknowledge": "ack", "assess": "assess", "mitigate": "mitig"}
+# Cells are padded to fixed widths: a cell updated in place does not widen its column (78 columns fit).
+TITLE_WIDTH, STATE_WIDTH, TARGET_WIDTH, UPDATE_WIDTH = 18, 14, 15, 10
 
 
-def _value(v) -> str:
-    if v is None:
-        return "?"
-    return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+def _minutes(seconds: float) -> int:
+    """Whole minutes: these cells change once a minute, not every tick."""
+    return int(max(0, seconds)) // 60
+
+
+def _cell(text: str, width: int, style: str = "") -> Text:
+    return Text(text.ljust(width), style=style)
+
+
+def state_text(inc: Incident) -> Text:
+    """The state, and `↺ recovered` when the alert cleared (resolving stays a human decision)."""
+    label, style = STATE.get(inc.state, (inc.state, ""))
+    text = Text(label, style=style)
+    if inc.recovered_at is not None and inc.is_open:
+        text.append(" · ↺ recovered", style="green")
+    return text
+
+
+def state_cell(inc: Incident) -> Text:
+    if inc.recovered_at is not None and inc.is_open:  # the target column still says what is owed
+        return _cell("↺ recovered", STATE_WIDTH, "green")
+    label, style = STATE.get(inc.state, (inc.state, ""))
+    return _cell(label, STATE_WIDTH, style)
+
+
+def timer_cell(inc: Incident, now: float) -> Text:
+    """The response target the incident is working towards now (runbook 004), red with ▲ when overdue."""
+    if not inc.is_open:
+        resolved = inc.resolved_at
+        return _cell(f"took {_minutes(resolved - inc.cycle_start)}m" if resolved else "", TARGET_WIDTH, "dim")
+    t = next((t for t in inc.timers(now) if not t.done), None)
+    if t is None:
+        return _cell("✓ mitigated", TARGET_WIDTH, "green")
+    text = f"{SHORT[t.name]} {_minutes(t.elapsed)}/{_minutes(t.target)}m"
+    return _cell(f"▲ {text}", TARGET_WIDTH, "bold red") if t.over else _cell(text, TARGET_WIDTH)
+
+
+def update_cell(inc: Incident, now: float) -> Text:
+    """P1/P2: the countdown to the next stakeholder update (every 15 min); red with ▲ when overdue."""
+    due = inc.next_update()
+    if due is None:
+        return _cell("", UPDATE_WIDTH)
+    if due >= now:
+        return _cell(f"in {_minutes(due - now + 59)}m", UPDATE_WIDTH)
+    return _cell(f"▲ {_minutes(now - due)}m late", UPDATE_WIDTH, "bold red")
 
 
 def incident_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
     rows = []
+    for inc in state.incidents:
+        title = (inc.title if len(inc.title) <= TITLE_WIDTH else inc.title[: TITLE_WIDTH - 1] + "…").ljust(TITLE_WIDTH)
+        rows.append((inc.id, (inc.id, Text(inc.severity, style=SEV.get(inc.severity, "")), state_cell(inc), title,
+                              timer_cell(inc, state.ts), update_cell(inc, state.ts))))
+    opened = {i.key for i in state.incidents if i.is_open}
     for r in state.active():
-        since = r.fired_at if r.state == "firing" else r.active_since
-        st = Text("● FIRING", style="bold red") if r.state == "firing" else Text("◌ pending", style="yellow")
-        section = r.runbook.split("#", 1)[-1] if r.runbook else ""
-        rows.append((r.key, (Text(r.severity, style=SEV.get(r.severity, "")), st, r.service, r.name,
-                             coarse_age(state.ts - since) if since is not None else "?", _value(r.value), section)))
+        if r.state == "pending" and r.key not in opened:  # not an incident yet: shown so nobody is surprised
+            since = r.active_since
+            name = f"{r.name} on {r.service}"
+            rows.append((f"rule:{r.key}", ("", Text(r.severity, style="dim"), _cell("◌ pending", STATE_WIDTH, "dim yellow"),
+                                           _cell(name[:TITLE_WIDTH], TITLE_WIDTH, "dim"),
+                                           _cell(f"for {coarse_age(state.ts - since)}" if since else "", TARGET_WIDTH),
+                                           _cell("", UPDATE_WIDTH))))
     return rows
+
+
+class _Table(KeyedTable):
+    BINDINGS = keymap.INCIDENT_TABLE
+
+    def action_incident(self, verb: str) -> None:
+        self.post_message(IncidentTable.Requested(verb, self.parent.selected_id))
 
 
 class IncidentTable(Vertical):
@@ -38,29 +103,47 @@ class IncidentTable(Vertical):
     IncidentTable.-firing { border: round $error; }
     """
 
+    class Requested(Message):
+        """A verb on an incident (acknowledge, mitigating, resolve, open): the app carries it out."""
+
+        def __init__(self, verb: str, incident_id: str | None) -> None:
+            super().__init__()
+            self.verb, self.incident_id = verb, incident_id
+
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.border_title = "Active incidents"
-        self.table = KeyedTable(["sev", "state", "service", "rule", "for", "value", "runbook"], id="incident-table")
-        self._rules: dict[str, RuleState] = {}
+        self.table = _Table(["id", "sev", "state", "incident", "target", "upd"], id="incident-table")
+        self._services: dict[str, str] = {}
 
     def compose(self):
         yield self.table
 
     def show(self, state: ConsoleState) -> None:
-        self.table.sync(incident_rows(state))
-        self._rules = {r.key: r for r in state.active()}
-        firing = len(state.firing)
-        pending = len(self._rules) - firing
-        self.set_class(firing > 0, "-firing")
-        set_subtitle(self, f"{firing} firing, {pending} pending" if self._rules else "all clear")
+        rows = incident_rows(state)
+        self.table.sync(rows)
+        self._services = {i.id: i.service for i in state.incidents}
+        self._services.update({f"rule:{r.key}": r.service for r in state.active()})
+        open_ = [i for i in state.incidents if i.is_open]
+        untouched = sum(i.state == "triggered" for i in open_)
+        self.set_class(untouched > 0, "-firing")
+        pending = sum(key.startswith("rule:") for key, _ in rows)
+        parts = [f"{len(open_)} open", f"{untouched} unacknowledged"] if open_ else ["no open incident"]
+        set_subtitle(self, ", ".join(parts + ([f"{pending} pending"] if pending else [])))
 
     @property
-    def selected(self) -> RuleState | None:
+    def selected_id(self) -> str | None:
+        """The selected incident's id (None on a pending rule's row)."""
         key = self.table.selected_key
-        return self._rules.get(key) if key else None
+        return key if key and not key.startswith("rule:") else None
 
     @property
     def service(self) -> str | None:
-        r = self.selected
-        return r.service if r else None
+        key = self.table.selected_key
+        return self._services.get(key) if key else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if self.selected_id is None:
+            return  # a pending rule: the dashboard opens its service's detail
+        event.stop()
+        self.post_message(self.Requested("open", self.selected_id))

@@ -7,6 +7,7 @@ from textual.containers import Vertical
 
 from console.clock import parse_iso
 from console.state import ConsoleState
+from screens import keymap
 
 from .figure import set_subtitle
 from .fmt import coarse_age
@@ -47,6 +48,7 @@ def switch_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
 
 
 class KillSwitches(Vertical, can_focus=False):
+    BINDINGS = keymap.SWITCHES  # mitigation keys: in the footer while this panel is focused
     DEFAULT_CSS = """
     KillSwitches { border: round $panel-lighten-2; height: 1fr; }
     KillSwitches:focus-within { border: round $accent; }
