@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import conversion, converge, data_pipeline, path_tracker, pipelines, scrape
+from . import alertmanager, conversion, converge, data_pipeline, path_tracker, pipelines, scrape
 from .base import Endpoint, Source, SourceError, build_source
 from .exposition import le_float, parse_exposition
 from .schema import Reading
@@ -18,6 +18,7 @@ _READERS = {
     "path_tracker": path_tracker.READERS,
     "data_pipeline": data_pipeline.READERS,
     "scrape": scrape.READERS,
+    "alertmanager": alertmanager.READERS,
 }
 
 

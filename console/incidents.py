@@ -1,0 +1,331 @@
+"""Incidents: opened by firing rules, Alertmanager alerts and failed path-tracker deliveries; their lifecycle."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from . import incident_sources
+from .clock import utc_iso
+from .incident_model import (ALLOWED, OPEN, REOPEN_GRACE, STARTUP_GRACE, STATES, TARGETS, UPDATE_EVERY, Entry,
+                             Incident, IncidentError, Timer, whoami)
+from .rules import _shipped as shipped_rules
+from .sources import alertmanager as am
+from .sources.base import SourceError
+
+if TYPE_CHECKING:  # the engine owns the manager; imported only for the type
+    from .engine import Engine
+    from .incident_store import IncidentStore
+
+__all__ = ["ALLOWED", "OPEN", "REOPEN_GRACE", "STATES", "TARGETS", "UPDATE_EVERY", "Entry", "Incident",
+           "IncidentError", "IncidentManager", "Timer", "whoami"]
+log = logging.getLogger(__name__)
+
+
+class IncidentManager:
+    """Opens, reopens and recovers incidents from the engine's events and state; runs the human transitions."""
+
+    def __init__(self, engine: "Engine", store: "IncidentStore | None" = None, user: str | None = None) -> None:
+        self.engine = engine
+        self.store = store
+        self.user = user or whoami()
+        self.incidents: dict[str, Incident] = {}
+        self._by_key: dict[str, Incident] = {}  # key → its latest incident
+        self._seq = 0
+        self._started: float | None = None
+        self.persist_error: str | None = None  # why incidents are kept in memory only
+        self.action_results: dict[tuple[str, str], tuple[float, str]] = {}  # (service, action) → (ts, outcome)
+        # an Alertmanager alert named like a rule (HighErrorRate, ServiceDown...) gets that rule's playbook
+        self._runbooks = {r["name"]: r.get("runbook", "") for r in shipped_rules()}
+        self._runbooks.update({r.name: r.runbook for r in engine.rules})
+        engine.event_listeners.append(self.on_event)
+
+    # --- start, stop, persistence -----------------------------------------------------------
+
+    async def start(self) -> None:
+        self._started = self.engine.clock.now()
+        if self.store is None:
+            return
+        try:
+            await self.store.open()
+        except Exception as e:  # noqa: BLE001 - busy or unwritable: incidents still work, in memory
+            self.persist_error = str(e).splitlines()[0] if str(e) else type(e).__name__
+            log.info("incidents not persisted: %s", self.persist_error)
+            await self.store.close()
+            self.store = None
+            return
+        self._seq = await self.store.max_number()
+        for inc in await self.store.load(self.engine.cfg.environment, self._started - REOPEN_GRACE):
+            self._add(inc)
+
+    async def stop(self) -> None:
+        if self.store is not None:
+            await self.store.close()
+
+    def reset(self) -> None:
+        """Forget everything in memory (a replay seek rebuilds incidents from the recording)."""
+        self.incidents.clear()
+        self._by_key.clear()
+        self.action_results.clear()
+
+    def _add(self, inc: Incident) -> None:
+        self.incidents[inc.id] = inc
+        prev = self._by_key.get(inc.key)
+        if prev is None or prev.opened_at <= inc.opened_at:
+            self._by_key[inc.key] = inc
+
+    def _changed(self, inc: Incident, event: str, entry: Entry | None = None) -> None:
+        if self.store is not None:
+            self.store.save(inc)
+        self.engine.emit("incident", {"id": inc.id, "key": inc.key, "event": event, "state": inc.state,
+                                      "severity": inc.severity, "title": inc.title, "service": inc.service,
+                                      "who": entry.who if entry else None, "text": entry.text if entry else "",
+                                      "ts": entry.ts if entry else self.engine.clock.now()})
+
+    def _log(self, inc: Incident, entry: Entry, event: str | None = None) -> Entry:
+        inc.timeline.append(entry)
+        self._changed(inc, event or entry.kind, entry)
+        return entry
+
+    # --- opening ----------------------------------------------------------------------------
+
+    def open_or_refire(self, spec: dict, now: float, why: str) -> Incident:
+        """The one way an alert becomes an incident: new, firing again, or reopened within the grace."""
+        inc = self._by_key.get(spec["key"])
+        if inc is not None and inc.is_open:
+            if inc.recovered_at is not None:
+                inc.recovered_at = None
+                self._log(inc, Entry(now, "firing", f"firing again: {why}"))
+            return inc
+        if inc is not None and inc.recovered_at is None:
+            return inc  # resolved by a human while still firing: it stays resolved until it clears
+        resolved = inc.resolved_at if inc is not None else None
+        if inc is not None and resolved is not None and now - resolved <= REOPEN_GRACE:
+            inc.recovered_at = None
+            inc.state = "triggered"
+            self._log(inc, Entry(now, "state", f"reopened: {why}", "console", "triggered"), "reopened")
+            return inc
+        self._seq += 1
+        fields = {k: v for k, v in spec.items() if k in Incident.__dataclass_fields__}
+        inc = Incident(id=f"INC-{self._seq}", opened_at=now, **fields)
+        self._add(inc)
+        self._log(inc, Entry(now, "state", f"opened: {why}", "console", "triggered"), "opened")
+        return inc
+
+    def on_event(self, kind: str, data: dict) -> None:
+        if kind == "rule":
+            self._on_rule(data)
+        elif kind == "audit":
+            self._on_audit(data)
+
+    def _on_rule(self, ev: dict) -> None:
+        key, now, value = ev["key"], ev["ts"], ev.get("value")
+        shown = "?" if value is None else f"{value:.4g}"
+        if ev["to"] == "firing":
+            rule = next((r for r in self.engine.state.rules if r.key == key), None)
+            if rule is None:
+                return
+            inc = self.open_or_refire(incident_sources.rule_spec(rule), now, f"{rule.name} firing, value {shown}")
+            inc.value = value
+            held = rule.active_since is not None and rule.active_since < now  # a `for` it had to hold first
+            if held and not any(e.kind == "crossing" and e.ts >= rule.active_since for e in inc.timeline):
+                self._log(inc, Entry(rule.active_since, "crossing", "condition true (crossed the threshold)"))
+            return
+        inc = self._by_key.get(key)
+        if inc is None:
+            return
+        if ev["to"] == "pending":
+            self._log(inc, Entry(now, "crossing", f"crossed the threshold again, value {shown} (pending)"))
+        elif ev["to"] == "inactive":
+            self._recovered(inc, now, "condition no longer holds" if ev["from"] == "firing"
+                            else "back under the threshold before firing again")
+
+    def _recovered(self, inc: Incident, now: float, why: str) -> None:
+        if inc.recovered_at is None:
+            inc.recovered_at = now
+            self._log(inc, Entry(now, "recovered", f"recovered: {why}"))
+
+    def _on_audit(self, ev: dict) -> None:
+        """A mitigation ran (the audit log of the actions issue): note it on the service's open incidents."""
+        action, service = ev.get("action"), ev.get("service")
+        if not action:
+            return
+        ts = ev.get("ts") or self.engine.clock.now()
+        target = f" {ev['target']}" if ev.get("target") else ""
+        outcome = str(ev.get("result") or "done") + (f" ({ev['detail']})" if ev.get("detail") else "")
+        outcome = outcome if len(outcome) <= 120 else outcome[:119] + "…"
+        self.action_results[(service, action)] = (ts, outcome)
+        for inc in self.incidents.values():
+            if inc.is_open and inc.service == service:
+                self._log(inc, Entry(ts, "action", f"{action}{target}: {outcome}", ev.get("user")))
+
+    # --- each evaluation: external sources and recovery ---------------------------------------
+
+    def evaluate(self, state, now: float) -> None:
+        """Sync Alertmanager and the path trackers' deliveries, settle recoveries, publish into the state."""
+        for svc in state.services.values():
+            if svc.kind == "alertmanager":
+                self._sync_alertmanager(svc, now)
+            elif svc.kind == "path_tracker":
+                self._sync_deliveries(svc, now)
+        if self._started is not None and now - self._started >= STARTUP_GRACE:
+            active = {r.key for r in state.rules if r.state in ("pending", "firing")}
+            for inc in list(self.incidents.values()):
+                if inc.source == "rule" and inc.recovered_at is None and inc.key not in active \
+                        and self._by_key.get(inc.key) is inc:
+                    self._recovered(inc, now, "rule not firing")
+        state.incidents = self.visible()
+
+    def visible(self) -> list[Incident]:
+        """Open incidents first (by severity, newest first), then resolved ones awaiting documentation."""
+        shown = [i for i in self.incidents.values() if i.state != "documented"]
+        return sorted(shown, key=lambda i: (not i.is_open, i.severity, -i.opened_at))
+
+    def _sync_alertmanager(self, svc, now: float) -> None:
+        fresh = incident_sources.fresh(svc, "alerts")
+        if fresh is None:
+            return  # down or garbage: keep what we know, the source bar shows the error
+        silences = {s["id"]: s for s in (svc.data("silences").get("silences") or []) if s.get("id")}
+        seen = set()
+        for alert in svc.data("alerts").get("alerts") or []:
+            spec = incident_sources.alertmanager_spec(svc.name, alert, self._runbooks)
+            seen.add(spec["key"])
+            inc = self.open_or_refire(spec, now, f"Alertmanager alert {alert['labels'].get('alertname', '?')} active"
+                                      f" since {alert.get('starts_at') or '?'}")
+            if inc.info != spec["info"]:  # e.g. active → suppressed: shown, and kept, not a timeline entry
+                inc.info = spec["info"]
+                if self.store is not None:
+                    self.store.save(inc)
+            self._sync_silence(svc, inc, alert, silences, fresh, now)
+        for inc in list(self.incidents.values()):
+            if inc.source == "alertmanager" and inc.service == svc.name and inc.key not in seen:
+                self._recovered(inc, now, "alert no longer active in Alertmanager")
+
+    def _sync_silence(self, svc, inc: Incident, alert: dict, silences: dict, polled_at: float, now: float) -> None:
+        """A silence on the alert is an acknowledgement, whoever created it; its end un-acknowledges."""
+        last_change = max((e.ts for e in inc.timeline if e.kind == "state"), default=inc.opened_at)
+        if polled_at < last_change:
+            return  # this poll started before our own ack/un-ack: it cannot know about it yet
+        ids = alert.get("silenced_by") or []
+        if any(s not in silences for s in ids) and incident_sources.fresh(svc, "silences") is not None:
+            return  # a silence newer than our last silences poll: wait one poll to learn who made it
+        ids = [s for s in ids if silences.get(s, {}).get("state", "active") == "active"]
+        if ids and inc.state == "triggered":
+            sil = silences.get(ids[0], {})
+            inc.silence_id = ids[0]
+            until = f" until {sil['ends_at']}" if sil.get("ends_at") else ""
+            inc.state = "acknowledged"
+            self._log(inc, Entry(now, "state", f"acknowledged in Alertmanager: silence {ids[0]}{until}"
+                                 + (f" ({sil['comment']})" if sil.get("comment") else ""),
+                                 sil.get("created_by") or "alertmanager", "acknowledged"), "acknowledged")
+        elif not ids and inc.silence_id:
+            gone = inc.silence_id
+            inc.silence_id = None
+            if inc.state == "acknowledged":
+                inc.state = "triggered"
+                self._log(inc, Entry(now, "state", f"unacknowledged: silence {gone} expired", "alertmanager",
+                                     "triggered"), "unacknowledged")
+            else:
+                self._log(inc, Entry(now, "note", f"silence {gone} expired"))
+
+    def _sync_deliveries(self, svc, now: float) -> None:
+        if incident_sources.fresh(svc, "alerts") is None:
+            return
+        data = svc.data("alerts")
+        items = data.get("items") or []
+        seen = set()
+        for item in items:
+            spec = incident_sources.delivery_spec(svc.name, item, now)
+            if spec is None:
+                continue
+            seen.add(spec["key"])
+            self.open_or_refire(spec, now, f"delivery {item.get('id')} failed: {item.get('errorText') or '?'}")
+        complete = data.get("total") is not None and data["total"] <= len(items)
+        for inc in list(self.incidents.values()):
+            if inc.source == "path_tracker" and inc.service == svc.name and inc.key not in seen and complete:
+                self._recovered(inc, now, "delivery no longer failed (retried or sent)")
+
+    # --- human transitions --------------------------------------------------------------------
+
+    def get(self, incident_id: str) -> Incident:
+        inc = self.incidents.get(incident_id)
+        if inc is None:
+            raise IncidentError(f"no incident {incident_id}")
+        return inc
+
+    def _move(self, inc: Incident, verb: str, text: str, who: str | None) -> Entry:
+        states, target = ALLOWED[verb]
+        if inc.state not in states:
+            raise IncidentError(f"{inc.id} is {inc.state}: cannot {verb}")
+        inc.state = target
+        return self._log(inc, Entry(self.engine.clock.now(), "state", text, who or self.user, target), verb)
+
+    async def acknowledge(self, incident_id: str, comment: str = "", duration: float = 3600.0,
+                          who: str | None = None) -> Incident:
+        """Acknowledge; an Alertmanager incident gets a silence first (so every console sees it)."""
+        inc = self.get(incident_id)
+        who = who or self.user
+        if inc.state != "triggered":
+            raise IncidentError(f"{inc.id} is {inc.state}: cannot acknowledge")
+        text = "acknowledged" + (f": {comment}" if comment else "")
+        if inc.source == "alertmanager":
+            now = self.engine.clock.now()
+            sid = await self._alertmanager(inc, am.create_silence, inc.labels, now, now + duration,
+                                           who, comment or f"acknowledged {inc.id} in opsconsole")
+            inc.silence_id = sid
+            text += f" (silence {sid} until {utc_iso(now + duration)})"
+            if inc.state != "triggered":
+                return inc  # a poll saw the new silence while we waited for the answer: already acknowledged
+        self._move(inc, "acknowledge", text, who)
+        return inc
+
+    async def unacknowledge(self, incident_id: str, who: str | None = None) -> Incident:
+        inc = self.get(incident_id)
+        if inc.state != "acknowledged":
+            raise IncidentError(f"{inc.id} is {inc.state}: cannot unacknowledge")
+        text = "unacknowledged"
+        if inc.source == "alertmanager" and inc.silence_id:
+            await self._alertmanager(inc, am.expire_silence, inc.silence_id)
+            text += f" (silence {inc.silence_id} expired)"
+            inc.silence_id = None
+        self._move(inc, "unacknowledge", text, who)
+        return inc
+
+    async def _alertmanager(self, inc: Incident, call, *args):
+        if self.engine.cfg.read_only or self.engine.state.mode == "replay":
+            raise IncidentError(f"read-only: {inc.id} is acknowledged in Alertmanager with a silence, "
+                                "and this console sends nothing")
+        service = self.engine.cfg.service(inc.service)
+        try:
+            result = await call(self.engine.http, service, *args)
+        except SourceError as e:
+            raise IncidentError(f"Alertmanager {inc.service}: {e}") from None
+        self.engine.expedite(inc.service)  # show the new silence state at once, in every panel
+        return result
+
+    def mitigating(self, incident_id: str, note: str = "", who: str | None = None) -> Incident:
+        inc = self.get(incident_id)
+        self._move(inc, "mitigating", "mitigating" + (f": {note}" if note else ""), who)
+        return inc
+
+    def resolve(self, incident_id: str, resolution: str = "", root_cause: str = "", who: str | None = None) -> Incident:
+        inc = self.get(incident_id)
+        if resolution:
+            inc.notes["resolution"] = resolution
+        if root_cause:
+            inc.notes["root_cause"] = root_cause
+        self._move(inc, "resolve", "resolved" + (f": {resolution}" if resolution else ""), who)
+        return inc
+
+    def document(self, incident_id: str, note: str = "", who: str | None = None) -> Incident:
+        inc = self.get(incident_id)
+        if note:
+            inc.notes["postmortem"] = note
+        self._move(inc, "document", "documented" + (f": {note}" if note else ""), who)
+        return inc
+
+    def record_update(self, incident_id: str, template: str, how: str, who: str | None = None) -> None:
+        """A communication draft left the console (copied or written): a stakeholder update went out."""
+        inc = self.get(incident_id)
+        kind = "update" if template in ("initial", "update", "resolved") else "note"
+        self._log(inc, Entry(self.engine.clock.now(), kind, f"{template} draft {how}", who or self.user))

@@ -1,0 +1,133 @@
+"""The runbooks' playbooks (playbooks.toml) by runbook section, their live values, and rule thresholds for plots."""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Callable
+
+from .durations import format_duration
+
+GENERAL = "004_3b25d9bb95b182cc.txt#General Response Procedures"
+UNITS = ("duration", "percent", "rate", "number", "text")
+
+
+@dataclass(frozen=True)
+class Live:
+    label: str
+    figure: str | None = None
+    expr: str | None = None
+    action: str | None = None
+    unit: str = "text"
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str
+    live: tuple[Live, ...] = ()
+
+
+@dataclass(frozen=True)
+class Playbook:
+    key: str
+    title: str
+    impact: str
+    symptoms: tuple[str, ...]
+    diagnosis: tuple[Step, ...]
+    resolution: tuple[str, ...]
+    escalation: str = ""
+    mitigations: tuple[str, ...] = field(default_factory=tuple)
+
+    def exprs(self) -> list[str]:
+        return [lv.expr for s in self.diagnosis for lv in s.live if lv.expr]
+
+
+def _load() -> dict[str, Playbook]:
+    data = tomllib.loads(resources.files("console").joinpath("playbooks.toml").read_text())
+    out = {}
+    for key, p in data["playbooks"].items():
+        steps = tuple(Step(s["step"], tuple(Live(**lv) for lv in s.get("live", []))) for s in p.get("diagnosis", []))
+        out[key] = Playbook(key, p["title"], p["impact"], tuple(p["symptoms"]), steps, tuple(p["resolution"]),
+                            p.get("escalation", ""), tuple(p.get("mitigations", [])))
+    return out
+
+
+PLAYBOOKS: dict[str, Playbook] = _load()
+
+
+def playbook_for(runbook: str) -> Playbook:
+    """The playbook of a runbook section; the general response procedure when none is shipped."""
+    return PLAYBOOKS.get(runbook) or PLAYBOOKS[GENERAL]
+
+
+def exprs_for(rules, job_of: Callable[[str], str]) -> list[str]:
+    """Every live-value expression the bound rules' playbooks evaluate (so the store keeps their series)."""
+    out = []
+    for r in rules:
+        pb = PLAYBOOKS.get(r.runbook)
+        if pb is not None:
+            out += [e.replace("$job", job_of(r.service)) for e in pb.exprs()]
+    return out
+
+
+def fmt(value: Any, unit: str) -> str:
+    """A live value as shown beside its step; '?' when unknown."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "?"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {fmt(v, unit)}" for k, v in value.items()) or "none"
+    if isinstance(value, list):
+        return ", ".join(str(v.get("id", v)) if isinstance(v, dict) else str(v) for v in value) or "none"
+    if isinstance(value, (int, float)):
+        if unit == "duration":
+            return f"{value * 1000:.0f}ms" if 0 < value < 1 else format_duration(value)
+        if unit == "percent":
+            return f"{value * 100:.1f}%"
+        if unit == "rate":
+            return f"{value:.2f}/s"
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return str(value)
+
+
+def live_value(lv: Live, figures: dict, query: Callable[[str], list], job: str,
+               action_results: dict[str, tuple[float, str]]) -> str:
+    """The current value a step asks about, formatted; never raises."""
+    if lv.figure:
+        return fmt(figures.get(lv.figure), lv.unit)
+    if lv.action:
+        done = action_results.get(lv.action)
+        return f"{done[1]}" if done else f"not run ({lv.action})"
+    try:
+        res = query(lv.expr.replace("$job", job))
+    except Exception:  # noqa: BLE001 - a value that cannot be computed is unknown
+        return "?"
+    if not res:
+        return "?"
+    if len(res) == 1 and (lv.unit != "text" or not {k for k in res[0][0] if k != "__name__"}):
+        return fmt(res[0][1], lv.unit)
+    parts = []
+    for labels, v in res:
+        name = ",".join(v2 for k2, v2 in sorted(labels.items()) if k2 not in ("__name__", "job", "instance"))
+        parts.append(f"{name or '·'} {fmt(v, 'number')}")
+    return ", ".join(parts)
+
+
+# A trailing comparison with a number: `... > 0.05`, `... >= 30 < 70`.
+_CMP = re.compile(r"\s*(?:>=|<=|==|!=|>|<)\s*(?:bool\s+)?(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
+
+
+def split_threshold(expr: str) -> tuple[str, float | None]:
+    """(the expression without its trailing comparisons, the first of them) — what the plot draws.
+
+    In a band such as `x >= 30 < 70` the first comparison is the one the rule fires on.
+    """
+    base, threshold = expr, None
+    while (m := _CMP.search(base)) is not None:
+        threshold = float(m.group(1))
+        base = base[: m.start()]
+    return (base.strip() or expr), threshold

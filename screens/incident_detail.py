@@ -1,0 +1,259 @@
+"""An incident: its playbook with live values, mitigations as keys, a plot with the threshold, drafts, timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+
+from rich.text import Text
+from textual.containers import ScrollableContainer, Vertical, VerticalScroll
+from textual.markup import escape
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from console import comms
+from console.clock import hms, utc_iso
+from console.incidents import Incident
+from console.paths import data_dir
+from console.playbooks import Playbook, live_value, playbook_for, split_threshold
+from console.state import ConsoleState
+from widgets.fmt import age
+from widgets.header_bar import HeaderBar
+from widgets.incident_table import state_text
+from widgets.incident_timeline import IncidentTimeline
+from widgets.series_chart import SeriesChart
+
+from . import keymap
+from .incident_dialog import incident_verb
+
+PLOT_REFRESH = 30.0
+LEAD = 900.0  # the plot starts 15 min before the incident opened: what led to it
+MAX_SPAN = 6 * 3600.0
+
+
+def _timers(inc: Incident, now: float) -> str:
+    parts = []
+    for t in inc.timers(now):
+        text = f"{t.name} {age(t.elapsed)} / {age(t.target)}"
+        parts.append(f"[$error]▲ {text}[/]" if t.over else (f"[$success]✓ {text}[/]" if t.done else text))
+    due = inc.next_update()
+    if due is not None:
+        parts.append(f"[$error]▲ stakeholder update overdue {age(now - due)}[/]" if now > due
+                     else f"next stakeholder update in {age(due - now)}")
+    return "  ·  ".join(parts)
+
+
+def head_text(inc: Incident, now: float) -> str:
+    state = state_text(inc).markup
+    where = inc.runbook.replace("#", " § ") if inc.runbook else "no runbook"
+    origin = {"rule": f"rule {inc.rule}", "alertmanager": f"Alertmanager {inc.service}",
+              "path_tracker": f"{inc.service} alert history"}.get(inc.source, inc.source)
+    return (f"[b]{inc.id}[/]  [b]{inc.severity}[/]  {state}  [b]{escape(inc.title)}[/]  [dim]{escape(inc.summary)}[/]\n"
+            f"opened {hms(inc.opened_at)} UTC ({age(now - inc.opened_at)} ago) from {escape(origin)} · "
+            f"runbook [dim]{escape(where)}[/]\n{_timers(inc, now)}")
+
+
+def playbook_text(pb: Playbook, values: list[list[tuple[str, str]]]) -> str:
+    out = [f"[b]Symptoms[/]"] + [f"  • {escape(s)}" for s in pb.symptoms]
+    out.append("[b]Diagnosis[/]")
+    for n, (step, live) in enumerate(zip(pb.diagnosis, values), 1):
+        out.append(f"  {n}. {escape(step.text)}")
+        out += [f"     [$accent]→[/] {escape(k)}: [b]{escape(v)}[/]" for k, v in live]
+    out.append("[b]Resolution[/]")
+    out += [f"  • {escape(r)}" for r in pb.resolution]
+    if pb.escalation:
+        out.append(f"[b]Escalation[/]\n  {escape(pb.escalation)}")
+    return "\n".join(out)
+
+
+def alert_text(inc: Incident) -> str:
+    """An alert from outside the rules: what its source says about it, then its labels."""
+    rows = [f"[b]{escape(k)}[/] {escape(v)}" for k, v in inc.info.items()]
+    rows += [f"[dim]label[/] [b]{escape(k)}[/] {escape(v)}" for k, v in sorted(inc.labels.items())]
+    return "\n".join(rows) or "[dim]nothing known[/]"
+
+
+class IncidentDetail(Screen):
+    BINDINGS = keymap.INCIDENT_DETAIL
+    DEFAULT_CSS = """
+    IncidentDetail #inc-head { height: 3; padding: 0 1; background: $panel; }
+    IncidentDetail #inc-body { height: 1fr; layout: horizontal; }
+    IncidentDetail #inc-left, IncidentDetail #inc-right { width: 1fr; }
+    IncidentDetail .box { border: round $panel-lighten-2; height: auto; padding: 0 1; }
+    IncidentDetail #inc-plot { height: 14; }
+    IncidentDetail #inc-draft { border: round $accent; }
+    IncidentDetail.-narrow #inc-head { height: auto; }
+    IncidentDetail.-narrow #inc-body { layout: vertical; overflow-y: auto; }
+    IncidentDetail.-narrow #inc-left, IncidentDetail.-narrow #inc-right { width: 1fr; height: auto; }
+    IncidentDetail.-narrow IncidentTimeline { height: 14; }
+    """
+
+    def __init__(self, incident: Incident, action_titles: dict[str, str], production: bool = False) -> None:
+        super().__init__()
+        self.inc = incident
+        self.pb = playbook_for(incident.runbook)
+        self.mitigations: list[str] = []
+        self.titles = action_titles
+        self.production = production
+        self.templates = comms.templates_for(incident)
+        self.draft = 0
+        self._shown: dict[str, str] = {}
+
+    def _rule_actions(self) -> list[str]:
+        rule = next((r for r in self.app.engine.rules if r.name == self.inc.rule and r.service == self.inc.service),
+                    None) if self.inc.source == "rule" else None
+        return list(rule.actions) if rule else []
+
+    def compose(self):
+        yield HeaderBar(production=self.production)
+        yield Static(id="inc-head")
+        with ScrollableContainer(id="inc-body"):  # scrolls (keys too) in the narrow, one-column layout
+            with VerticalScroll(id="inc-left"):
+                yield Static(id="inc-playbook", classes="box")
+                yield Static(id="inc-mitigations", classes="box")
+            with Vertical(id="inc-right"):
+                if self.inc.expr:
+                    yield SeriesChart("value", id="inc-plot")
+                else:
+                    yield Static(id="inc-alert", classes="box")
+                yield Static(id="inc-draft", classes="box")
+                yield IncidentTimeline(id="inc-timeline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.mitigations = list(dict.fromkeys(list(self.pb.mitigations) + self._rule_actions()))[:9]
+        self.query_one("#inc-playbook").border_title = f"Playbook · {self.pb.title}"
+        self.query_one("#inc-mitigations").border_title = "Mitigations"
+        self.query_one("#inc-mitigations", Static).update(self._mitigations_text())
+        if self.inc.expr:
+            self.set_interval(PLOT_REFRESH, self._load_plot)
+            self._load_plot()
+        else:
+            self.query_one("#inc-alert").border_title = f"Alert · {self.inc.source} {self.inc.service}"
+
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.width < 110, "-narrow")  # one scrolling column
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def _mitigations_text(self) -> str:
+        if not self.mitigations:
+            return "[dim]The playbook names no mitigation the console can run.[/]"
+        runnable = hasattr(self.app, "request_action")
+        lines = [f"[b]{n}[/] {escape(self.titles.get(a, a))} [dim]({a})[/]" for n, a in enumerate(self.mitigations, 1)]
+        if not runnable:
+            lines.append("[dim]listed only: this build cannot run mitigations yet[/]")
+        return "\n".join(lines)
+
+    def show(self, state: ConsoleState) -> None:
+        if not self.is_current:
+            return
+        inc = self.inc
+        with self.app.batch_update():
+            self.query_one(HeaderBar).show(state)
+            self._set("#inc-head", head_text(inc, state.ts))
+            self._set("#inc-playbook", playbook_text(self.pb, self._live(state)))
+            if not inc.expr:
+                self._set("#inc-alert", alert_text(inc))
+            self._show_draft(state.ts)
+            self.query_one(IncidentTimeline).show(inc)
+
+    def _set(self, selector: str, text: str) -> None:
+        """Update a box only when its text changed (the state arrives every tick)."""
+        if self._shown.get(selector) != text:
+            self._shown[selector] = text
+            self.query_one(selector, Static).update(text)
+
+    def _live(self, state: ConsoleState) -> list[list[tuple[str, str]]]:
+        engine = self.app.engine
+        name = self.inc.service
+        if self.inc.source == "alertmanager":  # the watched service the alert is about, when the console has it
+            name = next((v for v in (self.inc.labels.get("service"), self.inc.labels.get("job"))
+                         if v in state.services), name)
+        svc = state.services.get(name)
+        figures = svc.figures if svc else {}
+        cfg = next((s for s in engine.cfg.services if s.name == name), None)
+        job = (cfg.job or cfg.name) if cfg else name
+        results = {a: r for (s, a), r in engine.incidents.action_results.items() if s == name}
+
+        def query(expr: str):
+            return engine.query(expr, state.ts)
+
+        return [[(lv.label, live_value(lv, figures, query, job, results)) for lv in step.live]
+                for step in self.pb.diagnosis]
+
+    def _draft_text(self, now: float) -> str:
+        return comms.render(self.templates[self.draft], self.inc, now)
+
+    def _show_draft(self, now: float) -> None:
+        box = self.query_one("#inc-draft", Static)
+        names = "  ".join(f"[reverse] {t} [/]" if i == self.draft else t for i, t in enumerate(self.templates))
+        box.border_title = f"Draft: {names}"
+        box.border_subtitle = "t next · c copy (OSC 52) · e write to a file"
+        box.update(Text(self._draft_text(now)))  # plain text: "[INCIDENT]" is not markup
+
+    def _load_plot(self) -> None:
+        self.run_worker(self._plot_worker(), group="incident-plot", exclusive=True)
+
+    async def _plot_worker(self) -> None:
+        expr, threshold = split_threshold(self.inc.expr)
+        now = self.app.engine.clock.now()
+        resolved = None if self.inc.is_open else self.inc.resolved_at
+        span = min(MAX_SPAN, max(now - (self.inc.opened_at - LEAD), 600.0))
+        step = max(5.0, round(span / 120 / 5) * 5)
+        now, results = await self.app.plot_data(self.inc.service, [("value", expr)], span, step)
+        chart = self.query_one("#inc-plot", SeriesChart)
+        chart.border_title = (f"{self.inc.rule} since {hms(self.inc.opened_at - LEAD)} UTC"
+                              + (f" · threshold {threshold:g}" if threshold is not None else "")
+                              + (f" · resolved {hms(resolved)}" if resolved else ""))
+        chart.set_series(results[0], now, threshold)
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def action_incident(self, verb: str) -> None:
+        incident_verb(self.app, verb, self.inc.id)
+
+    def action_next_draft(self) -> None:
+        self.draft = (self.draft + 1) % len(self.templates)
+        self._show_draft(self.app.engine.clock.now())
+
+    def action_copy_draft(self) -> None:
+        self.app.copy_to_clipboard(self._draft_text(self.app.engine.clock.now()))
+        template = self.templates[self.draft]
+        self.app.engine.incidents.record_update(self.inc.id, template, "copied to the clipboard")
+        self.app.notify(f"{template} draft copied to the clipboard (OSC 52)", timeout=3)
+
+    async def action_export_draft(self) -> None:
+        now = self.app.engine.clock.now()
+        template = self.templates[self.draft]
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{self.inc.id}-{template}-{utc_iso(now)}.txt")
+        configured = self.app.engine.cfg.data_dir
+        text = self._draft_text(now) + "\n"
+
+        def write():
+            folder = data_dir(configured) / "drafts"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+            return folder / name
+
+        try:
+            path = await asyncio.to_thread(write)
+        except OSError as e:
+            self.app.notify(f"cannot write the draft: {e.strerror}", severity="error", timeout=6)
+            return
+        self.app.engine.incidents.record_update(self.inc.id, template, f"written to {path}")
+        self.app.notify(f"{template} draft written to {path}", timeout=6)
+
+    def action_mitigation(self, n: int) -> None:
+        if n > len(self.mitigations):
+            self.app.notify(f"No mitigation {n} in this playbook", severity="warning", timeout=3)
+            return
+        action_id = self.mitigations[n - 1]
+        request = getattr(self.app, "request_action", None)
+        if request is None:
+            self.app.notify(f"{action_id}: mitigations cannot run from the console yet", severity="warning")
+            return
+        result = request(action_id)
+        if inspect.isawaitable(result):
+            self.run_worker(result, group="mitigation")
