@@ -34,7 +34,8 @@ TREND_STEP = 60.0  # the debt trend is a 1 h chart at 1 min resolution: it chang
 class Engine:
     """One pipeline, live or replayed: every Observation goes through `ingest`."""
 
-    def __init__(self, cfg: Config, clock: Clock, *, mode: str = "live", scenario: str | None = None) -> None:
+    def __init__(self, cfg: Config, clock: Clock, *, mode: str = "live", scenario: str | None = None,
+                 persist_incidents: bool | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
         self.rules = load_rules(cfg, promql.check)
@@ -57,8 +58,10 @@ class Engine:
         # other parts emit their own ("audit", "incident"). The recorder and the incident log listen here.
         self.event_listeners: list[Callable[[str, dict], None]] = []
         self._rule_states: dict[str, str] = {}
-        # Incidents from rule events, Alertmanager and path-tracker deliveries; persisted only when live.
-        store = IncidentStore(default_path(cfg.data_dir), cfg.environment) if mode == "live" else None
+        # Incidents from rule events, Alertmanager and path-tracker deliveries; persisted only when live on
+        # real services: the demo's simulator starts fresh each run, so its incidents start fresh too.
+        persist = (mode == "live" and scenario is None) if persist_incidents is None else persist_incidents
+        store = IncidentStore(default_path(cfg.data_dir), cfg.environment) if persist else None
         self.incidents = IncidentManager(self, store)
         self._client: httpx.AsyncClient | None = None
         self._sources: list = []

@@ -62,7 +62,8 @@ async def start_watch(scenario: str = "normal", *, tick: float = 5.0, metrics_in
     cfg = await demo.start(tick=tick, **top)
     services = [s.model_copy(update={"metrics_interval": metrics_interval}) for s in cfg.services]
     cfg = cfg.model_copy(update={"services": services})
-    engine = Engine(cfg, clock, scenario=scenario)
+    # persisted like a console on real services (the demo itself keeps its incidents in memory)
+    engine = Engine(cfg, clock, scenario=scenario, persist_incidents=True)
     await engine.start()
     await engine.tick()
     return Fleetwatch(clock, demo, engine)

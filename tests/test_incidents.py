@@ -174,7 +174,7 @@ async def test_restart_keeps_incidents_and_transitions(watch_factory, tmp_path):
     w, inc = await stalled(watch_factory)
     await w.engine.incidents.acknowledge(inc.id, comment="looking")
     await w.engine.stop()  # flushes the store
-    again = Engine(w.engine.cfg, w.clock, scenario="conversion-stall")
+    again = Engine(w.engine.cfg, w.clock, scenario="conversion-stall", persist_incidents=True)
     await again.start()
     try:
         back = again.incidents.incidents[inc.id]
