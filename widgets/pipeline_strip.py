@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual.containers import Horizontal
+
 from console.state import ConsoleState, ServiceState
 from screens import keymap
 
@@ -15,10 +17,14 @@ class PipelineStrip(Panel):
 
     LINES = 8
     DEFAULT_CSS = """
-    PipelineStrip { layout: horizontal; }
-    PipelineStrip > Figure.value { width: auto; padding-right: 2; }
-    PipelineStrip > Figure.status { width: 1fr; }
+    PipelineStrip > .row { height: 1; }
+    PipelineStrip > .row > Figure { width: auto; padding-right: 2; }
     """
+
+    def compose(self):
+        with Horizontal(classes="row"):
+            yield from self.lines
+        yield self.status_line
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures
