@@ -24,6 +24,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/aggregator.py
 	$(BIN)/python bench/terminal.py
+	$(BIN)/python bench/prometheus_vs_local.py
+	$(BIN)/python bench/replay.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
