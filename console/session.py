@@ -11,7 +11,8 @@ class Session:
     """What `demo`, `run` and `snapshot` share: build the config, start the simulator if needed, the engine."""
 
     def __init__(self, *, config_path: str | None = None, env: str | None = None, scenario: str = "normal",
-                 seed: int = 0, clock: Clock | None = None, read_only: bool = False) -> None:
+                 seed: int = 0, clock: Clock | None = None, read_only: bool = False,
+                 record: str | None = None) -> None:
         self.config_path = config_path
         self.env = env
         self.scenario = scenario
@@ -20,6 +21,8 @@ class Session:
         self.read_only = read_only
         self.demo = None
         self.engine: Engine | None = None
+        self.record = record  # a recording file (or folder), "auto" (the config's `record`), None: off
+        self.recorder = None
 
     @property
     def is_demo(self) -> bool:
@@ -37,9 +40,15 @@ class Session:
             cfg = cfg.model_copy(update={"read_only": True})
         self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None)
         await self.engine.start()
+        if self.record:
+            from .recorder import open_recorder
+
+            self.recorder = await open_recorder(self.engine, None if self.record == "auto" else self.record)
         return self.engine
 
     async def stop(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.stop()
         if self.engine is not None:
             await self.engine.stop()
         if self.demo is not None:

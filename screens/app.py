@@ -66,6 +66,9 @@ class OpsApp(App):
         self.executor.listeners.append(lambda rec: self.post_message(StateChanged(self.engine.state)))
         keymap.bind_actions(self.dashboard, self.executor.actions.values(), cfg.read_only)
         self.engine.listeners.append(lambda st: self.post_message(StateChanged(st)))
+        recorder = getattr(self.session, "recorder", None)
+        if recorder is not None:
+            self.notify(f"Recording to {recorder.path}", timeout=5)
         if self.engine.incidents.persist_error:
             self.notify(f"Incidents are not saved: {self.engine.incidents.persist_error}", severity="warning",
                         timeout=10)
@@ -193,7 +196,8 @@ def run_app(args) -> int:
         load_rules(cfg, promql.check)
         keys = cfg.keys
     session = Session(config_path=config_path, env=args.env, scenario=getattr(args, "scenario", "normal"),
-                      seed=getattr(args, "seed", 0), read_only=args.read_only)
+                      seed=getattr(args, "seed", 0), read_only=args.read_only,
+                      record=getattr(args, "record", None) or "auto")  # the TUI records unless the config says not
     app = OpsApp(session, keys=keys)
     try:
         app.run()

@@ -63,10 +63,28 @@ INCIDENT_DIALOG = [
     Binding("escape", "cancel", "Cancel", id="incident_dialog.cancel"),
 ]
 
+# `opsconsole replay`: priority bindings, so ←/→ step the timeline even while a table has the focus.
+REPLAY = [
+    Binding("space", "toggle_play", "Play/pause", id="replay.play", priority=True),
+    Binding("left", "step(-10)", "−10s", id="replay.back", priority=True),
+    Binding("right", "step(10)", "+10s", id="replay.forward", priority=True),
+    Binding("shift+left", "step(-60)", "−1 min", show=False, id="replay.back_minute", priority=True),
+    Binding("shift+right", "step(60)", "+1 min", show=False, id="replay.forward_minute", priority=True),
+    Binding("left_square_bracket", "jump(-1)", "Prev event", key_display="[", id="replay.prev", priority=True),
+    Binding("right_square_bracket", "jump(1)", "Next event", key_display="]", id="replay.next", priority=True),
+    Binding("plus", "speed(1)", "Faster", key_display="+", id="replay.faster", priority=True),
+    Binding("minus", "speed(-1)", "Slower", key_display="-", id="replay.slower", priority=True),
+    Binding("g", "goto", "Go to", id="replay.goto", priority=True),
+    Binding("home", "edge('start')", "Start", show=False, id="replay.start", priority=True),
+    Binding("end", "edge('end')", "End", show=False, id="replay.end", priority=True),
+]
+REPLAY_GOTO = [Binding("escape", "cancel", "Cancel", id="replay.goto_cancel")]
+
 # Shown in the help screen, in this order.
 SECTIONS = [("Everywhere", APP), ("Dashboard", DASHBOARD), ("Service detail", DETAIL),
             ("Incident table", INCIDENT_TABLE),
-            ("Incident detail", [b for b in INCIDENT_DETAIL if not b.id[:-1].endswith("mitigation") or b.id[-1] == "1"])]
+            ("Incident detail", [b for b in INCIDENT_DETAIL if not b.id[:-1].endswith("mitigation") or b.id[-1] == "1"]),
+            ("Replay (opsconsole replay; mitigations disabled)", REPLAY)]
 
 # --- mitigations ----------------------------------------------------------------------------
 # Each panel's action keys come from console/actions.toml (binding id = action id). They sit on the

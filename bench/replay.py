@@ -1,0 +1,153 @@
+"""Benchmark: record a day of the demo fleet (virtual clock), then open, seek and replay it; prints JSON.
+
+    .venv/bin/python bench/replay.py [--hours 24] [--file PATH] [--regenerate]
+
+The recording is made the way the console makes one (the engine polls the simulated fleet at the demo's
+1 s cadence and the recorder writes it), only with the five services called in-process (ASGI) instead of
+over loopback sockets, so that a day takes minutes. It is kept and reused unless --regenerate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx  # noqa: E402
+
+from console.clock import VirtualClock  # noqa: E402
+from console.demo import Demo, demo_config  # noqa: E402
+from console.engine import Engine  # noqa: E402
+from console.recorder import Recorder  # noqa: E402
+from console.recording import SERIES, Recording  # noqa: E402
+from console.replay import Replay  # noqa: E402
+from console.sources import build_source  # noqa: E402
+
+START = 1_795_000_000.0
+# (hour, scenario, minutes): incidents spread over the day, normal in between
+INCIDENTS = [(3, "error-spike", 30), (9, "latency", 30), (13, "debt-surge", 60), (17, "generate-errors", 20),
+             (21, "service-down", 15)]
+
+
+class _Fleet(httpx.AsyncBaseTransport):
+    """Routes each simulated service's host to its ASGI app: the same handlers, no sockets."""
+
+    def __init__(self, apps: dict[str, object]) -> None:
+        self.apps = {host: httpx.ASGITransport(app=app) for host, app in apps.items()}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.apps[request.url.host].handle_async_request(request)
+
+
+async def generate(path: Path, hours: float) -> dict:
+    clock = VirtualClock(START)
+    demo = Demo(clock, scenario="normal", seed=1)
+    urls = {kind: f"http://{kind.replace('_', '-')}.sim" for kind in demo.fleet.apps}
+    cfg = demo_config(urls)
+    engine = Engine(cfg, clock, scenario="normal")
+    await engine.start()
+    client = httpx.AsyncClient(transport=_Fleet({u.split("//")[1]: demo.fleet.apps[k] for k, u in urls.items()}))
+    engine._sources = [build_source(s, client, clock) for s in cfg.services]
+    rec = await Recorder(engine, path).start()
+    began = time.perf_counter()
+    ends = {}
+    for hour, scenario, minutes in INCIDENTS:
+        ends[START + hour * 3600] = scenario
+        ends[START + hour * 3600 + minutes * 60] = "normal"
+    until = START + hours * 3600
+    while clock.now() < until:
+        clock.advance(cfg.tick)
+        switch = ends.pop(clock.now(), None)
+        if switch:
+            demo.fleet.set_scenario(switch)
+        await engine.tick()
+    await rec.stop()
+    await client.aclose()
+    await engine.stop()
+    return {"generate_seconds": round(time.perf_counter() - began, 1), "recorded_samples": rec.samples}
+
+
+def _timed(fn, *args):
+    t = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - t, out
+
+
+def measure(path: Path) -> dict:
+    size = path.stat().st_size
+    rec = Recording(path)
+    (samples, chunk_bytes), = rec.conn.execute(
+        "SELECT sum(c.n), sum(length(c.data)) FROM chunks c JOIN streams s ON s.id = c.stream_id WHERE s.kind = ?",
+        (SERIES,))
+    start, end = rec.start, rec.end
+    rec.close()
+    opens = []
+    for _ in range(5):
+        dt, r = _timed(Replay, str(path))
+        opens.append(dt)
+        r.close()
+    rng = random.Random(7)
+    replay = Replay(str(path))
+    seeks = [_timed(replay.seek, rng.uniform(start, end))[0] for _ in range(20)]
+    # max speed: half an hour played tick by tick from a seek, against a plain SELECT + decode of those chunks
+    at = start + (end - start) / 2
+    replay.seek(at)
+    before = replay.samples
+    dt_play, _ = _timed(replay.advance, at + 1800)
+    played = replay.samples - before
+    replay.close()
+    scan = Recording(path)
+    a_ms, b_ms = round(at * 1000), round((at + 1800) * 1000)
+    t = time.perf_counter()
+    rows = scan.conn.execute("SELECT stream_id, t0, data FROM chunks WHERE t0 >= ? AND t0 < ?", (a_ms, b_ms)).fetchall()
+    dt_select = time.perf_counter() - t
+    n = 0
+    for sid, t0, data in rows:
+        if scan.streams[sid].kind == SERIES:
+            n += len(scan.decode(sid, t0, data)[0])
+    dt_decode = time.perf_counter() - t
+    scan.close()
+    return {
+        "hours": round((end - start) / 3600, 2),
+        "file_bytes": size,
+        "samples": samples,
+        "bytes_per_sample_file": round(size / samples, 3),
+        "bytes_per_sample_chunks": round(chunk_bytes / samples, 3),
+        "open_ms_median": round(statistics.median(opens) * 1000, 1),
+        "seek_ms_median": round(statistics.median(seeks) * 1000),
+        "seek_ms_p95": round(sorted(seeks)[int(0.95 * len(seeks)) - 1] * 1000),
+        "replay_samples_per_s_max_speed": round(played / dt_play),
+        "replay_recorded_seconds_per_s": round(1800 / dt_play),
+        "select_scan_samples_per_s": round(n / dt_select),
+        "select_and_decode_samples_per_s": round(n / dt_decode),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--hours", type=float, default=24.0)
+    p.add_argument("--file", default=str(Path(tempfile.gettempdir()) / "opsconsole-bench-day.opsrec"))
+    p.add_argument("--regenerate", action="store_true")
+    args = p.parse_args()
+    path = Path(args.file)
+    os.environ.setdefault("OPSCONSOLE_DATA_DIR", tempfile.mkdtemp(prefix="opsconsole-bench-"))
+    figures: dict = {}
+    if args.regenerate or not path.exists():
+        for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            f.unlink(missing_ok=True)
+        figures.update(asyncio.run(generate(path, args.hours)))
+    figures.update(measure(path))
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

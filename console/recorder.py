@@ -1,0 +1,376 @@
+"""The recorder: every Observation, tick and event the engine sees, batched into the recording file off the UI's path."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from . import __version__
+from .clock import utc_iso
+from .config import Config
+from .engine import Engine
+from .model import Observation
+from .paths import data_dir
+from .replay import carried
+from .recording import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
+                        encode_samples, migrate, minute_of)
+
+log = logging.getLogger(__name__)
+
+BATCH_S = 1.0  # a batch is written at least this often: a kill -9 loses at most this much
+MAX_PENDING = 20_000  # ...or sooner when this many items wait (virtual time runs fast)
+RETENTION_EVERY = 60  # batches between retention / size-cap passes
+_USERINFO = re.compile(r"(://)[^/@\s]+@")
+
+
+def session_path(cfg: Config, explicit: str | None = None) -> Path | None:
+    """Where this session records: `--record PATH`, else per the config (`record = true|false|"DIR"`)."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if cfg.record is False:
+        return None
+    folder = Path(cfg.record).expanduser() if isinstance(cfg.record, str) else data_dir(cfg.data_dir) / "recordings"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def open_recorder(engine: Engine, explicit: str | None = None) -> "Recorder | None":
+    """Start recording this engine's session: into `explicit` (a file, or a folder for a new file), else
+    where the config says; None when the config turns recording off."""
+    where = session_path(engine.cfg, explicit)
+    if where is None:
+        return None
+    if where.is_dir() or explicit is None:
+        where = new_file_in(where, engine.clock.now(), engine.cfg.environment)
+    return await Recorder(engine, where).start()
+
+
+def new_file_in(folder: Path, now: float, environment: str) -> Path:
+    """One file per session: <UTC start>-<environment>.opsrec, never reusing a name."""
+    stem = f"{utc_iso(now).replace(':', '')}-{re.sub(r'[^A-Za-z0-9_.-]', '_', environment)}"
+    path, n = folder / f"{stem}{SUFFIX}", 1
+    while path.exists():
+        n += 1
+        path = folder / f"{stem}-{n}{SUFFIX}"
+    return path
+
+
+def secrets_of(cfg: Config) -> list[str]:
+    """Every configured secret's value and the basic-auth token made from it, longest first."""
+    out = list(cfg.secret_values())
+    for s in cfg.services:
+        if s.auth.type == "basic" and s.auth.password_env:
+            pw = os.environ.get(s.auth.password_env)
+            if pw:
+                out.append(base64.b64encode(f"{s.auth.username}:{pw}".encode()).decode())
+    return sorted({v for v in out if v}, key=len, reverse=True)
+
+
+def scrub(obj: Any, secrets: list[str]) -> Any:
+    """`obj` with every secret inside its strings (keys too) replaced by ***."""
+    if not secrets:
+        return obj
+    if isinstance(obj, str):
+        for s in secrets:
+            obj = obj.replace(s, "***")
+        return obj
+    if isinstance(obj, dict):
+        return {scrub(k, secrets): scrub(v, secrets) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [scrub(v, secrets) for v in obj]
+    return obj
+
+
+def config_document(cfg: Config, secrets: list[str]) -> str:
+    """The config as JSON for the metadata table: env var names stay, values and URL user:password go."""
+    doc = scrub(cfg.model_dump(mode="json", by_alias=True), secrets)
+    return _USERINFO.sub(r"\1***@", json.dumps(doc))
+
+
+class _Open:
+    """The entries of one stream's current minute; `saved` of them are already in partial rows."""
+
+    __slots__ = ("minute", "entries", "saved")
+
+    def __init__(self, minute: int) -> None:
+        self.minute, self.entries, self.saved = minute, [], 0
+
+
+class ChunkWriter:
+    """Turns a batch into SQL: new streams, per-minute chunks (partial rows until the minute is sealed), events.
+
+    Runs in a worker thread, one batch at a time; it alone owns its buffers.
+    """
+
+    def __init__(self, streams: dict[tuple, int], secrets: list[str]) -> None:
+        self.ids = streams  # (kind, source, endpoint, labels json) → id
+        self.secrets = secrets
+        self.open: dict[int, _Open] = {}
+        self.kinds: dict[int, str] = {i: k[0] for k, i in streams.items()}
+        self.last_payload: dict[int, str] = {}
+        self.now_ms = 0
+        self.samples = 0
+
+    def encode(self, items: list[tuple], seal_all: bool = False) -> dict[str, list]:
+        plan: dict[str, list] = {"streams": [], "delete": [], "chunks": [], "head": [], "events": []}
+        for item in items:
+            if item[0] == "obs":
+                self._obs(item[1], plan)
+            elif item[0] == "tick":
+                self._add(self._stream(TICK, "", "tick", None, plan), round(item[1] * 1000), Poll(item[1]), plan)
+            else:
+                _, ts, kind, data = item
+                plan["events"].append((ts, kind, json.dumps(scrub(data, self.secrets), default=str)))
+        for sid, buf in list(self.open.items()):
+            if seal_all or buf.minute < minute_of(self.now_ms):
+                self._seal(sid, plan)
+            elif buf.saved < len(buf.entries):
+                plan["head"].append(self._chunk(sid, buf.entries[buf.saved:]))
+                buf.saved = len(buf.entries)
+        return plan
+
+    def _stream(self, kind: str, source: str, endpoint: str, labels: str | None, plan: dict) -> int:
+        key = (kind, source, endpoint, labels)
+        sid = self.ids.get(key)
+        if sid is None:
+            sid = self.ids[key] = max(self.ids.values(), default=0) + 1
+            self.kinds[sid] = kind
+            plan["streams"].append((sid, kind, source, endpoint, labels))
+        return sid
+
+    def _obs(self, obs: Observation, plan: dict) -> None:
+        ms = round(obs.ts * 1000)
+        error = scrub(obs.error, self.secrets) if obs.error is not None else None
+        if obs.endpoint == "metrics":  # as the engine tells a scrape from a JSON endpoint
+            sid = self._stream(SCRAPE, obs.source, obs.endpoint, None, plan)
+            for s in (obs.samples or ()) if error is None else ():
+                labels = json.dumps(scrub(s.labels, self.secrets), sort_keys=True)
+                ser = self._stream(SERIES, obs.source, obs.endpoint, labels, plan)
+                self._add(ser, ms, (ms, s.value, None if s.ts is None else round(s.ts * 1000)), plan)
+                self.samples += 1
+            self._add(sid, ms, Poll(obs.ts, obs.status, error), plan)
+            return
+        sid = self._stream(JSON, obs.source, obs.endpoint, None, plan)
+        text = None
+        if error is None:
+            body = json.dumps(scrub(obs.payload, self.secrets), separators=(",", ":"))
+            if body != self.last_payload.get(sid):
+                text = self.last_payload[sid] = body
+        self._add(sid, ms, Poll(obs.ts, obs.status, error, text), plan)
+
+    def _add(self, sid: int, ms: int, entry, plan: dict) -> None:
+        self.now_ms = max(self.now_ms, ms)
+        buf = self.open.get(sid)
+        if buf is not None and buf.minute != minute_of(ms):
+            self._seal(sid, plan)
+            buf = None
+        if buf is None:
+            buf = self.open[sid] = _Open(minute_of(ms))
+        buf.entries.append(entry)
+
+    def _seal(self, sid: int, plan: dict) -> None:
+        buf = self.open.pop(sid)
+        if buf.saved:
+            plan["delete"].append((buf.minute, buf.minute + 60_000, sid))
+        plan["chunks"].append(self._chunk(sid, buf.entries))
+
+    def _chunk(self, sid: int, entries: list) -> tuple:
+        if self.kinds[sid] == SERIES:
+            t_ms = [e[0] for e in entries]
+            data = encode_samples(t_ms, [e[1] for e in entries], [e[2] for e in entries])
+            return t_ms[0], sid, t_ms[-1], len(entries), 0, data
+        flags = F_PAYLOAD if any(p.payload_text is not None for p in entries) else 0
+        t0, t1 = round(entries[0].ts * 1000), round(entries[-1].ts * 1000)
+        return t0, sid, t1, len(entries), flags, encode_polls(entries)
+
+
+def _prepare(path: Path, meta: dict[str, str]) -> dict[tuple, int]:
+    """Create or migrate the file, write the metadata; the existing streams (appending to a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path)
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 0:  # both only take effect before the first table
+            conn.execute("PRAGMA page_size = 8192")  # a minute of a JSON body fits a page: less overflow slack
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("PRAGMA journal_mode = WAL")
+        migrate(conn, str(path))
+        with conn:
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+        rows = conn.execute("SELECT id, kind, source, endpoint, labels FROM streams").fetchall()
+    finally:
+        conn.close()
+    return {(k, s, e, lbl): i for i, k, s, e, lbl in rows}
+
+
+class Recorder:
+    """Subscribes to an engine and writes what it sees to one recording file."""
+
+    def __init__(self, engine: Engine, path: str | Path, *, retention: float | None = None,
+                 max_size: int | None = None) -> None:
+        self.engine = engine
+        self.path = Path(path)
+        cfg = engine.cfg
+        self.retention = cfg.record_retention if retention is None else retention
+        self.max_size = cfg.record_max_size if max_size is None else max_size
+        self.error: str | None = None
+        self._pending: list[tuple] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._db: aiosqlite.Connection | None = None
+        self._writer: ChunkWriter | None = None
+        self._memo: dict[str, str] = {}
+        self._batches = 0
+        self._lock = asyncio.Lock()
+        self._closing = False
+
+    async def start(self) -> "Recorder":
+        secrets = secrets_of(self.engine.cfg)
+        st = self.engine.state
+        meta = {"console_version": __version__, "created": utc_iso(self.engine.clock.now()),
+                "config": config_document(self.engine.cfg, secrets), "environment": st.environment,
+                "scenario": json.dumps(st.scenario), "mode": st.mode}
+        streams = await asyncio.to_thread(_prepare, self.path, meta)
+        self._writer = ChunkWriter(streams, secrets)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a committed batch survives kill -9
+        self.engine.observers.append(self._on_obs)
+        self.engine.event_listeners.append(self._on_event)
+        self.engine.listeners.append(self._on_state)
+        self._task = asyncio.create_task(self._run(), name="recorder")
+        return self
+
+    # --- the engine's callbacks: append only, never block -------------------------------
+
+    def _on_obs(self, obs: Observation) -> None:
+        self._queue(("obs", obs))
+
+    def _on_event(self, kind: str, data: dict) -> None:
+        if kind == "tick":
+            self._queue(("tick", data["ts"]))
+        else:
+            self._queue(("event", data.get("ts", self.engine.clock.now()), kind, data))
+
+    def _on_state(self, state) -> None:
+        # What the engine remembers beyond its windows (alerts' since, incidents, actions, a stage's start),
+        # stored when it changes: a replay seek restores it instead of re-running the whole recording.
+        for part, value in carried(self.engine).items():
+            text = json.dumps(value, sort_keys=True, default=list)
+            if text != self._memo.get(part):
+                self._memo[part] = text
+                self._queue(("event", state.ts, f"memo:{part}", json.loads(text)))
+
+    def _queue(self, item: tuple) -> None:
+        self._pending.append(item)
+        if len(self._pending) >= MAX_PENDING:
+            self._wake.set()
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._closing:  # never cancelled mid-batch: a half-written batch would lose its chunks
+            try:
+                await asyncio.wait_for(self._wake.wait(), BATCH_S)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            await self.flush()
+
+    async def flush(self, seal_all: bool = False) -> None:
+        """Write what is pending as one transaction (encoding in a worker thread)."""
+        async with self._lock:
+            items, self._pending = self._pending, []
+            if not items and not seal_all:
+                return
+            try:
+                self._writer.secrets = secrets_of(self.engine.cfg)  # a rotated secret is scrubbed too
+                plan = await asyncio.to_thread(self._writer.encode, items, seal_all)
+                await self._write(plan)
+                self._batches += 1
+                if self._batches % RETENTION_EVERY == 0:
+                    await self._retention(self._writer.now_ms)
+            except Exception as e:  # noqa: BLE001 - a full disk must not take the console down
+                self.error = f"recording to {self.path} failed: {type(e).__name__}: {e}".splitlines()[0]
+                log.warning("%s", self.error)
+
+    async def _write(self, plan: dict[str, list]) -> None:
+        db = self._db
+        await db.execute("BEGIN")
+        try:
+            await db.executemany("INSERT INTO streams (id, kind, source, endpoint, labels) VALUES (?, ?, ?, ?, ?)",
+                                 plan["streams"])
+            await db.executemany("DELETE FROM head WHERE t0 >= ? AND t0 < ? AND stream_id = ?", plan["delete"])
+            for table in ("chunks", "head"):
+                plan[table].sort(key=lambda c: c[:2])  # ascending keys append at the b-tree's edge: full pages
+                await db.executemany(f"INSERT OR REPLACE INTO {table} (t0, stream_id, t1, n, flags, data)"
+                                     " VALUES (?, ?, ?, ?, ?, ?)", plan[table])
+            await db.executemany("INSERT INTO events (ts, kind, data) VALUES (?, ?, ?)", plan["events"])
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+    async def _retention(self, now_ms: int) -> None:
+        """Drop chunks older than the retention, then the oldest until under the size cap; never the file.
+
+        A JSON stream keeps its newest payload before the cut: replay needs the body in force then.
+        """
+        db = self._db
+        if self.retention:
+            await self._drop_before(minute_of(now_ms - int(self.retention * 1000)))
+        if self.max_size:
+            for _ in range(20):
+                (pages,), (free,), (size,) = [(await db.execute_fetchall(f"PRAGMA {p}"))[0]
+                                              for p in ("page_count", "freelist_count", "page_size")]
+                if (pages - free) * size <= self.max_size:
+                    break
+                tick = self._writer.ids.get((TICK, "", "tick", None))  # the data's span, not a kept old body
+                row = (await db.execute_fetchall("SELECT min(t0), max(t1) FROM chunks WHERE t0 >= 0 AND stream_id = ?",
+                                                 (tick,)))[0]
+                if row[0] is None or row[1] - row[0] < 120_000:
+                    break
+                await self._drop_before(minute_of(row[0] + max(60_000, (row[1] - row[0]) // 10)))
+        await db.executescript("PRAGMA incremental_vacuum;")  # run to the end: stepped once it frees one page
+
+    async def _drop_before(self, cut_ms: int) -> None:
+        db = self._db
+        await db.execute("BEGIN")
+        await db.execute(  # a range of the time-major key; the newest body before the cut stays
+            "DELETE FROM chunks WHERE t0 < ?1 AND NOT (flags & 1 = 1 AND (stream_id, t0) IN"
+            " (SELECT stream_id, max(t0) FROM chunks WHERE flags & 1 = 1 AND t0 < ?1 GROUP BY stream_id))", (cut_ms,))
+        await db.execute("DELETE FROM events WHERE ts < ?1 AND NOT (kind LIKE 'memo:%' AND ts = (SELECT max(e.ts)"
+                         " FROM events e WHERE e.kind = events.kind AND e.ts < ?1))", (cut_ms / 1000,))
+        await db.execute("COMMIT")
+
+    async def stop(self) -> None:
+        """Unsubscribe, write everything (sealing every chunk) and fold the WAL back into the one file."""
+        for lst, fn in ((self.engine.observers, self._on_obs), (self.engine.event_listeners, self._on_event),
+                        (self.engine.listeners, self._on_state)):
+            if fn in lst:
+                lst.remove(fn)
+        if self._task is not None:
+            self._closing = True
+            self._wake.set()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._db is None:
+            return
+        await self.flush(seal_all=True)
+        try:
+            await self._db.executescript("PRAGMA incremental_vacuum;")  # the head's churn, given back
+            await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            await self._db.close()
+            self._db = None
+
+    @property
+    def samples(self) -> int:
+        return self._writer.samples if self._writer else 0

@@ -1,0 +1,388 @@
+"""Replay: a recording drives a normal Engine (ingest + evaluate at the recorded ticks) on a virtual clock."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import defaultdict, deque
+from dataclasses import asdict, fields
+from functools import partial
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from .clock import VirtualClock, parse_iso, utc_iso
+from .config import ConfigError, parse_config
+from .durations import parse_duration
+from .engine import Engine
+from .model import Observation, Sample
+from .recording import JSON, SCRAPE, SERIES, TICK, Poll, Recording, RecordingError, minute_of
+from .rules import _Alert
+from .state import ActionRecord, RuleState
+
+SLICE_MS = 60_000  # read a minute at a time: chunks are minutes
+MARK_KINDS = ("rule", "incident", "audit")
+
+# --- what the engine remembers across ticks, beyond its windows --------------------------------
+# The recorder stores each part whenever it changes (an event "memo:<part>"); a seek restores them,
+# so rule for-durations, incidents, actions and the rollout's stage age are what they were live.
+
+
+def carried(engine: Engine) -> dict[str, Any]:
+    st, inc = engine.state, engine.incidents
+    return {
+        "figures": vars(engine.figures),
+        "alerts": [[r.name, r.service, r.labels, r.active_since, r.fired_at] for r in st.rules
+                   if r.state in ("pending", "firing")],
+        "incidents": {"incidents": [asdict(i) for i in inc.incidents.values()], "seq": inc._seq,
+                      "by_key": {k: i.id for k, i in inc._by_key.items()}, "started": inc._started,
+                      "results": [[s, a, t, o] for (s, a), (t, o) in inc.action_results.items()]},
+        "actions": [asdict(a) for a in st.actions],
+    }
+
+
+def restore(engine: Engine, part: str, value: Any) -> None:
+    if part == "figures":
+        engine.figures.__dict__.update(value)
+    elif part == "alerts":
+        engine.evaluator._alerts.clear()
+        engine._rule_states.clear()
+        for name, service, labels, since, fired in value:
+            lk = tuple(sorted(labels.items()))
+            engine.evaluator._alerts.setdefault((name, service), {})[lk] = _Alert(since, fired, math.nan, dict(lk))
+            key = RuleState(name, service, "", "", None, labels, None, None, "", "", "", 0.0).key
+            engine._rule_states[key] = "firing" if fired is not None else "pending"
+    elif part == "incidents":
+        _restore_incidents(engine, value)
+    elif part == "actions":
+        engine.state.actions[:] = [ActionRecord(**_known(ActionRecord, a)) for a in value]
+
+
+def _known(cls, d: dict) -> dict:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
+def _restore_incidents(engine: Engine, value: dict) -> None:
+    from .incidents import Entry, Incident
+
+    m = engine.incidents
+    m.reset()
+    for d in value["incidents"]:
+        inc = Incident(**{**_known(Incident, d), "timeline": [Entry(**_known(Entry, e)) for e in d["timeline"]]})
+        m.incidents[inc.id] = inc
+    m._by_key = {k: m.incidents[i] for k, i in value["by_key"].items() if i in m.incidents}
+    m._seq, m._started = value["seq"], value["started"]
+    m.action_results = {(s, a): (t, o) for s, a, t, o in value["results"]}
+    engine.state.incidents = m.visible()
+
+
+# --- reading a recording as the engine's input ----------------------------------------------
+
+
+class Replay:
+    """A recording replayed through an Engine: `seek` to any instant, `advance` tick by tick."""
+
+    def __init__(self, path: str) -> None:
+        self.rec = Recording(path)
+        if self.rec.start is None:
+            self.rec.close()
+            raise RecordingError(f"{path}: the recording is empty (no evaluation tick was recorded)")
+        try:
+            doc = json.loads(self.rec.meta["config"])
+            cfg = parse_config(doc, doc.get("source_path", path))
+        except (KeyError, ValueError, ConfigError) as e:
+            self.rec.close()
+            raise RecordingError(f"{path}: its config cannot be read by this console: {e}") from None
+        self.clock = VirtualClock(self.rec.start)
+        scenario = json.loads(self.rec.meta.get("scenario", "null"))
+        self.engine = Engine(cfg.model_copy(update={"prometheus": None}), self.clock, mode="replay", scenario=scenario)
+        self.engine.listeners.insert(0, self._apply_memos)
+        self.position: float | None = None  # the tick the state shows
+        self.samples = 0  # samples ingested (throughput figures)
+        self._queue: deque = deque()
+        self._loaded_ms = minute_of(round(self.rec.start * 1000))  # slices before this are queued or done
+        self._payload: dict[int, Any] = {}
+        self._memos: dict[float, dict[str, Any]] = {}
+
+    @property
+    def start(self) -> float:
+        return self.rec.start
+
+    @property
+    def end(self) -> float:
+        return self.rec.end
+
+    @property
+    def skipped(self) -> list[str]:
+        return self.rec.skipped
+
+    def close(self) -> None:
+        self.rec.close()
+
+    # --- reading (in a worker thread when the UI drives: every read is a thunk the driver runs) ----
+
+    def read_slice(self, a_ms: int, b_ms: int) -> tuple[list[tuple], dict]:
+        """(items, memos): (ts, order, stream, Observation | None) for every poll and tick in [a_ms, b_ms),
+        in live order (the polls of a tick, then the tick), and the incidents/actions memos by tick."""
+        rec = self.rec
+        scraped: dict[tuple, list[Sample]] = defaultdict(list)
+        rows = rec.chunks(a_ms, b_ms)
+        for sid, t0, _, data in rows:
+            s = rec.streams.get(sid)
+            dec = rec.decode(sid, t0, data) if s is not None and s.kind == SERIES else None
+            if dec is None:
+                continue
+            t_ms, values, explicit = dec
+            for i, (t, v) in enumerate(zip(t_ms, values)):
+                ts = None if explicit is None or explicit[i] is None else explicit[i] / 1000
+                scraped[(s.source, s.endpoint, t)].append(Sample(s.labels, v, ts))
+        items = []
+        for sid, t0, _, data in rows:
+            if sid not in rec.streams or rec.streams[sid].kind == SERIES:
+                continue
+            for p in rec.decode(sid, t0, data) or ():
+                items.append(self._item(sid, p, scraped))
+        items.sort(key=lambda it: it[:3])
+        memos: dict[float, dict] = {}
+        for ts, kind, data in rec.events(a_ms / 1000, (b_ms - 1) / 1000, ("memo:incidents", "memo:actions")):
+            memos.setdefault(ts, {})[kind[5:]] = data
+        return items, memos
+
+    def _item(self, sid: int, p: Poll, scraped: dict) -> tuple:
+        s = self.rec.streams[sid]
+        if s.kind == TICK:
+            return p.ts, 1, 0, None
+        if s.kind == SCRAPE:
+            samples = None if p.error else tuple(scraped.get((s.source, s.endpoint, round(p.ts * 1000)), ()))
+            obs = Observation(p.ts, s.source, s.endpoint, samples=samples, error=p.error, status=p.status)
+        else:
+            if p.payload_text is not None:
+                self._payload[sid] = json.loads(p.payload_text)
+            payload = None if p.error else self._payload.get(sid)
+            obs = Observation(p.ts, s.source, s.endpoint, payload=payload, error=p.error, status=p.status)
+        return p.ts, 0, sid, obs
+
+    def _next_slice(self):
+        a = self._loaded_ms
+        self._loaded_ms += SLICE_MS
+        return partial(self.read_slice, a, a + SLICE_MS)
+
+    def _enqueue(self, got: tuple[list, dict]) -> None:
+        items, memos = got
+        self._queue.extend(items)
+        for ts, parts in memos.items():
+            self._memos.setdefault(ts, {}).update(parts)
+
+    def _ingest(self, obs: Observation) -> None:
+        self.engine.ingest(obs)
+        if obs.samples:
+            self.samples += len(obs.samples)
+
+    def _apply_memos(self, state) -> None:
+        """Incidents and actions (human steps included) are what the recording says they were at this tick."""
+        for ts in [t for t in self._memos if t <= state.ts]:
+            for part, value in self._memos.pop(ts).items():
+                if ts == state.ts:
+                    restore(self.engine, part, value)
+
+    # --- moving: generators that yield reads and get their results back ---------------------
+
+    def play(self, until: float, budget: Callable[[], bool] | None = None):
+        """Forward through every recorded tick <= until, exactly the live path: ingest, then evaluate at the
+        recorded tick. Stops early when `budget()` says so (the UI keeps its frame rate)."""
+        while True:
+            while self._queue and self._queue[0][0] <= until:
+                ts, order, _, obs = self._queue.popleft()
+                if order == 0:
+                    self._ingest(obs)
+                    continue
+                self.clock.set(ts)
+                self.engine.evaluate(ts)
+                self.position = ts
+                if budget is not None and budget():
+                    return
+            # a file still being recorded plays to where it ended when it was opened
+            if self._queue or self._loaded_ms > round(min(until, self.end) * 1000):
+                return
+            self._enqueue((yield self._next_slice()))
+
+    def seek_to(self, target: float):
+        """Rebuild the engine at the last tick <= target: the windows from the hour before it (the engine's
+        retention), what it remembers beyond them from the memos, each endpoint as it last stood."""
+        target = min(max(target, self.start), self.end)
+        at = yield partial(self._tick_at_or_before, target)
+        eng = self.engine
+        eng.reset()
+        self._queue.clear()
+        self._memos.clear()
+        self._payload.clear()
+        window = minute_of(round((at - eng.store.retention) * 1000) - SLICE_MS)  # + a minute for lookback edges
+        prelude, memos = yield partial(self._prelude, window, at)
+        for obs in prelude:
+            self._ingest(obs)
+        for part, value in memos.items():
+            restore(eng, part, value)
+        self._loaded_ms = window
+        while self._loaded_ms <= round(at * 1000):
+            self._enqueue((yield self._next_slice()))
+            while self._queue and self._queue[0][0] <= at:
+                _, order, _, obs = self._queue.popleft()  # ticks before `at` are skipped: memos stand for them
+                if order == 0:
+                    self._ingest(obs)
+        self.clock.set(at)
+        eng.evaluate(at)
+        self.position = at
+
+    def advance(self, until: float) -> None:
+        drive(self.play(until))
+
+    def seek(self, target: float) -> None:
+        drive(self.seek_to(target))
+
+    def _tick_at_or_before(self, t: float) -> float:
+        ms = round(t * 1000)
+        sid = self.rec.tick_stream
+        for a in range(minute_of(ms), minute_of(round(self.start * 1000)) - SLICE_MS, -SLICE_MS):
+            ticks = [p.ts for _, t0, _, d in self.rec.chunks(a, a + SLICE_MS, sid)
+                     for p in self.rec.decode(sid, t0, d) or () if p.ts <= t]
+            if ticks:
+                return max(ticks)
+        return self.start
+
+    def _prelude(self, window_ms: int, at: float) -> tuple[list[Observation], dict]:
+        """Each endpoint as it stood when the window opens (its last poll before; its last good one too if
+        that failed: a panel keeps its last good values, dimmed, however old), the JSON bodies then in force,
+        and the memos in force just before `at`."""
+        rec, out = self.rec, []
+        for sid, s in rec.streams.items():
+            if s.kind == JSON:
+                last = rec.last_entry(sid, window_ms, lambda p: p.payload_text is not None, payload=True)
+                if last is not None:
+                    self._payload[sid] = json.loads(last.payload_text)
+        for sid, s in rec.streams.items():
+            last = rec.last_entry(sid, window_ms, lambda p: True) if s.kind in (JSON, SCRAPE) else None
+            if last is None:
+                continue
+            if last.error is not None:
+                good = rec.last_entry(sid, window_ms, lambda p: p.error is None)
+                if good is not None:
+                    out.append(self._prelude_obs(sid, good))
+            out.append(self._prelude_obs(sid, last))
+        memos = {}
+        for part, empty in _EMPTY.items():
+            memo = rec.last_event(f"memo:{part}", at)
+            memos[part] = empty if memo is None else memo
+        return out, memos
+
+    def _prelude_obs(self, sid: int, p: Poll) -> Observation:
+        s = self.rec.streams[sid]
+        scraped: dict[tuple, list[Sample]] = defaultdict(list)
+        if s.kind == SCRAPE and p.error is None:
+            ms = round(p.ts * 1000)
+            for i, t0, _, data in self.rec.chunks(minute_of(ms), minute_of(ms) + SLICE_MS):
+                x = self.rec.streams.get(i)
+                if x is None or x.kind != SERIES or (x.source, x.endpoint) != (s.source, s.endpoint):
+                    continue
+                dec = self.rec.decode(i, t0, data)
+                for t, v in zip(*dec[:2]) if dec else ():
+                    if t == ms:
+                        scraped[(s.source, s.endpoint, t)].append(Sample(x.labels, v))
+        return self._item(sid, Poll(p.ts, p.status, p.error, None), scraped)[3]
+
+    # --- the timeline ---------------------------------------------------------------------
+
+    def marks(self) -> list[tuple[float, str, dict]]:
+        """Rule transitions, incident changes and actions (audit rows), oldest first."""
+        return self.rec.events(kinds=MARK_KINDS)
+
+    def jump_target(self, direction: int) -> float | None:
+        """The previous (-1) or next (+1) incident or rule transition from the current position."""
+        here = self.position if self.position is not None else self.start
+        times = sorted({ts for ts, kind, _ in self.rec.events(kinds=("rule", "incident"))})
+        if direction > 0:
+            return next((t for t in times if t > here + 1e-6), None)
+        return next((t for t in reversed(times) if t < here - 1e-6), None)
+
+    def snapshot_at(self, when: float):
+        self.seek(when)
+        return self.engine.state
+
+
+def drive(gen):
+    """Run a replay generator here, reading in this thread (the CLI, tests, benchmarks)."""
+    result = None
+    try:
+        while True:
+            result = gen.send(result)()
+    except StopIteration as stop:
+        return stop.value
+
+
+async def drive_async(gen):
+    """Run a replay generator on the event loop, its reads in a worker thread (the TUI)."""
+    import asyncio
+
+    result = None
+    try:
+        while True:
+            result = await asyncio.to_thread(gen.send(result))
+    except StopIteration as stop:
+        return stop.value
+
+
+_EMPTY = {"figures": {}, "alerts": [], "actions": [],
+          "incidents": {"incidents": [], "seq": 0, "by_key": {}, "started": None, "results": []}}
+
+
+def parse_instant(text: str, start: float, end: float, here: float | None = None) -> float:
+    """`start`, `end`, an absolute RFC3339 time, HH:MM[:SS] (UTC, a day of the recording), or an offset:
+    `-30s` / `+5m` from `here` (the current position) or, without one, -from the end / +from the start."""
+    t = text.strip()
+    if t in ("start", "end"):
+        return start if t == "start" else end
+    if t[:1] in "+-" and len(t) > 1:
+        d = parse_duration(t[1:])
+        base = here if here is not None else (end if t[0] == "-" else start)
+        return base - d if t[0] == "-" else base + d
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})(?::(\d{2}))?", t)
+    if m:
+        h, mi, s = int(m[1]), int(m[2]), int(m[3] or 0)
+        if h > 23 or mi > 59 or s > 59:
+            raise ValueError(f"not a time of day: {text!r}")
+        day = datetime.fromtimestamp(start, tz=timezone.utc).replace(hour=h, minute=mi, second=s, microsecond=0)
+        when = day.timestamp()
+        while when < start - 1 and when + 86400 <= end + 1:
+            when += 86400  # the first such time inside the recording
+        return when
+    try:
+        return parse_iso(t)
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} (use start, end, -30s, HH:MM[:SS] or 2026-11-22T03:14:00Z)") from None
+
+
+def snapshot_cmd(args) -> int:
+    """`opsconsole replay PATH --snapshot-at T --json`: the state at an instant, as `snapshot --json` prints it."""
+    import sys
+
+    replay = Replay(args.path)
+    try:
+        try:
+            when = parse_instant(args.snapshot_at, replay.start, replay.end)
+        except ValueError as e:
+            raise RecordingError(f"--snapshot-at: {e}") from None
+        if not replay.start - 1e-6 <= when <= replay.end + 1e-6:
+            raise RecordingError(f"--snapshot-at {args.snapshot_at}: outside the recording "
+                                 f"({utc_iso(replay.start)} to {utc_iso(replay.end)})")
+        state = replay.snapshot_at(when)
+        for what in replay.skipped:
+            print(f"opsconsole: skipped unreadable data: {what}", file=sys.stderr)
+    finally:
+        replay.close()
+    try:
+        sys.stdout.write(json.dumps(state.to_json(), indent=2, default=str) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader has seen enough
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+    return 1 if state.firing else 0

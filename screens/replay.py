@@ -1,0 +1,257 @@
+"""`opsconsole replay PATH`: the same dashboard driven by a recording, with a timeline and the replay keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Static
+
+from console.clock import WallClock, hms
+from console.replay import Replay, drive_async, parse_instant
+from widgets.replay_timeline import ReplayTimeline
+
+from . import keymap
+from .app import OpsApp, StateChanged
+from .dashboard import Dashboard
+
+SPEEDS = (1, 2, 5, 10, 60, 600, None)  # None: as fast as this machine goes
+FRAME = 0.1  # seconds of real time between playback frames
+WORK = 0.08  # of which at most this much replaying: keys and repaints stay responsive
+PLAY_FORWARD = 300.0  # a jump forward up to this far is played tick by tick; further (or back) is a seek
+DISABLED = "disabled in replay: nothing is sent, the recording only shows what was done"
+
+
+class GotoScreen(ModalScreen[str | None]):
+    """`g`: a time to go to."""
+
+    BINDINGS = keymap.REPLAY_GOTO
+    DEFAULT_CSS = """
+    GotoScreen { align: center middle; }
+    GotoScreen > Vertical { width: 64; height: auto; border: round $accent; background: $surface; padding: 0 1; }
+    """
+
+    def compose(self):
+        with Vertical() as v:
+            v.border_title = "Go to"
+            yield Static("HH:MM[:SS] (UTC), -15m / +5m from here, start, end, or 2026-11-22T03:14:00Z")
+            yield Input(placeholder="03:14", id="goto-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReplayScreen(Dashboard):
+    """The dashboard, a timeline under it, and keys that move through the recording."""
+
+    BINDINGS = keymap.REPLAY
+
+    def __init__(self, replay: Replay, services_by_kind: dict[str, str], production: bool = False) -> None:
+        super().__init__(services_by_kind, production)
+        self.replay = replay
+        self.playing = False
+        self.speed = 0  # index into SPEEDS
+        self.note = ""
+        self._target: float | None = None
+        self._busy = False
+        self._cursor = replay.start  # where playback is, between recorded ticks
+        self._wall = WallClock()
+        self._last_frame = self._wall.monotonic()
+        self._rate = None  # recorded seconds per real second, measured
+        self._moving = asyncio.Lock()  # one seek or play at a time: they share the replay's queue
+
+    def compose(self):
+        for widget in super().compose():
+            if isinstance(widget, Footer):
+                yield ReplayTimeline(self.replay.start, self.replay.end, id="timeline")
+            yield widget
+
+    async def on_mount(self) -> None:
+        keymap.bind_actions(self, [], read_only=True)  # every mitigation key shows ⊘
+        timeline = self.query_one(ReplayTimeline)
+        timeline.set_marks(await asyncio.to_thread(self.replay.marks))
+        for what in self.replay.skipped:
+            self.notify(f"skipped unreadable data: {what}", severity="warning", timeout=10)
+        self.go(self.replay.start)
+        self.set_timer(FRAME, self._frame)
+
+    def show(self, state) -> None:
+        super().show(state)
+        self._show_timeline()
+
+    def _show_timeline(self) -> None:
+        if not self.is_mounted:
+            return
+        speed = SPEEDS[self.speed]
+        shown = "max" if speed is None else f"{speed}×"
+        if self.playing and self._rate is not None and (speed is None or self._rate < 0.9 * speed):
+            shown += f" (≈{self._rate:.0f}×)"
+        self.query_one(ReplayTimeline).show(self.replay.position, self.playing, shown, self.note)
+
+    # --- moving ---------------------------------------------------------------------------
+
+    def go(self, target: float) -> None:
+        """Show the recording at `target` (clamped to it); the newest request wins while one runs."""
+        self._target = min(max(target, self.replay.start), self.replay.end)
+        if not self._busy:
+            self._busy = True
+            self.run_worker(self._go(), group="replay-go")
+
+    async def _go(self) -> None:
+        try:
+            async with self._moving:
+                await self._go_locked()
+        finally:
+            self._busy = False
+            self.note = ""
+            self._show_timeline()
+
+    async def _go_locked(self) -> None:
+        while self._target is not None:
+            target, self._target = self._target, None
+            here = self.replay.position
+            if here is not None and here < target <= here + PLAY_FORWARD:
+                await self._play_to(target)
+            else:
+                self.note = f"seeking to {hms(target)}…"
+                self._show_timeline()
+                await drive_async(self.replay.seek_to(target))
+            self._cursor = self.replay.position
+
+    async def _play_to(self, target: float) -> None:
+        while self.replay.position is None or self.replay.position < self._tick_before(target):
+            deadline = self._wall.monotonic() + WORK
+            before = self.replay.position
+            await drive_async(self.replay.play(target, lambda: self._wall.monotonic() > deadline))
+            if self.replay.position == before:
+                return  # nothing more recorded up to there
+            await asyncio.sleep(0)  # let keys and repaints through
+
+    def _tick_before(self, target: float) -> float:
+        return min(target, self.replay.end) - 1e-6
+
+    async def _frame(self) -> None:
+        """One playback frame: move the cursor by the real time elapsed times the speed, replay up to it."""
+        try:
+            now = self._wall.monotonic()
+            elapsed, self._last_frame = now - self._last_frame, now
+            if not self.playing or self._busy or self._moving.locked():
+                return
+            async with self._moving:
+                await self._play_frame(now, elapsed)
+        finally:
+            self.set_timer(FRAME, self._frame)
+
+    async def _play_frame(self, now: float, elapsed: float) -> None:
+        speed = SPEEDS[self.speed]
+        before = self.replay.position
+        self._cursor = self.replay.end if speed is None else self._cursor + elapsed * speed
+        deadline = now + WORK
+        await drive_async(self.replay.play(self._cursor, lambda: self._wall.monotonic() > deadline))
+        if self.replay.position is not None and before is not None and elapsed > 0:
+            self._rate = (self.replay.position - before) / elapsed
+        if self.replay.position is not None and self.replay.position >= self.replay.end:
+            self.playing = False
+            self.notify("End of the recording", timeout=3)
+        self._cursor = max(min(self._cursor, self.replay.end), self.replay.position or self._cursor)
+        if speed is None:
+            self._cursor = self.replay.position
+        self._show_timeline()
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def action_toggle_play(self) -> None:
+        if not self.playing and (self.replay.position or 0) >= self.replay.end:
+            self.notify("At the end of the recording: Home goes back to the start", timeout=3)
+            return
+        self.playing = not self.playing
+        self._cursor = self.replay.position or self.replay.start
+        self._rate = None
+        self._show_timeline()
+
+    def action_step(self, seconds: float) -> None:
+        base = self._target if self._target is not None else (self.replay.position or self.replay.start)
+        self.go(base + seconds)
+
+    def action_jump(self, direction: int) -> None:
+        target = self.replay.jump_target(direction)
+        if target is None:
+            self.notify("No earlier incident or rule transition" if direction < 0 else
+                        "No later incident or rule transition", timeout=3)
+            return
+        self.go(target)
+
+    def action_speed(self, delta: int) -> None:
+        self.speed = min(max(self.speed + delta, 0), len(SPEEDS) - 1)
+        self._rate = None
+        self._show_timeline()
+
+    def action_edge(self, which: str) -> None:
+        self.go(self.replay.start if which == "start" else self.replay.end)
+
+    def action_goto(self) -> None:
+        def chosen(text: str | None) -> None:
+            if not text:
+                return
+            try:
+                when = parse_instant(text, self.replay.start, self.replay.end, here=self.replay.position)
+            except ValueError as e:
+                self.notify(str(e), severity="error", timeout=5)
+                return
+            if not self.replay.start - 1 <= when <= self.replay.end + 1:
+                self.notify(f"{text}: outside the recording ({hms(self.replay.start)}–{hms(self.replay.end)} UTC)",
+                            severity="warning", timeout=5)
+                return
+            self.go(when)
+
+        self.app.push_screen(GotoScreen(), chosen)
+
+
+class ReplayApp(OpsApp):
+    """The console app on a recording: no session, no polling, no executor; every mitigation refuses."""
+
+    def __init__(self, replay: Replay) -> None:
+        super().__init__(None, autorun=False)
+        self.replay = replay
+
+    async def on_mount(self, event) -> None:
+        event.prevent_default()  # not OpsApp's: there is no session to start
+        self.engine = self.replay.engine
+        by_kind: dict[str, str] = {}
+        for s in self.engine.cfg.services:
+            by_kind.setdefault(s.kind, s.name)
+        self.dashboard = ReplayScreen(self.replay, by_kind, production=self.engine.cfg.production)
+        await self.push_screen(self.dashboard)
+        self.engine.listeners.append(lambda st: self.post_message(StateChanged(st)))
+
+    async def on_unmount(self, event) -> None:
+        event.prevent_default()
+        self.replay.close()
+
+    def request_action(self, action_id: str, item=None) -> None:
+        self.notify(f"Mitigations are {DISABLED}", severity="warning", timeout=4)
+
+    action_request_action = request_action
+
+    def action_undo(self) -> None:
+        self.request_action("undo")
+
+    def action_toggle_switch(self) -> None:
+        self.request_action("toggle")
+
+    def on_incident_table_requested(self, message) -> None:
+        if message.verb == "open":
+            self.open_incident(message.incident_id)
+        else:
+            self.notify(f"Incident changes are {DISABLED}", severity="warning", timeout=4)
+
+
+def run_replay(args) -> int:
+    """`opsconsole replay PATH`: RecordingError (one line, exit 2) before the screen opens."""
+    app = ReplayApp(Replay(args.path))
+    app.run()
+    return app.return_code or 0

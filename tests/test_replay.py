@@ -1,0 +1,289 @@
+"""Replay shows what live showed: a scenario recorded over real HTTP on the virtual clock, compared document by
+document with what the live run published, forward and after seeks; headless --snapshot-at; bad files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+
+import pytest
+
+from conftest import start_watch
+from console import recording
+from console.cli import main
+from console.recorder import Recorder
+from console.recording import Recording, RecordingError
+from console.replay import Replay, parse_instant
+
+TICK = 15.0
+SWITCH_AT = 30 * 60  # error-spike for 30 min (HighErrorRate fires, an incident opens), then normal (it recovers)
+LENGTH = 67 * 60  # longer than the engine's 65 min retention: a seek at the end rebuilds a cut window
+
+
+def published(state) -> dict:
+    doc = json.loads(json.dumps(state.to_json(), default=str))
+    doc.pop("mode")  # "live" there, "replay" here: everything else must be equal
+    return doc
+
+
+async def _record(path) -> dict[float, dict]:
+    w = await start_watch("error-spike", tick=TICK, metrics_interval=TICK)
+    try:
+        rec = await Recorder(w.engine, path).start()
+        # start_watch already ticked once; forget it so that live and the recording start from the same point
+        w.engine.reset()
+        live: dict[float, dict] = {}
+        w.engine.listeners.append(lambda st: live.__setitem__(st.ts, published(st)))
+        await w.run_for(SWITCH_AT)
+        w.fleet.set_scenario("normal")
+        await w.run_for(LENGTH - SWITCH_AT)
+        await rec.stop()
+        assert rec.error is None
+    finally:
+        await w.engine.stop()
+        await w.demo.stop()
+    return live
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """One recording shared by this module's tests, and every state the live run published."""
+    tmp = tmp_path_factory.mktemp("replay")
+    old = os.environ.get("OPSCONSOLE_DATA_DIR")
+    os.environ["OPSCONSOLE_DATA_DIR"] = str(tmp / "data")
+    try:
+        live = asyncio.run(_record(tmp / "run.opsrec"))
+    finally:
+        os.environ.pop("OPSCONSOLE_DATA_DIR") if old is None else os.environ.__setitem__("OPSCONSOLE_DATA_DIR", old)
+    return tmp / "run.opsrec", live
+
+
+def _rule(doc: dict, name: str):
+    return next((r for r in doc["rules"] if r["name"] == name), None)
+
+
+def test_the_recording_holds_an_incident_and_its_recovery(recorded):
+    _, live = recorded
+    docs = [live[t] for t in sorted(live)]
+    assert any((_rule(d, "HighErrorRate") or {}).get("state") == "firing" for d in docs)
+    assert _rule(docs[-1], "HighErrorRate") is None
+    last = docs[-1]["incidents"]
+    assert any(i["rule"] == "HighErrorRate" and i["recovered"] for i in last)
+
+
+def test_forward_replay_equals_every_published_state(recorded):
+    path, live = recorded
+    replay = Replay(str(path))
+    try:
+        for ts in sorted(live):
+            replay.advance(ts)
+            assert replay.position == ts
+            assert published(replay.engine.state) == live[ts], f"at +{ts - min(live):.0f}s"
+        assert replay.engine.state.mode == "replay"
+        assert replay.skipped == []
+    finally:
+        replay.close()
+
+
+def test_a_seek_rebuilds_windows_rules_and_incidents_exactly(recorded):
+    path, live = recorded
+    ticks = sorted(live)
+    firing = next(t for t in ticks if (_rule(live[t], "HighErrorRate") or {}).get("state") == "firing")
+    replay = Replay(str(path))
+    try:
+        # the end (its 1 h window starts after the recording does), back into the incident, between two
+        # ticks (the state is the last tick's), the very start, and after the recovery
+        for target in (ticks[-1], firing + 120, ticks[100] + TICK / 2, ticks[0], ticks[-30]):
+            replay.seek(target)
+            shown = max(t for t in ticks if t <= target)
+            assert replay.position == shown
+            assert published(replay.engine.state) == live[shown], f"seek to +{target - ticks[0]:.0f}s"
+        # and playing on from a seek is the live path again
+        replay.seek(firing)
+        for ts in [t for t in ticks if firing < t <= firing + 300]:
+            replay.advance(ts)
+            assert published(replay.engine.state) == live[ts]
+    finally:
+        replay.close()
+
+
+def test_snapshot_at_prints_the_snapshot_document(recorded, capsys):
+    path, live = recorded
+    ticks = sorted(live)
+    assert main(["replay", str(path), "--snapshot-at", "-30s", "--json"]) == 0  # nothing firing by then
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["mode"] == "replay"
+    want = live[max(t for t in ticks if t <= ticks[-1] - 30)]
+    assert {k: v for k, v in doc.items() if k != "mode"} == want
+    firing = next(t for t in ticks if live[t]["firing"])
+    iso = recording_iso(firing)
+    assert main(["replay", str(path), "--snapshot-at", iso, "--json"]) == 1  # like snapshot: 1 when firing
+    assert json.loads(capsys.readouterr().out)["firing"] >= 1
+
+
+def recording_iso(ts: float) -> str:
+    from console.clock import utc_iso
+
+    return utc_iso(ts)
+
+
+def test_instants():
+    from console.clock import parse_iso
+
+    start = parse_iso("2026-11-18T07:46:40Z")
+    end = start + 86400 + 3600  # a day and an hour
+    assert parse_instant("start", start, end) == start and parse_instant("end", start, end) == end
+    assert parse_instant("-30s", start, end) == end - 30
+    assert parse_instant("+5m", start, end) == start + 300
+    assert parse_instant("-15m", start, end, here=start + 3600) == start + 2700
+    assert parse_instant("2026-11-18T08:00:00Z", start, end) == start + 800
+    assert parse_instant("08:00", start, end) == start + 800
+    assert parse_instant("07:00:30", start, end) == start + 86400 - 2770  # 07:00 is only on the second day
+    for bad in ("soon", "25:00", "-5x"):
+        with pytest.raises(ValueError):
+            parse_instant(bad, start, end)
+
+
+# --- bad input: one clear line and exit 2 -------------------------------------------------------
+
+
+def _fails(capsys, path, *extra) -> str:
+    assert main(["replay", str(path), "--snapshot-at", "end", "--json", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("opsconsole: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def test_bad_files_are_one_line_and_exit_2(recorded, tmp_path, capsys):
+    path, _ = recorded
+    text = tmp_path / "notes.opsrec"
+    text.write_text("not a recording\n" * 100)
+    assert "not an SQLite file" in _fails(capsys, text)
+
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    assert "SQLite file of something else" in _fails(capsys, other)
+
+    data = path.read_bytes()
+    cut = tmp_path / "cut.opsrec"
+    cut.write_bytes(data[: len(data) // 2])
+    assert "truncated" in _fails(capsys, cut)
+
+    newer = tmp_path / "newer.opsrec"
+    newer.write_bytes(data)
+    with sqlite3.connect(newer) as c:
+        c.execute("PRAGMA user_version = 99")
+    assert "newer than this console" in _fails(capsys, newer)
+
+    assert "cannot read" in _fails(capsys, tmp_path / "missing.opsrec")
+    assert "outside the recording" in _fails(capsys, path, "--snapshot-at", "2020-01-01T00:00:00Z")
+
+
+def test_a_partly_damaged_recording_replays_the_rest_and_says_what_was_skipped(recorded, tmp_path, capsys):
+    path, live = recorded
+    damaged = tmp_path / "damaged.opsrec"
+    damaged.write_bytes(path.read_bytes())
+    with sqlite3.connect(damaged) as c:  # garble a few minutes of one series
+        sid = c.execute("SELECT id FROM streams WHERE kind = 'series' AND labels LIKE '%http_requests_total%'"
+                        " LIMIT 1").fetchone()[0]
+        c.execute("UPDATE chunks SET data = x'7a0102030405' WHERE stream_id = ? AND t0 IN"
+                  " (SELECT t0 FROM chunks WHERE stream_id = ? ORDER BY t0 DESC LIMIT 3)", (sid, sid))
+    assert main(["replay", str(damaged), "--snapshot-at", "end", "--json"]) in (0, 1)
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert set(doc["services"]) == set(live[max(live)]["services"])
+    assert doc["services"]["pulse"] == live[max(live)]["services"]["pulse"]  # untouched series: as live
+    assert "skipped unreadable data" in out.err and f"stream {sid}" in out.err
+
+
+def test_a_newer_schema_is_migrated_forward(recorded, tmp_path, monkeypatch):
+    """The migration path: a v1 file opened by a console whose schema is v2 is upgraded in place."""
+    path, live = recorded
+    old = tmp_path / "v1.opsrec"
+    old.write_bytes(path.read_bytes())
+    monkeypatch.setattr(recording, "MIGRATIONS", recording.MIGRATIONS + [["ALTER TABLE streams ADD COLUMN unit TEXT"]])
+    monkeypatch.setattr(recording, "SCHEMA_VERSION", 2)
+    rec = Recording(old)
+    try:
+        assert rec.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert "unit" in [r[1] for r in rec.conn.execute("PRAGMA table_info(streams)")]
+        assert rec.end == max(live)
+    finally:
+        rec.close()
+
+
+def test_an_empty_recording_says_so(tmp_path):
+    path = tmp_path / "empty.opsrec"
+    conn = sqlite3.connect(path)
+    recording.migrate(conn, str(path))
+    conn.close()
+    with pytest.raises(RecordingError, match="empty"):
+        Replay(str(path))
+
+
+# --- the replay screen, as a user drives it ----------------------------------------------------
+
+
+async def _until(pilot, cond, what: str, seconds: float = 20.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if cond():
+            return
+        await pilot.pause(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
+    from textual.widgets import Input
+
+    from screens.replay import ReplayApp
+    from widgets.header_bar import HeaderBar
+    from widgets.replay_timeline import ReplayTimeline
+
+    path, live = recorded
+    ticks = sorted(live)
+    app = ReplayApp(Replay(str(path)))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await _until(pilot, lambda: app.replay.position == ticks[0], "the first tick")
+        screen = app.screen
+        timeline = screen.query_one(ReplayTimeline)
+        assert "REPLAY" in screen.query_one(HeaderBar).ident.text
+        assert "paused" in timeline.status.text and "mitigations disabled" in timeline.status.text
+        assert "▲" in timeline.bar.text and "●" in timeline.bar.text  # the incident is marked on the bar
+
+        async def shows(t: float, what: str):
+            await _until(pilot, lambda: app.replay.position == t and not screen._busy, what)
+            await pilot.pause()
+            assert published(app.engine.state) == live[t]
+            assert recording_iso(t).replace("T", " ").replace("Z", " UTC") in screen.query_one(HeaderBar).clock.text
+            assert recording_iso(t)[11:19] in timeline.status.text  # the recording's time, not this machine's
+
+        await pilot.press("shift+right")
+        await shows(max(t for t in ticks if t <= ticks[0] + 60), "+1 min")
+        await pilot.press("end")
+        await shows(ticks[-1], "the end")
+        await pilot.press("left")
+        await shows(max(t for t in ticks if t <= ticks[-1] - 10), "-10 s (a seek back)")
+        await pilot.press("left_square_bracket")
+        last_event = max(ts for ts, kind, _ in app.replay.marks() if kind in ("rule", "incident") and ts < ticks[-1] - 10)
+        await shows(last_event, "the previous transition")
+        await pilot.press("home")
+        await shows(ticks[0], "the start")
+        await pilot.press("g")
+        await _until(pilot, lambda: bool(app.screen.query(Input)), "the go-to prompt")
+        app.screen.query_one(Input).value = "+20m"
+        await pilot.press("enter")
+        await shows(max(t for t in ticks if t <= ticks[0] + 1200), "+20m")
+
+        await pilot.press("d")  # a mitigation key of the focused conversion panel
+        await pilot.pause()
+        assert any("disabled in replay" in n.message for n in app._notifications)
+        for _ in range(6):
+            await pilot.press("plus")
+        assert "max" in timeline.status.text
+        await pilot.press("space")
+        await _until(pilot, lambda: app.replay.position == ticks[-1] and not screen.playing, "playing to the end")
+        assert published(app.engine.state) == live[ticks[-1]]
+        path_png = path.parent / "replay.svg"
+        app.save_screenshot(str(path_png))
