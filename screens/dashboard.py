@@ -37,20 +37,22 @@ class Dashboard(Screen):
         k = self.by_kind
         yield HeaderBar(production=self.production)
         with Container(id="body"):
+            # incidents come first in the DOM so a narrow terminal shows them first; wide, #left docks left
+            with Vertical(id="right"):
+                yield IncidentTable()
+                yield KillSwitches()
             with VerticalScroll(id="left", can_focus=False):
                 yield ConversionPanel(k.get("conversion"), f"Conversion health · {k.get('conversion', '—')}", id="conversion")
                 yield DebtGauge(k.get("converge"), f"Verification debt · {k.get('converge', '—')}", id="debt")
                 yield RolloutBar(k.get("path_tracker"), f"Rollout · {k.get('path_tracker', '—')}", id="rollout")
                 yield Activity()
-            with Vertical(id="right"):
-                yield IncidentTable()
-                yield KillSwitches()
         yield PipelineStrip(k.get("data_pipeline"), f"Data pipeline · {k.get('data_pipeline', '—')}", id="strip")
         yield SourceBar()
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#conversion").focus()
+        # incidents first, as k9s starts on its main list: Enter opens the selected one
+        self.query_one("#incident-table").focus()
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 110, "-narrow")

@@ -52,7 +52,11 @@ async def test_tab_and_arrows_move_focus_between_panels():
         await advance(app, pilot, 5)
         dash = app.screen
         assert isinstance(dash, Dashboard)
-        assert dash._focused_id() == "conversion"
+        assert dash._focused_id() == "incident-table"  # incidents first
+        await pilot.press("left")
+        assert dash._focused_id() in ("conversion", "debt")  # the panel across, nearest the middle
+        dash.query_one("#conversion").focus()
+        await pilot.pause()
         await pilot.press("down")
         assert dash._focused_id() == "debt"
         await pilot.press("right")
@@ -67,7 +71,8 @@ async def test_enter_opens_detail_with_plots_and_escape_returns():
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await advance(app, pilot, 120)
-        await pilot.press("down")  # debt panel: converge
+        app.screen.query_one("#debt").focus()  # debt panel: converge
+        await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, ServiceDetail) and app.screen.service == "converge"
@@ -117,4 +122,5 @@ async def test_narrow_terminal_stacks_panels():
     async with app.run_test(size=(80, 24)) as pilot:
         await advance(app, pilot, 5)
         assert app.screen.has_class("-narrow")
-        assert "Conversion health" in screen_text(app)
+        text = screen_text(app)
+        assert "Active incidents" in text and "Kill switches" in text  # incidents first, one column

@@ -39,8 +39,10 @@ class HeaderBar(Horizontal):
         env = f"[bold reverse $error] {state.environment} [/]" if self.production else f"[bold]{state.environment}[/]"
         mode = "[bold $warning]REPLAY[/]" if state.mode == "replay" else "[$success]LIVE[/]"
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
-        scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario else ""
-        self.ident.set(f"[b]opsconsole[/]  env {env}  {mode}{ro}{scen}")
+        narrow = self.size.width and self.size.width < 110  # keep room for the alert counts
+        scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario and not narrow else ""
+        name = "" if narrow else "[b]opsconsole[/]  "
+        self.ident.set(f"{name}env {env}  {mode}{ro}{scen}")
         firing = len(state.firing)
         pending = len(state.active()) - firing
         self.alerts.set(
