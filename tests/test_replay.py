@@ -276,9 +276,14 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
         await pilot.press("enter")
         await shows(max(t for t in ticks if t <= ticks[0] + 1200), "+20m")
 
-        await pilot.press("d")  # a mitigation key of the focused conversion panel
+        screen.query_one("#incident-table").focus()
+        await pilot.press("a")  # acknowledge, on the incident table
         await pilot.pause()
-        assert any("disabled in replay" in n.message for n in app._notifications)
+        assert any(n.message.startswith("Incident changes are disabled in replay") for n in app._notifications)
+        screen.query_one("#conversion").focus()
+        await pilot.press("d")  # a mitigation key of the conversion panel
+        await pilot.pause()
+        assert any(n.message.startswith("Mitigations are disabled in replay") for n in app._notifications)
         for _ in range(6):
             await pilot.press("plus")
         assert "max" in timeline.status.text
