@@ -137,3 +137,18 @@ def aws_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+async def advance_app(app, pilot, seconds: float, step: float = 1.0) -> None:
+    """Run an OpsApp's engine on its virtual clock as the live loop would, then let the UI catch up."""
+    clock = app.engine.clock
+    end = clock.now() + seconds
+    while clock.now() < end:
+        clock.advance(step)
+        await app.engine.tick()
+    await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """Everything the terminal shows, as plain text (what a user reads)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

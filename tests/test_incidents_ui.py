@@ -14,7 +14,13 @@ from screens.dashboard import Dashboard
 from screens.help import HelpScreen
 from screens.incident_detail import IncidentDetail
 from screens.incident_dialog import IncidentDialog
-from tests.conftest import START
+from tests.conftest import START, advance_app, screen_text
+
+
+async def advance(app, pilot, seconds: float, step: float = 5.0) -> None:
+    """5 s ticks: these tests cover many virtual minutes."""
+    await advance_app(app, pilot, seconds, step)
+
 
 USER = "tester@war-room"
 
@@ -22,19 +28,6 @@ USER = "tester@war-room"
 @pytest.fixture(autouse=True)
 def _user(monkeypatch):
     monkeypatch.setenv("OPSCONSOLE_USER", USER)
-
-
-async def advance(app: OpsApp, pilot, seconds: float, step: float = 5.0) -> None:
-    clock = app.engine.clock
-    end = clock.now() + seconds
-    while clock.now() < end:
-        clock.advance(step)
-        await app.engine.tick()
-    await pilot.pause()
-
-
-def screen_text(app: OpsApp) -> str:
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 async def stalled_app(pilot) -> OpsApp:

@@ -10,28 +10,14 @@ from screens.app import OpsApp
 from screens.dashboard import Dashboard
 from screens.detail import ServiceDetail
 from screens.help import HelpScreen
-from tests.conftest import START
+from tests.conftest import START, screen_text
+from tests.conftest import advance_app as advance
 
 pytestmark = pytest.mark.asyncio
 
 
 def make_app(scenario: str = "normal") -> OpsApp:
     return OpsApp(Session(clock=VirtualClock(START), scenario=scenario, seed=1), autorun=False)
-
-
-async def advance(app: OpsApp, pilot, seconds: float, step: float = 1.0) -> None:
-    """Run the engine on the virtual clock, as the live loop would, then let the UI catch up."""
-    clock = app.engine.clock
-    end = clock.now() + seconds
-    while clock.now() < end:
-        clock.advance(step)
-        await app.engine.tick()
-    await pilot.pause()
-
-
-def screen_text(app: OpsApp) -> str:
-    """Everything the terminal shows, as plain text (what a user reads)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 async def test_dashboard_shows_every_panel_filled():
