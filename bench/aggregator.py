@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.aggregator import SeriesStore  # noqa: E402
+from console.metrics.store import SeriesStore  # noqa: E402
 from console.promql import evaluate  # noqa: E402
 
 START = 1_790_000_000.0

@@ -27,9 +27,9 @@ import httpx  # noqa: E402
 from console.clock import VirtualClock  # noqa: E402
 from console.demo import Demo, demo_config  # noqa: E402
 from console.engine import Engine  # noqa: E402
-from console.recorder import Recorder  # noqa: E402
-from console.recording import SERIES, Recording  # noqa: E402
-from console.replay import Replay  # noqa: E402
+from console.recording.writer import Recorder  # noqa: E402
+from console.recording.format import SERIES, Recording  # noqa: E402
+from console.recording.replay import Replay  # noqa: E402
 from console.sources import build_source  # noqa: E402
 
 START = 1_795_000_000.0

@@ -9,7 +9,7 @@ import logging
 import sys
 
 from .clock import VirtualClock, WallClock
-from .config import ConfigError, load_config
+from console.config.schema import ConfigError, load_config
 from .durations import parse_duration
 
 
@@ -162,7 +162,7 @@ async def _sim(args) -> int:
     for k, v in demo.credentials.env().items():
         print(f"  export {k}={v}")
     if args.write_config:
-        from .config_writer import write_config
+        from console.config.writer import write_config
 
         write_config(args.write_config, demo_config_dict(demo.urls))
         print(f"config written to {args.write_config}")
@@ -176,7 +176,7 @@ async def _sim(args) -> int:
 
 
 async def _incidents(args) -> int:
-    from .incident_store import default_path, list_incidents, report
+    from console.incidents.store import default_path, list_incidents, report
 
     data_dir = load_config(args.config).data_dir if args.config else None
     rows = await list_incidents(default_path(data_dir), args.env)
@@ -187,7 +187,7 @@ async def _incidents(args) -> int:
 
 
 async def _audit(args) -> int:
-    from .audit import audit_path, print_audit
+    from console.mitigations.audit import audit_path, print_audit
 
     data_dir = load_config(args.config).data_dir if args.config else None
     since = WallClock().now() - args.since if args.since is not None else None
@@ -196,19 +196,19 @@ async def _audit(args) -> int:
 
 def _recording_cmd(args) -> int:
     """replay, recordings, export: a bad recording is one line and exit 2."""
-    from .recording import RecordingError
+    from console.recording.format import RecordingError
 
     try:
         if args.cmd == "recordings":
-            from .export import list_recordings
+            from console.recording.export import list_recordings
 
             return list_recordings(args)
         if args.cmd == "export":
-            from .export import export_cmd
+            from console.recording.export import export_cmd
 
             return export_cmd(args)
         if args.snapshot_at is not None:
-            from .replay import snapshot_cmd
+            from console.recording.replay import snapshot_cmd
 
             return snapshot_cmd(args)
         from screens.replay import run_replay  # textual is imported only for the TUI

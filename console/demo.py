@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .clock import Clock
-from .config import Config, parse_config
+from console.config.schema import Config, parse_config
 
 # kind → (service name, auth table using the simulator's credential env vars)
 DEMO_SERVICES = {

@@ -9,17 +9,18 @@ from typing import Callable
 import httpx
 
 from . import promql
-from .actions import evidence_exprs
-from .aggregator import STALE_NAN, SeriesStore
+from console.mitigations.catalog import evidence_exprs
+from console.metrics.store import STALE_NAN, SeriesStore
 from .clock import Clock
-from .config import Config
-from .incident_store import IncidentStore, default_path
-from .incidents import IncidentManager
+from console.config.schema import Config
+from console.incidents.store import IncidentStore, default_path
+from console.incidents.manager import IncidentManager
 from .model import Observation
-from .panels import Figures, exprs_for
-from .playbooks import exprs_for as playbook_exprs
-from .retention import needs
-from .rules import RuleEvaluator, load_rules
+from console.metrics.panels import Figures, exprs_for
+from console.incidents.playbooks import exprs_for as playbook_exprs
+from console.metrics.retention import needs
+from console.rules.lifecycle import RuleEvaluator
+from console.rules.load import load_rules
 from .sources import Reading, build_source, read
 from .state import ConsoleState, EndpointState, ServiceState
 
@@ -72,7 +73,7 @@ class Engine:
         self.backend = None
         self._scrapers: list = []
         if cfg.prometheus is not None and mode == "live":
-            from .backends import RemoteMetrics
+            from console.metrics.backends import RemoteMetrics
 
             self.backend = RemoteMetrics(cfg, self.store, self.rules)
             self.state.backend = self.backend.state

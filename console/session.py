@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .clock import Clock, WallClock
-from .config import Config, load_config
+from console.config.schema import Config, load_config
 from .engine import Engine
 
 
@@ -41,7 +41,7 @@ class Session:
         self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None)
         await self.engine.start()
         if self.record:
-            from .recorder import open_recorder
+            from console.recording.writer import open_recorder
 
             self.recorder = await open_recorder(self.engine, None if self.record == "auto" else self.record)
         return self.engine

@@ -126,7 +126,7 @@ class ConsoleState:
     scenario: str | None = None
     actions: list[ActionRecord] = field(default_factory=list)  # recent mitigations, newest first
     backend: BackendState | None = None  # None: metrics scraped directly (no [prometheus])
-    incidents: list = field(default_factory=list)  # console.incidents.Incident, open first (IncidentManager.visible)
+    incidents: list = field(default_factory=list)  # console.incidents.manager.Incident, open first (IncidentManager.visible)
 
     def active(self) -> list[RuleState]:
         """Firing first, then pending; newest first within each."""

@@ -8,11 +8,11 @@ from functools import partial
 from textual.app import App, SystemCommand
 from textual.message import Message
 
-from console.actions import PlanError, load_actions, toggle_for
-from console.audit import AuditLog, audit_path
-from console.config import ConfigError, load_config
-from console.executor import Executor
-from console.panels import PLOTS
+from console.mitigations.catalog import PlanError, load_actions, toggle_for
+from console.mitigations.audit import AuditLog, audit_path
+from console.config.schema import ConfigError, load_config
+from console.mitigations.executor import Executor
+from console.metrics.panels import PLOTS
 from console.session import Session
 from console.state import ConsoleState
 
@@ -190,7 +190,7 @@ def run_app(args) -> int:
     keys = {}
     if config_path:
         from console import promql
-        from console.rules import load_rules
+        from console.rules.load import load_rules
 
         cfg = load_config(config_path).with_environment(args.env)
         load_rules(cfg, promql.check)

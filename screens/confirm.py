@@ -11,8 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from console.actions import render
-from console.executor import Plan, Step
+from console.mitigations.catalog import render
+from console.mitigations.executor import Plan, Step
 
 from . import keymap
 

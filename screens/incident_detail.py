@@ -12,11 +12,11 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from console import comms
+from console.incidents import comms
 from console.clock import hms, utc_iso
-from console.incidents import Incident
+from console.incidents.manager import Incident
 from console.paths import data_dir
-from console.playbooks import Playbook, live_value, playbook_for, split_threshold
+from console.incidents.playbooks import Playbook, live_value, playbook_for, split_threshold
 from console.state import ConsoleState
 from widgets.fmt import age
 from widgets.header_bar import HeaderBar

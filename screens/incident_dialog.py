@@ -7,7 +7,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from console.durations import parse_duration
-from console.incidents import ALLOWED, Incident, IncidentError
+from console.incidents.manager import ALLOWED, Incident, IncidentError
 
 from . import keymap
 

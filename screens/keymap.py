@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from textual.binding import Binding
 
-from console.actions import builtin_actions
+from console.mitigations.catalog import builtin_actions
 
 APP = [
     Binding("q", "quit", "Quit", id="app.quit"),
@@ -87,7 +87,7 @@ SECTIONS = [("Everywhere", APP), ("Dashboard", DASHBOARD), ("Service detail", DE
             ("Replay (opsconsole replay; mitigations disabled)", REPLAY)]
 
 # --- mitigations ----------------------------------------------------------------------------
-# Each panel's action keys come from console/actions.toml (binding id = action id). They sit on the
+# Each panel's action keys come from console/mitigations/mitigations.toml (binding id = action id). They sit on the
 # panel widgets themselves, so the footer shows them only while that panel is focused.
 
 

@@ -9,7 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
 from console.clock import WallClock, hms
-from console.replay import Replay, drive_async, parse_instant
+from console.recording.replay import Replay, drive_async, parse_instant
 from widgets.replay_timeline import ReplayTimeline
 
 from . import keymap

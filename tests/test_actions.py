@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from console.actions import PlanError, load_actions, placeholders, render
-from console.config import ConfigError, parse_config
+from console.mitigations.catalog import PlanError, load_actions, placeholders, render
+from console.config.schema import ConfigError, parse_config
 from console.demo import demo_config_dict
-from console.executor import Executor
+from console.mitigations.executor import Executor
 from console.sources.pipelines import PIPELINES
 from tests.test_ssm import put
 
@@ -36,7 +36,7 @@ async def start(watch_factory, scenario: str = "normal", **kw):
 
 def test_every_action_a_rule_names_is_built_in():
     actions = load_actions(parse_config(demo_config_dict(URLS), "<t>"))
-    rules = tomllib.loads((Path(__file__).parents[1] / "console" / "rules.toml").read_text())["rules"]
+    rules = tomllib.loads((Path(__file__).parents[1] / "console" / "rules" / "rules.toml").read_text())["rules"]
     named = {a for r in rules for a in r.get("actions", [])}
     assert named and named <= set(actions), named - set(actions)
     for a in actions.values():

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from console.audit import audit_path, read_rows
+from console.mitigations.audit import audit_path, read_rows
 from console.cli import main as cli_main
 from console.clock import VirtualClock
-from console.config import Environment
+from console.config.schema import Environment
 from console.session import Session
 from screens.app import OpsApp
 from screens.confirm import ConfirmScreen, plan_table
@@ -122,7 +122,7 @@ SEQUENCES = {
 
 
 def test_every_built_in_action_with_a_key_is_exercised():
-    from console.actions import builtin_actions
+    from console.mitigations.catalog import builtin_actions
 
     keyed = {a.id for a in builtin_actions() if a.key and not a.hidden}
     assert keyed == {step[0] for steps in SEQUENCES.values() for step in steps}

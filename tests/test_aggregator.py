@@ -6,7 +6,7 @@ import math
 import struct
 import sys
 
-from console.aggregator import STALE_NAN, SeriesStore, is_stale
+from console.metrics.store import STALE_NAN, SeriesStore, is_stale
 from console.promql import evaluate
 
 

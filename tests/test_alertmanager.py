@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from console.clock import VirtualClock, WallClock, parse_iso
-from console.config import parse_config
+from console.config.schema import parse_config
 from console.demo import Demo
 from console.engine import Engine
-from console.incidents import IncidentError
+from console.incidents.manager import IncidentError
 from tests.conftest import require_binary
 
 pytestmark = pytest.mark.external

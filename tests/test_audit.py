@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
-from console.actions import load_actions
-from console.audit import AuditLog, AuditRow, audit_path, read_rows
+from console.mitigations.catalog import load_actions
+from console.mitigations.audit import AuditLog, AuditRow, audit_path, read_rows
 from console.cli import main as cli_main
 from console.clock import WallClock
-from console.executor import Executor
+from console.mitigations.executor import Executor
 
 
 def row(ts: float, result: str, attempt: int = 1) -> AuditRow:

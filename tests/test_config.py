@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from console import promql
-from console.config import ConfigError, load_config
-from console.rules import load_rules
+from console.config.schema import ConfigError, load_config
+from console.rules.load import load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ import subprocess
 
 from conftest import require_binary
 from console.cli import main
-from console.recorder import open_recorder
-from console.recording import SERIES, Recording
+from console.recording.writer import open_recorder
+from console.recording.format import SERIES, Recording
 
 
 async def _recorded(watch_factory):

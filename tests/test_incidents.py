@@ -9,13 +9,14 @@ import sys
 
 import pytest
 
-from console import comms, promql
-from console.actions import builtin_actions
+from console import promql
+from console.incidents import comms
+from console.mitigations.catalog import builtin_actions
 from console.engine import Engine
-from console.incidents import REOPEN_GRACE, UPDATE_EVERY, IncidentError
+from console.incidents.manager import REOPEN_GRACE, UPDATE_EVERY, IncidentError
 from console.model import Observation
-from console.playbooks import GENERAL, PLAYBOOKS, live_value, playbook_for, split_threshold
-from console.rules import _shipped
+from console.incidents.playbooks import GENERAL, PLAYBOOKS, live_value, playbook_for, split_threshold
+from console.rules.load import shipped
 
 USER = "tester@war-room"
 
@@ -209,7 +210,7 @@ async def test_a_second_console_on_the_same_data_dir_keeps_incidents_in_memory(w
 
 def test_every_shipped_rule_maps_to_a_playbook_naming_its_actions():
     known_actions = {a.id for a in builtin_actions()}
-    for rule in _shipped():
+    for rule in shipped():
         pb = PLAYBOOKS.get(rule["runbook"])
         assert pb is not None, f"{rule['name']}: no playbook for {rule['runbook']!r}"
         assert set(rule.get("actions", [])) <= set(pb.mitigations), rule["name"]
@@ -231,7 +232,7 @@ async def test_every_live_figure_a_playbook_names_exists_on_its_service(watch_fa
     state = await w.run_for(120)
     kinds = {s.kind: s for s in state.services.values()}
     missing = []
-    for rule in _shipped():
+    for rule in shipped():
         svc = kinds[rule["service"]]
         for step in PLAYBOOKS[rule["runbook"]].diagnosis:
             missing += [(rule["runbook"], lv.figure) for lv in step.live if lv.figure and lv.figure not in svc.figures]

@@ -26,10 +26,10 @@ import pytest_asyncio
 from conftest import require_binary
 from test_prometheus_oracle import SCRAPED, LaggingClock, PrometheusServer
 
-from console import panels
+from console.metrics import panels
 from console.clock import WallClock
-from console.config import ConfigError, parse_config
-from console.config_writer import write_config
+from console.config.schema import ConfigError, parse_config
+from console.config.writer import write_config
 from console.demo import Demo, demo_config_dict
 from console.engine import Engine
 from widgets.figure import Figure

@@ -35,13 +35,13 @@ from hypothesis import strategies as st
 from test_promql_promtool import STALE_NAN, promtool_path, run_promtool
 
 from console import promql
-from console.aggregator import SeriesStore
+from console.metrics.store import SeriesStore
 from console.clock import WallClock
-from console.config import parse_config
+from console.config.schema import parse_config
 from console.demo import Demo, demo_config_dict
 from console.engine import Engine
-from console.panels import EXPRS
-from console.rules import _shipped, load_rules
+from console.metrics.panels import EXPRS
+from console.rules.load import load_rules, shipped
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the fleet and Prometheus live for the module
 
@@ -317,7 +317,7 @@ async def test_direct_scraping_agrees_with_prometheus_within_what_scrape_instant
     later (computed locally on Prometheus's raw samples, which give its answer exactly, see above):
     1.5 times that, plus 5 %.
     """
-    from console.backends import route
+    from console.metrics.backends import route
 
     direct, server = live.direct, live.server
     cfg = live.config()
@@ -415,7 +415,7 @@ def selector(spec: str, job: str) -> str:
 
 
 def shipped_rules() -> list[tuple[str, str]]:
-    return [(r["name"], r["expr"].replace("$job", JOB)) for r in _shipped()]
+    return [(r["name"], r["expr"].replace("$job", JOB)) for r in shipped()]
 
 
 def fixed_group(interval: float = 15.0) -> dict:
@@ -504,8 +504,8 @@ def test_shipped_rules_on_random_series_match_promtool(group) -> None:
 
 def test_rule_and_panel_routing_covers_every_expression() -> None:
     """What stays local is exactly what reads console-derived gauges (Prometheus never has them)."""
-    from console.backends import route
-    from console.panels import PLOTS
+    from console.metrics.backends import route
+    from console.metrics.panels import PLOTS
 
     exprs = [expr for _, expr in shipped_rules()]
     exprs += [e.replace("$job", JOB) for kind in EXPRS.values() for e in kind.values()]

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from console.aggregator import SeriesStore
+from console.metrics.store import SeriesStore
 from console.promql import EvalError, UnsupportedQuery, check, evaluate
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import promql_parser
 import pytest
 
-from console.aggregator import STALE_NAN, SeriesStore
+from console.metrics.store import STALE_NAN, SeriesStore
 from console.promql import EvalError, UnsupportedQuery, check, evaluate
 
 DATA = Path(__file__).parent / "data" / "promql"

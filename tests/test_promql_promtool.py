@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.aggregator import STALE_NAN, SeriesStore, is_stale
+from console.metrics.store import STALE_NAN, SeriesStore, is_stale
 from console.promql import evaluate
 from console.promql.parse import compile_expr
 

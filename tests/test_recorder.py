@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from console import __version__, recorder
+from console import __version__
+from console.recording import writer as recorder
 from console.clock import WallClock
 from console.model import Observation, Sample
-from console.recorder import Recorder, open_recorder
-from console.recording import APPLICATION_ID, SCHEMA_VERSION, SERIES, Recording
-from console.replay import Replay
+from console.recording.writer import Recorder, open_recorder
+from console.recording.format import APPLICATION_ID, SCHEMA_VERSION, SERIES, Recording
+from console.recording.replay import Replay
 
 
 def _decoded(path: Path) -> str:
@@ -221,7 +222,7 @@ def test_kill_9_mid_recording_loses_at_most_the_last_batch(tmp_path):
 
 def test_recording_modules_are_headless():
     """The recorder, replay and export run without the UI: no textual import."""
-    code = ("import sys, console.recorder, console.recording, console.replay, console.export\n"
+    code = ("import sys, console.recording.writer, console.recording.format, console.recording.replay, console.recording.export\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -11,11 +11,11 @@ import sqlite3
 import pytest
 
 from conftest import start_watch
-from console import recording
+from console.recording import format as recording
 from console.cli import main
-from console.recorder import Recorder
-from console.recording import Recording, RecordingError
-from console.replay import Replay, parse_instant
+from console.recording.writer import Recorder
+from console.recording.format import Recording, RecordingError
+from console.recording.replay import Replay, parse_instant
 
 TICK = 15.0
 SWITCH_AT = 30 * 60  # error-spike for 30 min (HighErrorRate fires, an incident opens), then normal (it recovers)

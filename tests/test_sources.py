@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from console.clock import VirtualClock
-from console.config import Auth, Service
+from console.config.schema import Auth, Service
 from console.sources import build_source, read
 from console.sources.base import MAX_BACKOFF
 

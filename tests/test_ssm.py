@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from console.clock import VirtualClock
-from console.config import Service, Switches
+from console.config.schema import Service, Switches
 from console.sources import SourceError, build_source, read
 from console.sources.pipelines import PIPELINES, put_switch
 

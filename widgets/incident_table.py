@@ -7,7 +7,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable
 
-from console.incidents import Incident
+from console.incidents.manager import Incident
 from console.state import ConsoleState
 from screens import keymap
 

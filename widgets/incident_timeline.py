@@ -7,7 +7,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from console.clock import hms
-from console.incidents import Incident
+from console.incidents.manager import Incident
 
 MARK = {"state": "[$accent]◆[/]", "firing": "[$error]●[/]", "recovered": "[$success]↺[/]",
         "crossing": "[$warning]╳[/]", "action": "[$primary]⚙[/]", "update": "[$secondary]✉[/]", "note": "·"}

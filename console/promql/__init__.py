@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.aggregator import SeriesStore
+from console.metrics.store import SeriesStore
 
 from .errors import EvalError, UnsupportedQuery
 from .eval import Evaluator

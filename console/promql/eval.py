@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
-from console.aggregator import SeriesStore, is_stale
+from console.metrics.store import SeriesStore, is_stale
 
 from . import binops, functions, rangefns
 from .aggregate import aggregate

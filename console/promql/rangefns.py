@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from console.aggregator import Series, is_stale
+from console.metrics.store import Series, is_stale
 
 from . import gomath
 from .histogram import quantile

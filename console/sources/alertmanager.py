@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 
-from ..clock import parse_iso, utc_iso
-from ..config import Service
-from ..model import Sample
+from console.clock import parse_iso, utc_iso
+from console.config.schema import Service
+from console.model import Sample
 from .base import SourceError, _auth_headers, _scrub, _status_error, _transport_reason, json_endpoint, one_line
 from .schema import Reading
 

@@ -14,8 +14,8 @@ from typing import Any, Awaitable, Callable, Literal
 
 import httpx
 
-from ..config import Auth, Service
-from ..model import Observation
+from console.config.schema import Auth, Service
+from console.model import Observation
 from .exposition import parse_exposition
 
 MAX_BACKOFF = 60.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import Service
+from console.config.schema import Service
 from .base import Endpoint, json_endpoint, metrics_endpoint
 from .schema import Schema, boolean, equals, num, one_of, per_row, rows, text, when
 

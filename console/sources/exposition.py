@@ -31,7 +31,7 @@ import re
 
 from prometheus_client.parser import text_fd_to_metric_families
 
-from ..model import Sample
+from console.model import Sample
 
 _TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
 _TYPE_LINE = re.compile(r"#\s+TYPE\s+(\S+)\s+(\S+)\s*$")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
-from ..clock import utc_iso
-from ..config import Service, Switches
+from console.clock import utc_iso
+from console.config.schema import Service, Switches
 from .base import Endpoint, SourceError, one_line, json_endpoint, metrics_endpoint
 from .schema import Schema, boolean, per_row, rows, text, when
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..clock import parse_iso
-from ..model import Sample
+from console.clock import parse_iso
+from console.model import Sample
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..config import Service
+from console.config.schema import Service
 from .base import Endpoint, metrics_endpoint
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .clock import parse_iso
+from console.clock import parse_iso
 from .playbooks import GENERAL, PLAYBOOKS
-from .state import RuleState, ServiceState
+from console.state import RuleState, ServiceState
 
 DELIVERY_RUNBOOK = "003_ae6503292f0c1228.txt#Response playbook"
 DELIVERY_WINDOW = 3600.0  # the runbook's "Retry failed (1h)": older failures are history, not incidents

@@ -14,8 +14,8 @@ import urllib3
 from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 from urllib3.util.retry import Retry
 
-from ..config import Prometheus
-from ..sources.base import SourceError, _auth_headers, _scrub, _transport_reason, one_line
+from console.config.schema import Prometheus
+from console.sources.base import SourceError, _auth_headers, _scrub, _transport_reason, one_line
 
 Vector = list[tuple[dict[str, str], float]]
 Matrix = list[tuple[dict[str, str], list[tuple[float, float]]]]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from .clock import utc_iso
-from .incidents import Entry, Incident
-from .paths import data_dir
+from console.clock import utc_iso
+from .manager import Entry, Incident
+from console.paths import data_dir
 
 log = logging.getLogger(__name__)
 FILENAME = "incidents.sqlite"

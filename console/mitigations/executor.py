@@ -12,13 +12,13 @@ from typing import Any, Callable
 
 import httpx
 
-from .actions import PICKS, Action, PlanError, context, evidence_expr, render
+from .catalog import PICKS, Action, PlanError, context, evidence_expr, render
 from .audit import AuditLog, AuditRow
-from .config import Auth, Config, Service
-from .engine import Engine
-from .sources.base import SourceError, _auth_headers, _scrub, _transport_reason, one_line
-from .sources.pipelines import put_switch
-from .state import ActionRecord, ConsoleState
+from console.config.schema import Auth, Config, Service
+from console.engine import Engine
+from console.sources.base import SourceError, _auth_headers, _scrub, _transport_reason, one_line
+from console.sources.pipelines import put_switch
+from console.state import ActionRecord, ConsoleState
 
 VERIFY_TIMEOUT = 60.0  # a proving state not seen this long after sending: failed (never re-sent)
 KEEP = 50  # records kept in ConsoleState.actions

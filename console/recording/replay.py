@@ -12,14 +12,14 @@ from functools import partial
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from .clock import VirtualClock, parse_iso, utc_iso
-from .config import ConfigError, parse_config
-from .durations import parse_duration
-from .engine import Engine
-from .model import Observation, Sample
-from .recording import JSON, SCRAPE, SERIES, TICK, Poll, Recording, RecordingError, minute_of
-from .rules import _Alert
-from .state import ActionRecord, RuleState
+from console.clock import VirtualClock, parse_iso, utc_iso
+from console.config.schema import ConfigError, parse_config
+from console.durations import parse_duration
+from console.engine import Engine
+from console.model import Observation, Sample
+from .format import JSON, SCRAPE, SERIES, TICK, Poll, Recording, RecordingError, minute_of
+from console.rules.lifecycle import Alert
+from console.state import ActionRecord, RuleState
 
 SLICE_MS = 60_000  # read a minute at a time: chunks are minutes
 MARK_KINDS = ("rule", "incident", "audit")
@@ -50,7 +50,7 @@ def restore(engine: Engine, part: str, value: Any) -> None:
         engine._rule_states.clear()
         for name, service, labels, since, fired in value:
             lk = tuple(sorted(labels.items()))
-            engine.evaluator._alerts.setdefault((name, service), {})[lk] = _Alert(since, fired, math.nan, dict(lk))
+            engine.evaluator._alerts.setdefault((name, service), {})[lk] = Alert(since, fired, math.nan, dict(lk))
             key = RuleState(name, service, "", "", None, labels, None, None, "", "", "", 0.0).key
             engine._rule_states[key] = "firing" if fired is not None else "pending"
     elif part == "incidents":
@@ -65,7 +65,7 @@ def _known(cls, d: dict) -> dict:
 
 
 def _restore_incidents(engine: Engine, value: dict) -> None:
-    from .incidents import Entry, Incident
+    from console.incidents.manager import Entry, Incident
 
     m = engine.incidents
     m.reset()

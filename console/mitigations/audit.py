@@ -11,7 +11,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from .paths import data_dir
+from console.paths import data_dir
 
 FILENAME = "audit.sqlite"
 COLUMNS = ("ts", "user", "environment", "service", "action", "target", "attempt", "result", "summary", "detail")

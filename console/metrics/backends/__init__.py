@@ -8,11 +8,11 @@ from typing import Iterable, Iterator
 
 import promql_parser
 
-from .. import promql
-from ..aggregator import SeriesStore
-from ..panels import EXPRS
-from ..retention import LOOKBACK
-from ..state import BackendState, EndpointState
+from console import promql
+from console.metrics.store import SeriesStore
+from console.metrics.panels import EXPRS
+from console.metrics.retention import LOOKBACK
+from console.state import BackendState, EndpointState
 from .prometheus import PrometheusClient, QueryError
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from .durations import parse_duration
+from console.durations import parse_duration
 
 KINDS = ("conversion", "pipelines", "converge", "path_tracker", "data_pipeline", "scrape", "alertmanager")
 
@@ -239,7 +239,7 @@ def parse_config(data: dict, source: str) -> Config:
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         raise ConfigError(f"{source}: {_loc(err['loc'], data)}: {msg}") from None
-    from .actions import load_actions  # [[actions]]: bad templates and unknown placeholders fail at load
+    from console.mitigations.catalog import load_actions  # [[actions]]: bad templates and unknown placeholders fail at load
 
     load_actions(cfg)
     return cfg

@@ -1,87 +1,24 @@
-"""Rules as data: load the shipped rule file plus config overrides, and run their pending/firing lifecycle."""
+"""The alerting-rule lifecycle, as Prometheus runs it: inactive → pending → firing, per result series."""
 
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Callable
 
-from .config import Config, ConfigError, RuleConfig
-from .durations import parse_duration
-from .state import RuleState
+from console.state import RuleState
 
-SEVERITIES = ("P1", "P2", "P3", "P4")
-SHIPPED = "rules.toml"
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule bound to one service: `$job` already replaced by that service's job label."""
-
-    name: str
-    expr: str
-    for_: float
-    severity: str
-    service: str  # service name
-    kind: str
-    runbook: str
-    summary: str
-    actions: tuple[str, ...] = ()
+from .load import Rule
 
 
 @dataclass
-class _Alert:
+class Alert:
+    """One series of one rule while its condition holds."""
+
     active_since: float
     fired_at: float | None = None
     value: float = math.nan
     labels: dict[str, str] = field(default_factory=dict)
-
-
-def _shipped() -> list[dict]:
-    text = resources.files("console").joinpath(SHIPPED).read_text()
-    return tomllib.loads(text)["rules"]
-
-
-def _merge(shipped: list[dict], overrides: list[RuleConfig], source: str) -> list[dict]:
-    """Config [[rules]] override shipped rules by name (field by field) or add new ones."""
-    by_name = {r["name"]: dict(r) for r in shipped}
-    for i, o in enumerate(overrides):
-        given = {k: v for k, v in o.model_dump(by_alias=True).items() if v is not None}
-        base = by_name.get(o.name)
-        if base is None:
-            for key in ("expr", "severity", "service"):
-                if key not in given:
-                    raise ConfigError(f"{source}: rules[{i}] ({o.name}): new rule needs {key}")
-            base = {"for": "0s", "runbook": "", "summary": "", "actions": []}
-        base.update(given)
-        by_name[o.name] = base
-    return [r for r in by_name.values() if not r.get("disabled")]
-
-
-def load_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
-    """Bind every rule to each configured service of its kind; bad expressions fail here, naming the rule."""
-    rules: list[Rule] = []
-    for i, r in enumerate(_merge(_shipped(), cfg.rules, cfg.source_path)):
-        where = f"{cfg.source_path}: rules ({r['name']})"
-        if r.get("severity") not in SEVERITIES:
-            raise ConfigError(f"{where}.severity: must be one of {', '.join(SEVERITIES)}")
-        try:
-            for_ = parse_duration(r.get("for", "0s"))
-        except ValueError as e:
-            raise ConfigError(f"{where}.for: {e}") from None
-        for svc in cfg.services:
-            if svc.kind != r["service"]:
-                continue
-            expr = r["expr"].replace("$job", svc.job or svc.name)
-            try:
-                check(expr)
-            except ValueError as e:
-                raise ConfigError(f"{where}.expr: {e}") from None
-            rules.append(Rule(r["name"], expr, for_, r["severity"], svc.name, svc.kind,
-                              r.get("runbook", ""), r.get("summary", ""), tuple(r.get("actions", []))))
-    return rules
 
 
 class RuleEvaluator:
@@ -89,7 +26,7 @@ class RuleEvaluator:
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = rules
-        self._alerts: dict[tuple[str, str], dict[tuple, _Alert]] = {}
+        self._alerts: dict[tuple[str, str], dict[tuple, Alert]] = {}
         self._errors: dict[tuple[str, str], str] = {}
 
     def evaluate(self, now: float, query: Callable[[str, float], list[tuple[dict, float]]]) -> list[RuleState]:
@@ -116,7 +53,7 @@ class RuleEvaluator:
             seen.add(lk)
             a = alerts.get(lk)
             if a is None:
-                a = alerts[lk] = _Alert(active_since=now, labels=dict(lk))
+                a = alerts[lk] = Alert(active_since=now, labels=dict(lk))
             a.value = value
             if a.fired_at is None and now - a.active_since >= rule.for_:
                 a.fired_at = now

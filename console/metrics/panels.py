@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from .state import ServiceState
+from console.state import ServiceState
 
 Query = Callable[[str], list[tuple[dict, float]]]
 

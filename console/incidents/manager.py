@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from . import incident_sources
-from .clock import utc_iso
-from .incident_model import (ALLOWED, OPEN, REOPEN_GRACE, STARTUP_GRACE, STATES, TARGETS, UPDATE_EVERY, Entry,
+from . import openers as incident_sources
+from console.clock import utc_iso
+from .model import (ALLOWED, OPEN, REOPEN_GRACE, STARTUP_GRACE, STATES, TARGETS, UPDATE_EVERY, Entry,
                              Incident, IncidentError, Timer, whoami)
-from .rules import _shipped as shipped_rules
-from .sources import alertmanager as am
-from .sources.base import SourceError
+from console.rules.load import shipped as shipped_rules
+from console.sources import alertmanager as am
+from console.sources.base import SourceError
 
 if TYPE_CHECKING:  # the engine owns the manager; imported only for the type
-    from .engine import Engine
-    from .incident_store import IncidentStore
+    from console.engine import Engine
+    from .store import IncidentStore
 
 __all__ = ["ALLOWED", "OPEN", "REOPEN_GRACE", "STATES", "TARGETS", "UPDATE_EVERY", "Entry", "Incident",
            "IncidentError", "IncidentManager", "Timer", "whoami"]

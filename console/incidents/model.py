@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from .clock import utc_iso
+from console.clock import utc_iso
 
 STATES = ("triggered", "acknowledged", "mitigating", "resolved", "documented")
 OPEN = ("triggered", "acknowledged", "mitigating")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable
 
-from .durations import format_duration
+from console.durations import format_duration
 
 GENERAL = "004_3b25d9bb95b182cc.txt#General Response Procedures"
 UNITS = ("duration", "percent", "rate", "number", "text")
@@ -46,7 +46,7 @@ class Playbook:
 
 
 def _load() -> dict[str, Playbook]:
-    data = tomllib.loads(resources.files("console").joinpath("playbooks.toml").read_text())
+    data = tomllib.loads(resources.files("console.incidents").joinpath("playbooks.toml").read_text())
     out = {}
     for key, p in data["playbooks"].items():
         steps = tuple(Step(s["step"], tuple(Live(**lv) for lv in s.get("live", []))) for s in p.get("diagnosis", []))

@@ -14,14 +14,14 @@ from typing import Any
 
 import aiosqlite
 
-from . import __version__
-from .clock import utc_iso
-from .config import Config
-from .engine import Engine
-from .model import Observation
-from .paths import data_dir
+from console import __version__
+from console.clock import utc_iso
+from console.config.schema import Config
+from console.engine import Engine
+from console.model import Observation
+from console.paths import data_dir
 from .replay import carried
-from .recording import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
+from .format import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
                         encode_samples, migrate, minute_of)
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import Iterator, TextIO
 
-from .clock import utc_iso
-from .promql.parse import compile_expr
-from .recording import SERIES, SUFFIX, Recording, RecordingError, minute_of
+from console.clock import utc_iso
+from console.promql.parse import compile_expr
+from .format import SERIES, SUFFIX, Recording, RecordingError, minute_of
 from .replay import parse_instant
 
 SLICE_MS = 3_600_000  # an hour of chunks at a time keeps memory flat on a day-long file
@@ -137,8 +137,8 @@ def describe(path: Path) -> dict:
 
 
 def list_recordings(args) -> int:
-    from .config import load_config
-    from .paths import data_dir
+    from console.config.schema import load_config
+    from console.paths import data_dir
 
     folder = Path(args.dir) if args.dir else data_dir(load_config(args.config).data_dir if args.config else None) / "recordings"
     files = sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []

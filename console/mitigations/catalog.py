@@ -1,4 +1,4 @@
-"""Mitigations as data: the Action type, the built-ins of actions.toml plus the config's [[actions]], and plans."""
+"""Mitigations as data: the Action type, the built-ins of mitigations.toml plus the config's [[actions]], and plans."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from .config import Config, ConfigError, _loc
-from .durations import parse_duration
-from .state import ServiceState
+from console.config.schema import Config, ConfigError, _loc
+from console.durations import parse_duration
+from console.state import ServiceState
 
-BUILTIN = Path(__file__).with_name("actions.toml")
+BUILTIN = Path(__file__).with_name("mitigations.toml")
 STAGES = (0, 5, 15, 35, 60, 100)  # runbook 003's rollout stages
 GLOBAL = ("now_ms", "now_s", "service", "environment")
 # The kind's current state each action may use (captured before sending: the inverse restores it).
@@ -323,7 +323,7 @@ def toggle_for(kind: str, name: str, svc: ServiceState | None) -> tuple[str, str
 
 def load_actions(cfg: Config) -> dict[str, Action]:
     """Every action by id; ConfigError `file: actions[i] (id).key: problem` for the first bad one."""
-    from .promql import check  # the PromQL parser is heavy: only loaded here
+    from console.promql import check  # the PromQL parser is heavy: only loaded here
 
     kinds = {s.name: s.kind for s in cfg.services}
     found: dict[str, Action] = {}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .clock import hms, utc_iso
-from .durations import format_duration
-from .incidents import Incident
+from console.clock import hms, utc_iso
+from console.durations import format_duration
+from .manager import Incident
 from .playbooks import playbook_for
 
 UNKNOWN = "<unknown>"

@@ -1,0 +1,74 @@
+"""Rules as data: the shipped rule file plus the config's overrides, bound to each configured service."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Callable
+
+from console.config.schema import Config, ConfigError, RuleConfig
+from console.durations import parse_duration
+
+SEVERITIES = ("P1", "P2", "P3", "P4")
+SHIPPED = "rules.toml"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule bound to one service: `$job` already replaced by that service's job label."""
+
+    name: str
+    expr: str
+    for_: float
+    severity: str
+    service: str  # service name
+    kind: str
+    runbook: str
+    summary: str
+    actions: tuple[str, ...] = ()
+
+
+def shipped() -> list[dict]:
+    text = resources.files("console.rules").joinpath(SHIPPED).read_text()
+    return tomllib.loads(text)["rules"]
+
+
+def _merge(shipped: list[dict], overrides: list[RuleConfig], source: str) -> list[dict]:
+    """Config [[rules]] override shipped rules by name (field by field) or add new ones."""
+    by_name = {r["name"]: dict(r) for r in shipped}
+    for i, o in enumerate(overrides):
+        given = {k: v for k, v in o.model_dump(by_alias=True).items() if v is not None}
+        base = by_name.get(o.name)
+        if base is None:
+            for key in ("expr", "severity", "service"):
+                if key not in given:
+                    raise ConfigError(f"{source}: rules[{i}] ({o.name}): new rule needs {key}")
+            base = {"for": "0s", "runbook": "", "summary": "", "actions": []}
+        base.update(given)
+        by_name[o.name] = base
+    return [r for r in by_name.values() if not r.get("disabled")]
+
+
+def load_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
+    """Bind every rule to each configured service of its kind; bad expressions fail here, naming the rule."""
+    rules: list[Rule] = []
+    for i, r in enumerate(_merge(shipped(), cfg.rules, cfg.source_path)):
+        where = f"{cfg.source_path}: rules ({r['name']})"
+        if r.get("severity") not in SEVERITIES:
+            raise ConfigError(f"{where}.severity: must be one of {', '.join(SEVERITIES)}")
+        try:
+            for_ = parse_duration(r.get("for", "0s"))
+        except ValueError as e:
+            raise ConfigError(f"{where}.for: {e}") from None
+        for svc in cfg.services:
+            if svc.kind != r["service"]:
+                continue
+            expr = r["expr"].replace("$job", svc.job or svc.name)
+            try:
+                check(expr)
+            except ValueError as e:
+                raise ConfigError(f"{where}.expr: {e}") from None
+            rules.append(Rule(r["name"], expr, for_, r["severity"], svc.name, svc.kind,
+                              r.get("runbook", ""), r.get("summary", ""), tuple(r.get("actions", []))))
+    return rules
