@@ -9,7 +9,7 @@ from typing import Callable
 import httpx
 
 from . import promql
-from console.mitigations.catalog import evidence_exprs
+from console.catalog import Catalog, build_catalog
 from console.metrics.store import STALE_NAN, SeriesStore
 from .clock import Clock
 from console.config.schema import Config
@@ -20,7 +20,6 @@ from console.metrics.panels import Figures, exprs_for
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
 from console.rules.lifecycle import RuleEvaluator
-from console.rules.load import load_rules
 from .sources import Reading, build_source, read
 from .state import ConsoleState, EndpointState, ServiceState
 
@@ -36,14 +35,15 @@ class Engine:
     """One pipeline, live or replayed: every Observation goes through `ingest`."""
 
     def __init__(self, cfg: Config, clock: Clock, *, mode: str = "live", scenario: str | None = None,
-                 persist_incidents: bool | None = None) -> None:
+                 persist_incidents: bool | None = None, catalog: Catalog | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
-        self.rules = load_rules(cfg, promql.check)
+        catalog = catalog or build_catalog(cfg)  # the Session passes the one it loaded
+        self.rules = list(catalog.rules)
         exprs = [r.expr for r in self.rules]
         for s in cfg.services:
             exprs += exprs_for(s.kind, s.job or s.name)
-        exprs += evidence_exprs(cfg)  # mitigations are verified by PromQL too: keep the series they read
+        exprs += catalog.evidence  # mitigations are verified by PromQL too: keep the series they read
         exprs += playbook_exprs(self.rules, lambda svc: cfg.service(svc).job or svc)  # incident detail's live values
         keep, retention = needs(exprs)
         self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))

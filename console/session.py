@@ -1,36 +1,68 @@
-"""A console session: the config (a file, or the embedded demo) and its engine, started and stopped together."""
+"""The Session: composition root of a live console, and the one façade its screens talk to (see console/facade.py)."""
 
 from __future__ import annotations
 
-from .clock import Clock, WallClock
+import asyncio
+import itertools
+import logging
+import re
+from typing import Any, Callable
+
+from console.catalog import Catalog, build_catalog
+from console.clock import Clock, WallClock, utc_iso
 from console.config.schema import Config, load_config
-from .engine import Engine
+from console.engine import Engine
+from console.facade import View, failed, ok, refused
+from console.incidents.manager import ALLOWED, IncidentError
+from console.incidents.playbooks import live_value, playbook_for
+from console.metrics.panels import PLOTS
+from console.mitigations.audit import AuditLog, audit_path
+from console.mitigations.catalog import PlanError, action_rows, toggle_for
+from console.mitigations.executor import Executor, Plan
+from console.mitigations.plan_view import plan_view
+from console.paths import data_dir
+from console.state import ConsoleState
+
+log = logging.getLogger(__name__)
+DONE = {"acknowledge": "acknowledged", "unacknowledge": "unacknowledged", "mitigating": "marked mitigating",
+        "resolve": "resolved", "document": "documented"}
 
 
 class Session:
-    """What `demo`, `run` and `snapshot` share: build the config, start the simulator if needed, the engine."""
+    """What `demo`, `run` and `snapshot` share: the config, the simulator if any, the engine, mitigations, recorder."""
+
+    mode = "live"
 
     def __init__(self, *, config_path: str | None = None, env: str | None = None, scenario: str = "normal",
                  seed: int = 0, clock: Clock | None = None, read_only: bool = False,
-                 record: str | None = None) -> None:
+                 record: str | None = None, keys: dict[str, str] | None = None) -> None:
         self.config_path = config_path
         self.env = env
         self.scenario = scenario
         self.seed = seed
         self.clock = clock or WallClock()
         self.read_only = read_only
+        self.keys = keys or {}  # [keys] on top of the config's (the demo has no config file)
         self.demo = None
+        self.catalog: Catalog | None = None
         self.engine: Engine | None = None
+        self.executor: Executor | None = None
         self.record = record  # a recording file (or folder), "auto" (the config's `record`), None: off
         self.recorder = None
+        self._subscribers: list[Callable[[ConsoleState], None]] = []
+        self._plans: dict[int, Plan] = {}
+        self._plan_ids = itertools.count(1)
 
     @property
     def is_demo(self) -> bool:
         return self.config_path is None
 
+    # --- lifecycle ------------------------------------------------------------------------
+
     async def start(self) -> Engine:
+        """Read the catalog once, build every part and hand each what it needs."""
         if self.is_demo:
-            from .demo import Demo
+            from console.demo import Demo
 
             self.demo = Demo(self.clock, scenario=self.scenario, seed=self.seed)
             cfg: Config = await self.demo.start()
@@ -38,18 +70,203 @@ class Session:
             cfg = load_config(self.config_path).with_environment(self.env)
         if self.read_only:
             cfg = cfg.model_copy(update={"read_only": True})
-        self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None)
+        if self.keys:
+            cfg = cfg.model_copy(update={"keys": {**cfg.keys, **self.keys}})
+        self.catalog = build_catalog(cfg)
+        self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None, catalog=self.catalog)
         await self.engine.start()
+        self.engine.listeners.append(self._publish)
         if self.record:
             from console.recording.writer import open_recorder
 
             self.recorder = await open_recorder(self.engine, None if self.record == "auto" else self.record)
         return self.engine
 
+    async def start_mitigations(self) -> None:
+        """The executor and its audit log (the TUI and the collector; `snapshot` sends nothing and needs neither)."""
+        cfg = self.engine.cfg
+        self.executor = Executor(self.engine, self.catalog.actions, AuditLog(audit_path(cfg.data_dir)))
+        await self.executor.start()
+        self.executor.listeners.append(lambda rec: self._publish(self.engine.state))
+
+    async def run(self) -> None:
+        await self.engine.run()
+
     async def stop(self) -> None:
+        if self.executor is not None:
+            await self.executor.stop()
         if self.recorder is not None:
             await self.recorder.stop()
         if self.engine is not None:
             await self.engine.stop()
         if self.demo is not None:
             await self.demo.stop()
+
+    # --- state out --------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConsoleState:
+        return self.engine.state
+
+    def view(self) -> View:
+        cfg = self.engine.cfg
+        by_kind: dict[str, str] = {}
+        for s in cfg.services:
+            by_kind.setdefault(s.kind, s.name)
+        plots = {s.name: [[t, e.replace("$job", s.job or s.name)] for t, e in PLOTS.get(s.kind, [])]
+                 for s in cfg.services}
+        return View(mode=self.mode, environment=cfg.environment, production=cfg.production,
+                    read_only=cfg.read_only, services_by_kind=by_kind, actions=action_rows(self.catalog.actions),
+                    keys=dict(cfg.keys), plots=plots)
+
+    def notices(self) -> list[tuple[str, str]]:
+        """What the user should read once at start: (severity, line)."""
+        out = []
+        if self.recorder is not None:
+            out.append(("information", f"Recording to {self.recorder.path}"))
+        if self.engine.incidents.persist_error:
+            out.append(("warning", f"Incidents are not saved: {self.engine.incidents.persist_error}"))
+        return out
+
+    def subscribe(self, fn: Callable[[ConsoleState], None]) -> Callable[[], None]:
+        """Call `fn` with every published state; returns the unsubscribe."""
+        self._subscribers.append(fn)
+        return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
+
+    def _publish(self, state: ConsoleState) -> None:
+        for fn in list(self._subscribers):
+            fn(state)
+
+    # --- commands in (plain data), results out (plain data) ---------------------------------
+
+    async def request(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        """Run one command (see console/facade.py for the list); never raises for a bad command."""
+        handler = getattr(self, "cmd_" + str(cmd.get("cmd", "")).replace(".", "_"), None)
+        if handler is None:
+            return failed(f"unknown command {cmd.get('cmd')!r}")
+        try:
+            return await handler(cmd)
+        except (PlanError, IncidentError) as e:
+            return failed(str(e))
+        except KeyError as e:
+            return failed(f"{cmd.get('cmd')}: missing {e}")
+
+    async def cmd_incident_verb(self, cmd: dict) -> dict:
+        mgr, verb, iid = self.engine.incidents, cmd["verb"], cmd["id"]
+        if verb not in ALLOWED:
+            return failed(f"no incident verb {verb!r}")
+        inc = mgr.get(iid)
+        if inc.state not in ALLOWED[verb][0]:
+            return failed(f"{inc.id} is {inc.state}: cannot {verb}")
+        if verb == "acknowledge":
+            await mgr.acknowledge(iid, comment=cmd.get("comment", ""), duration=cmd.get("duration", 3600.0))
+        elif verb == "unacknowledge":
+            await mgr.unacknowledge(iid)
+        elif verb == "resolve":
+            if cmd.get("postmortem_date"):
+                inc.notes["postmortem_date"] = cmd["postmortem_date"]
+            mgr.resolve(iid, resolution=cmd.get("resolution", ""), root_cause=cmd.get("root_cause", ""))
+        else:
+            getattr(mgr, verb)(iid)
+        self.engine.state.incidents = mgr.visible()  # show it now, not at the next tick
+        self._publish(self.engine.state)
+        return ok(f"{iid} {DONE[verb]}")
+
+    async def cmd_incident_view(self, cmd: dict) -> dict:
+        """What the incident detail shows beyond the state: its mitigations and the playbook's live values."""
+        inc = self.engine.incidents.get(cmd["id"])
+        pb = playbook_for(inc.runbook)
+        rule = next((r for r in self.engine.rules if r.name == inc.rule and r.service == inc.service), None) \
+            if inc.source == "rule" else None
+        ids = list(dict.fromkeys(list(pb.mitigations) + list(rule.actions if rule else [])))[:9]
+        titles = {a.id: a.title for a in self.catalog.actions.values()}
+        state = self.engine.state
+        name = inc.service
+        if inc.source == "alertmanager":  # the watched service the alert is about, when the console has it
+            name = next((v for v in (inc.labels.get("service"), inc.labels.get("job")) if v in state.services), name)
+        svc = state.services.get(name)
+        cfg = next((s for s in self.engine.cfg.services if s.name == name), None)
+        job = (cfg.job or cfg.name) if cfg else name
+        results = {a: r for (s, a), r in self.engine.incidents.action_results.items() if s == name}
+
+        def query(expr: str):
+            return self.engine.query(expr, state.ts)
+
+        live = [[[lv.label, live_value(lv, svc.figures if svc else {}, query, job, results)] for lv in step.live]
+                for step in pb.diagnosis]
+        return ok(mitigations=[[a, titles.get(a, a)] for a in ids], live=live)
+
+    async def cmd_range(self, cmd: dict) -> dict:
+        """Points of each expression over the last `span` seconds, for plots."""
+        now = self.clock.now()
+        span, step = float(cmd["span"]), float(cmd["step"])
+        series = [await self.engine.plot_range(expr, now - span, now, step) for expr in cmd["exprs"]]
+        return ok(now=now, series=series)
+
+    # mitigations: prepare (pick or plan) → the user confirms → send, or cancel; every attempt audited
+
+    async def cmd_mitigation_prepare(self, cmd: dict) -> dict:
+        ex = self.executor
+        if ex is None:
+            return failed("mitigations are not running in this console")
+        action_id, item = cmd.get("action"), cmd.get("item")
+        if action_id is None:  # undo: the inverse of the newest undoable action
+            plan = ex.plan_inverse()
+        else:
+            action = ex.actions.get(action_id)
+            if action is not None and action.pick and item is None:
+                choices = ex.items(action_id)
+                if not choices:
+                    raise PlanError(f"nothing to pick for {action.title.lower()} (no {action.pick} seen yet)")
+                return ok(pick=choices, title=action.title)
+            plan = ex.plan(action_id, item)
+        reason = ex.refusal(plan)
+        if reason:  # read-only or in flight: never reaches the network, but is audited
+            ex.refuse(plan, reason)
+            return refused(f"{plan.action.title}: {reason}")
+        pid = next(self._plan_ids)
+        self._plans[pid] = plan
+        return ok(plan_id=pid, confirm=plan_view(plan, ex.clean))
+
+    async def cmd_mitigation_toggle(self, cmd: dict) -> dict:
+        """`x` on a kill-switch row: the action that flips it."""
+        service, name = cmd["service"], cmd["name"]
+        action_id, item = toggle_for(self.engine.cfg.service(service).kind, name, self.engine.state.services[service])
+        return await self.cmd_mitigation_prepare({"action": action_id, "item": item})
+
+    async def cmd_mitigation_send(self, cmd: dict) -> dict:
+        plan = self._plans.pop(cmd["plan_id"], None)
+        if plan is None:
+            return failed("that plan was already sent or cancelled")
+        rec = await self.executor.execute(plan)
+        return ok(f"{plan.action.title}: {rec.status}", status=rec.status, seq=rec.seq)
+
+    async def cmd_mitigation_cancel(self, cmd: dict) -> dict:
+        plan = self._plans.pop(cmd["plan_id"], None)
+        if plan is not None:
+            self.executor.cancel(plan)
+        return ok()
+
+    # drafts: the screen renders the text; the console writes it and notes it on the incident
+
+    async def cmd_draft_write(self, cmd: dict) -> dict:
+        iid, template = cmd["id"], cmd["template"]
+        now = self.clock.now()
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{iid}-{template}-{utc_iso(now)}.txt")
+        folder = data_dir(self.engine.cfg.data_dir) / "drafts"
+
+        def write():
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(cmd["text"] + "\n", encoding="utf-8")
+            return folder / name
+
+        try:
+            path = await asyncio.to_thread(write)
+        except OSError as e:
+            return failed(f"cannot write the draft: {e.strerror}")
+        self.engine.incidents.record_update(iid, template, f"written to {path}")
+        return ok(f"{template} draft written to {path}", path=str(path))
+
+    async def cmd_draft_copied(self, cmd: dict) -> dict:
+        self.engine.incidents.record_update(cmd["id"], cmd["template"], "copied to the clipboard")
+        return ok(f"{cmd['template']} draft copied to the clipboard (OSC 52)")

@@ -24,16 +24,16 @@ START = 1_795_000_000.0
 async def shoot(scenario: str, minutes: float, size: tuple[int, int], out: str, keys: list[str]) -> None:
     app = OpsApp(Session(clock=VirtualClock(START), scenario=scenario, seed=1), autorun=False)
     async with app.run_test(size=size) as pilot:
-        clock = app.engine.clock
+        clock = app.session.engine.clock
         end = clock.now() + minutes * 60
         while clock.now() < end:
             clock.advance(1.0)
-            await app.engine.tick()
+            await app.session.engine.tick()
         await pilot.pause()
         for k in keys:
             await pilot.press(k)
             await pilot.pause()
-        await app.engine.tick()
+        await app.session.engine.tick()
         await pilot.pause()
         app.save_screenshot(out + ".svg")
     if shutil.which("rsvg-convert"):

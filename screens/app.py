@@ -1,4 +1,4 @@
-"""The Textual App: starts the session's engine, routes each state update to the visible screen."""
+"""The Textual App: a viewer of one façade (a live Session or a replay); states in, commands out."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from functools import partial
 from textual.app import App, SystemCommand
 from textual.message import Message
 
-from console.mitigations.catalog import PlanError, load_actions, toggle_for
-from console.mitigations.audit import AuditLog, audit_path
-from console.config.schema import ConfigError, load_config
-from console.mitigations.executor import Executor
-from console.metrics.panels import PLOTS
+from console.commands import Registry, build_registry
+from console.config.schema import ConfigError
+from console.facade import View
 from console.session import Session
 from console.state import ConsoleState
+from widgets.bindings import install
 
-from . import keymap
 from .confirm import ConfirmScreen
 from .dashboard import Dashboard
 from .detail import ServiceDetail
@@ -27,7 +25,7 @@ from .pick import PickScreen
 
 
 class StateChanged(Message):
-    """The engine published a new state; a burst collapses into the newest one."""
+    """The façade published a new state; a burst collapses into the newest one."""
 
     def __init__(self, state: ConsoleState) -> None:
         super().__init__()
@@ -39,45 +37,46 @@ class StateChanged(Message):
 
 class OpsApp(App):
     TITLE = "opsconsole"
-    BINDINGS = keymap.APP
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, session: Session, *, autorun: bool = True, keys: dict[str, str] | None = None) -> None:
+    def __init__(self, session, *, autorun: bool = True) -> None:
         super().__init__()
-        self.session = session
+        self.session = session  # the façade: console.session.Session or console.recording.replay_session.ReplaySession
         self.autorun = autorun
-        self.engine = None
+        self.view: View | None = None
+        self.registry: Registry | None = None
         self.dashboard: Dashboard | None = None
-        self.executor: Executor | None = None
-        self._keys = keys or {}
+        self._unsubscribe = None
+
+    @property
+    def refused(self) -> frozenset[str]:
+        """What this console refuses: in replay every change, read-only everything that reaches a service."""
+        if self.view is None:
+            return frozenset()
+        if self.view.mode == "replay":
+            return frozenset({"send", "change"})
+        return frozenset({"send"}) if self.view.read_only else frozenset()
 
     async def on_mount(self) -> None:
-        if self._keys:
-            self.set_keymap(self._keys)
-        self.engine = await self.session.start()
-        cfg = self.engine.cfg
-        by_kind: dict[str, str] = {}
-        for s in cfg.services:
-            by_kind.setdefault(s.kind, s.name)
-        self.dashboard = Dashboard(by_kind, production=cfg.production)
+        await self.session.start()
+        await self.session.start_mitigations()
+        self.view = self.session.view()
+        self.registry = build_registry(self.view.actions, self.view.keys)
+        install(self, "app")
+        self.dashboard = self.make_dashboard()
         await self.push_screen(self.dashboard)
-        self.executor = Executor(self.engine, load_actions(cfg), AuditLog(audit_path(cfg.data_dir)))
-        await self.executor.start()
-        self.executor.listeners.append(lambda rec: self.post_message(StateChanged(self.engine.state)))
-        keymap.bind_actions(self.dashboard, self.executor.actions.values(), cfg.read_only)
-        self.engine.listeners.append(lambda st: self.post_message(StateChanged(st)))
-        recorder = getattr(self.session, "recorder", None)
-        if recorder is not None:
-            self.notify(f"Recording to {recorder.path}", timeout=5)
-        if self.engine.incidents.persist_error:
-            self.notify(f"Incidents are not saved: {self.engine.incidents.persist_error}", severity="warning",
-                        timeout=10)
+        self._unsubscribe = self.session.subscribe(lambda st: self.post_message(StateChanged(st)))
+        for severity, line in self.session.notices():
+            self.notify(line, severity=severity, timeout=5 if severity == "information" else 10)
         if self.autorun:
-            self.run_worker(self.engine.run(), group="engine", exclusive=True, exit_on_error=False)
+            self.run_worker(self.session.run(), group="engine", exclusive=True, exit_on_error=False)
+
+    def make_dashboard(self) -> Dashboard:
+        return Dashboard(self.view.services_by_kind, production=self.view.production)
 
     async def on_unmount(self) -> None:
-        if self.executor is not None:
-            await self.executor.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         await self.session.stop()
 
     def on_state_changed(self, message: StateChanged) -> None:
@@ -85,26 +84,25 @@ class OpsApp(App):
         if show is not None:
             show(message.state)
         if self.dashboard is not None and self.screen is not self.dashboard:
-            self.dashboard._last = message.state  # redrawn when it is shown again
+            self.dashboard.remember(message.state)  # redrawn when it is shown again
+
+    # --- screens ----------------------------------------------------------------------------
 
     def open_detail(self, service: str) -> None:
-        svc = self.engine.state.services.get(service)
-        if svc is None:
+        if service not in self.session.state.services:
             return
-        job = self.engine.cfg.service(service).job or service
-        plots = [(t, e.replace("$job", job)) for t, e in PLOTS.get(svc.kind, [])]
-        screen = ServiceDetail(service, plots, production=self.engine.cfg.production)
+        screen = ServiceDetail(service, self.view.plots.get(service, []), production=self.view.production)
         self.push_screen(screen)
-        screen.call_after_refresh(screen.show, self.engine.state)
+        screen.call_after_refresh(screen.show, self.session.state)
 
     def open_incident(self, incident_id: str) -> None:
-        inc = self.engine.incidents.incidents.get(incident_id)
+        inc = next((i for i in self.session.state.incidents if i.id == incident_id), None)
         if inc is None:
+            self.notify(f"{incident_id} is no longer listed", severity="warning", timeout=3)
             return
-        titles = {a.id: a.title for a in self.executor.actions.values()} if self.executor else {}
-        screen = IncidentDetail(inc, titles, production=self.engine.cfg.production)
+        screen = IncidentDetail(inc, production=self.view.production)
         self.push_screen(screen)
-        screen.call_after_refresh(screen.show, self.engine.state)
+        screen.call_after_refresh(screen.show, self.session.state)
 
     def on_incident_table_requested(self, message) -> None:
         """a / m / r / Enter on the incident table."""
@@ -113,21 +111,29 @@ class OpsApp(App):
         else:
             incident_verb(self, message.verb, message.incident_id)
 
-    async def plot_data(self, service: str, plots, span: float, step: float):
-        """Points for each plot over the last `span` seconds (the local store, or Prometheus's query_range)."""
-        now = self.engine.clock.now()
-        return now, [await self.engine.plot_range(expr, now - span, now, step) for _, expr in plots]
+    async def command(self, cmd: dict) -> dict:
+        """Send a command to the façade; a refusal or failure is said in one line."""
+        result = await self.session.request(cmd)
+        if not result["ok"] and result["message"]:
+            self.notify(result["message"], severity="warning" if result["refused"] else "error", timeout=5)
+        return result
+
+    async def plot_data(self, exprs: list[str], span: float, step: float):
+        """Points for each expression over the last `span` seconds (the local store, or Prometheus's query_range)."""
+        res = await self.session.request({"cmd": "range", "exprs": exprs, "span": span, "step": step})
+        return res.get("now", 0.0), res.get("series", [[] for _ in exprs])
 
     # --- mitigations: pick → confirm → send → verify, one path for keys, palette, `u` and incidents ---
 
     def request_action(self, action_id: str, item: dict | str | None = None) -> None:
-        """Run an action as the user would: pick its item (unless given: a dict or an item key), confirm, send."""
-        self.run_worker(self._mitigate(action_id, item), group="mitigate")
+        """Run an action as the user would: pick its item (unless given), confirm, send."""
+        self.run_worker(self._mitigate({"cmd": "mitigation.prepare", "action": action_id, "item": item}),
+                        group="mitigate")
 
     action_request_action = request_action  # what the panels' key bindings call
 
     def action_undo(self) -> None:
-        self.run_worker(self._mitigate(None, None), group="mitigate")
+        self.run_worker(self._mitigate({"cmd": "mitigation.prepare", "action": None}), group="mitigate")
 
     def action_toggle_switch(self) -> None:
         """`x` on the kill-switch table: the action that flips the selected row."""
@@ -135,49 +141,46 @@ class OpsApp(App):
         if key is None:
             return
         service, name = key.split("/", 1)
-        try:
-            action_id, item = toggle_for(self.engine.cfg.service(service).kind, name, self.engine.state.services[service])
-        except PlanError as e:
-            self.notify(str(e), severity="warning")
-            return
-        self.request_action(action_id, item)
+        self.run_worker(self._mitigate({"cmd": "mitigation.toggle", "service": service, "name": name}),
+                        group="mitigate")
 
-    async def _mitigate(self, action_id: str | None, item: dict | str | None) -> None:
-        ex = self.executor
-        try:
-            if action_id is None:
-                plan = ex.plan_inverse()
-            else:
-                action = ex.actions.get(action_id)
-                if action is not None and action.pick and item is None:
-                    choices = ex.items(action_id)
-                    if not choices:
-                        raise PlanError(f"nothing to pick for {action.title.lower()} (no {action.pick} seen yet)")
-                    item = await self.push_screen_wait(PickScreen(action.title, choices))
-                    if item is None:
-                        return
-                plan = ex.plan(action_id, item)
-        except PlanError as e:
-            self.notify(str(e), severity="warning", timeout=5)
+    async def _mitigate(self, cmd: dict) -> None:
+        res = await self.command(cmd)
+        if res["ok"] and "pick" in res:
+            item = await self.push_screen_wait(PickScreen(res["title"], res["pick"]))
+            if item is None:
+                return
+            res = await self.command({**cmd, "item": item})
+        if not res["ok"] or "plan_id" not in res:
             return
-        reason = ex.refusal(plan)
-        if reason:  # read-only or in flight: never reaches the network, but is audited
-            ex.refuse(plan, reason)
-            self.notify(f"{plan.action.title}: {reason}", severity="warning", timeout=5)
-            return
-        if await self.push_screen_wait(ConfirmScreen(plan, ex.clean)):
-            await ex.execute(plan)
+        if await self.push_screen_wait(ConfirmScreen(res["confirm"])):
+            await self.command({"cmd": "mitigation.send", "plan_id": res["plan_id"]})
         else:
-            ex.cancel(plan)
+            await self.command({"cmd": "mitigation.cancel", "plan_id": res["plan_id"]})
+
+    # --- keys, help, palette: all from the registry ------------------------------------------
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
-        if self.executor is None:
+        if self.registry is None:
             return
-        for a in self.executor.actions.values():
-            if not a.hidden:
-                yield SystemCommand(a.title, f"{a.id} · runbook {a.runbook}", partial(self.request_action, a.id))
-        yield SystemCommand("Undo the last action", "its inverse, through the confirm dialog", self.action_undo)
+        scopes = getattr(screen, "SCOPES", ())
+        for c in self.registry.palette():
+            if c.id in ("app.palette", "app.quit") or c.action.startswith("app.pop_screen"):
+                continue
+            if c.scope != "app" and c.scope not in scopes and not (
+                    c.scope.startswith(("panel:", "config:")) and "panels" in scopes):
+                continue
+            yield SystemCommand(f"{c.title} ({c.display})", f"{c.id} · {c.scope}", partial(self._run, c))
+
+    async def _run(self, command) -> None:
+        """A palette entry: run the command's action on the screen (or widget) it belongs to."""
+        target = self.screen
+        if command.scope == "incident_table" and self.dashboard is not None:
+            target = self.dashboard.query_one("#incident-table")
+        elif command.scope.startswith(("panel:", "config:")) and self.dashboard is not None:
+            target = self
+        await self.run_action(command.action, target)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -187,18 +190,14 @@ class OpsApp(App):
 def run_app(args) -> int:
     """`opsconsole demo` / `opsconsole run`: validate the config before the screen opens (exit 2 on error)."""
     config_path = getattr(args, "config", None)
-    keys = {}
     if config_path:
-        from console import promql
-        from console.rules.load import load_rules
+        from console.catalog import load_catalog
 
-        cfg = load_config(config_path).with_environment(args.env)
-        load_rules(cfg, promql.check)
-        keys = cfg.keys
+        load_catalog(config_path, args.env)  # exit 2 with one line, before the screen opens
     session = Session(config_path=config_path, env=args.env, scenario=getattr(args, "scenario", "normal"),
                       seed=getattr(args, "seed", 0), read_only=args.read_only,
                       record=getattr(args, "record", None) or "auto")  # the TUI records unless the config says not
-    app = OpsApp(session, keys=keys)
+    app = OpsApp(session)
     try:
         app.run()
     except ConfigError as e:

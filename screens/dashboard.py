@@ -17,7 +17,7 @@ from widgets.pipeline_strip import PipelineStrip
 from widgets.rollout_bar import RolloutBar
 from widgets.source_bar import SourceBar
 
-from . import keymap
+from widgets.bindings import install
 
 # Focus targets in Tab / up-down order.
 ORDER = ["conversion", "debt", "rollout", "activity-table", "strip", "incident-table", "switch-table"]
@@ -25,7 +25,7 @@ ORDER = ["conversion", "debt", "rollout", "activity-table", "strip", "incident-t
 
 class Dashboard(Screen):
     CSS_PATH = "dashboard.tcss"
-    BINDINGS = keymap.DASHBOARD
+    SCOPES = ("dashboard", "incident_table", "panels")  # whose commands the palette offers here
 
     def __init__(self, services_by_kind: dict[str, str], production: bool = False) -> None:
         super().__init__()
@@ -51,11 +51,16 @@ class Dashboard(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        install(self, "dashboard")
         # incidents first, as k9s starts on its main list: Enter opens the selected one
         self.query_one("#incident-table").focus()
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 110, "-narrow")
+
+    def remember(self, state: ConsoleState) -> None:
+        """The newest state while another screen covers this one: drawn when it is shown again."""
+        self._last = state
 
     def on_screen_resume(self) -> None:
         if self._last is not None:

@@ -16,7 +16,7 @@ from widgets.fmt import age
 from widgets.header_bar import HeaderBar
 from widgets.series_chart import SeriesChart
 
-from . import keymap
+from widgets.bindings import install
 
 PLOT_STEP = 60.0  # 1 h at 1 min resolution: the plots change once a minute
 
@@ -32,7 +32,7 @@ def _fmt_value(v) -> str:
 
 
 class ServiceDetail(Screen):
-    BINDINGS = keymap.DETAIL
+    SCOPES = ("detail",)
     DEFAULT_CSS = """
     ServiceDetail #detail-body { height: 1fr; }
     ServiceDetail #detail-left { width: 1fr; }
@@ -60,6 +60,7 @@ class ServiceDetail(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        install(self, "detail")
         self.query_one("#detail-figures").border_title = f"{self.service} · figures"
         self.query_one("#detail-endpoints").border_title = "endpoints"
         self.query_one("#detail-rules").border_title = "rules pending / firing"
@@ -70,7 +71,7 @@ class ServiceDetail(Screen):
         self.run_worker(self._plots_worker(), group="plots", exclusive=True)
 
     async def _plots_worker(self) -> None:
-        now, results = await self.app.plot_data(self.service, self.plots, 3600.0, PLOT_STEP)
+        now, results = await self.app.plot_data([expr for _, expr in self.plots], 3600.0, PLOT_STEP)
         for i, points in enumerate(results):
             self.query_one(f"#plot-{i}", SeriesChart).set_series(points, now)
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import re
-
 from rich.text import Text
 from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.markup import escape
@@ -13,9 +9,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from console.incidents import comms
-from console.clock import hms, utc_iso
+from console.clock import hms
 from console.incidents.manager import Incident
-from console.paths import data_dir
 from console.incidents.playbooks import Playbook, live_value, playbook_for, split_threshold
 from console.state import ConsoleState
 from widgets.fmt import age
@@ -24,7 +19,8 @@ from widgets.incident_table import state_text
 from widgets.incident_timeline import IncidentTimeline
 from widgets.series_chart import SeriesChart
 
-from . import keymap
+from widgets.bindings import install
+
 from .incident_dialog import incident_verb
 
 PLOT_REFRESH = 30.0
@@ -75,7 +71,7 @@ def alert_text(inc: Incident) -> str:
 
 
 class IncidentDetail(Screen):
-    BINDINGS = keymap.INCIDENT_DETAIL
+    SCOPES = ("incident_detail",)
     DEFAULT_CSS = """
     IncidentDetail #inc-head { height: 3; padding: 0 1; background: $panel; }
     IncidentDetail #inc-body { height: 1fr; layout: horizontal; }
@@ -89,21 +85,17 @@ class IncidentDetail(Screen):
     IncidentDetail.-narrow IncidentTimeline { height: 14; }
     """
 
-    def __init__(self, incident: Incident, action_titles: dict[str, str], production: bool = False) -> None:
+    def __init__(self, incident: Incident, production: bool = False) -> None:
         super().__init__()
         self.inc = incident
         self.pb = playbook_for(incident.runbook)
-        self.mitigations: list[str] = []
-        self.titles = action_titles
+        self.mitigations: list[list[str]] = []  # [action id, title], keys 1-9
+        self.live: list[list[list[str]]] = [[] for _ in self.pb.diagnosis]  # the playbook's live values
         self.production = production
         self.templates = comms.templates_for(incident)
         self.draft = 0
+        self.now = incident.opened_at
         self._shown: dict[str, str] = {}
-
-    def _rule_actions(self) -> list[str]:
-        rule = next((r for r in self.app.engine.rules if r.name == self.inc.rule and r.service == self.inc.service),
-                    None) if self.inc.source == "rule" else None
-        return list(rule.actions) if rule else []
 
     def compose(self):
         yield HeaderBar(production=self.production)
@@ -122,7 +114,8 @@ class IncidentDetail(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.mitigations = list(dict.fromkeys(list(self.pb.mitigations) + self._rule_actions()))[:9]
+        install(self, "incident_detail")
+        self.now = self.app.session.state.ts
         self.query_one("#inc-playbook").border_title = f"Playbook · {self.pb.title}"
         self.query_one("#inc-mitigations").border_title = "Mitigations"
         self.query_one("#inc-mitigations", Static).update(self._mitigations_text())
@@ -140,20 +133,22 @@ class IncidentDetail(Screen):
     def _mitigations_text(self) -> str:
         if not self.mitigations:
             return "[dim]The playbook names no mitigation the console can run.[/]"
-        runnable = hasattr(self.app, "request_action")
-        lines = [f"[b]{n}[/] {escape(self.titles.get(a, a))} [dim]({a})[/]" for n, a in enumerate(self.mitigations, 1)]
-        if not runnable:
-            lines.append("[dim]listed only: this build cannot run mitigations yet[/]")
+        lines = [f"[b]{n}[/] {escape(title)} [dim]({escape(a)})[/]" for n, (a, title) in enumerate(self.mitigations, 1)]
+        if "send" in self.app.refused:
+            lines.append("[dim]listed only: " + ("replay" if "change" in self.app.refused else "read-only")
+                         + " sends nothing[/]")
         return "\n".join(lines)
 
     def show(self, state: ConsoleState) -> None:
         if not self.is_current:
             return
-        inc = self.inc
+        self.inc = inc = next((i for i in state.incidents if i.id == self.inc.id), self.inc)
+        self.now = state.ts
+        self.run_worker(self._load_view(), group="incident-view", exclusive=True)
         with self.app.batch_update():
             self.query_one(HeaderBar).show(state)
             self._set("#inc-head", head_text(inc, state.ts))
-            self._set("#inc-playbook", playbook_text(self.pb, self._live(state)))
+            self._set("#inc-playbook", playbook_text(self.pb, self.live))
             if not inc.expr:
                 self._set("#inc-alert", alert_text(inc))
             self._show_draft(state.ts)
@@ -165,23 +160,16 @@ class IncidentDetail(Screen):
             self._shown[selector] = text
             self.query_one(selector, Static).update(text)
 
-    def _live(self, state: ConsoleState) -> list[list[tuple[str, str]]]:
-        engine = self.app.engine
-        name = self.inc.service
-        if self.inc.source == "alertmanager":  # the watched service the alert is about, when the console has it
-            name = next((v for v in (self.inc.labels.get("service"), self.inc.labels.get("job"))
-                         if v in state.services), name)
-        svc = state.services.get(name)
-        figures = svc.figures if svc else {}
-        cfg = next((s for s in engine.cfg.services if s.name == name), None)
-        job = (cfg.job or cfg.name) if cfg else name
-        results = {a: r for (s, a), r in engine.incidents.action_results.items() if s == name}
-
-        def query(expr: str):
-            return engine.query(expr, state.ts)
-
-        return [[(lv.label, live_value(lv, figures, query, job, results)) for lv in step.live]
-                for step in self.pb.diagnosis]
+    async def _load_view(self) -> None:
+        """The incident's mitigations and the playbook's live values, as the console computes them now."""
+        res = await self.app.session.request({"cmd": "incident.view", "id": self.inc.id})
+        if not res["ok"] or not self.is_mounted:
+            return
+        if res["mitigations"] != self.mitigations:
+            self.mitigations = res["mitigations"]
+            self._set("#inc-mitigations", self._mitigations_text())
+        self.live = res["live"]
+        self._set("#inc-playbook", playbook_text(self.pb, self.live))
 
     def _draft_text(self, now: float) -> str:
         return comms.render(self.templates[self.draft], self.inc, now)
@@ -198,11 +186,11 @@ class IncidentDetail(Screen):
 
     async def _plot_worker(self) -> None:
         expr, threshold = split_threshold(self.inc.expr)
-        now = self.app.engine.clock.now()
+        now = self.now
         resolved = None if self.inc.is_open else self.inc.resolved_at
         span = min(MAX_SPAN, max(now - (self.inc.opened_at - LEAD), 600.0))
         step = max(5.0, round(span / 120 / 5) * 5)
-        now, results = await self.app.plot_data(self.inc.service, [("value", expr)], span, step)
+        now, results = await self.app.plot_data([expr], span, step)
         chart = self.query_one("#inc-plot", SeriesChart)
         chart.border_title = (f"{self.inc.rule} since {hms(self.inc.opened_at - LEAD)} UTC"
                               + (f" · threshold {threshold:g}" if threshold is not None else "")
@@ -216,44 +204,23 @@ class IncidentDetail(Screen):
 
     def action_next_draft(self) -> None:
         self.draft = (self.draft + 1) % len(self.templates)
-        self._show_draft(self.app.engine.clock.now())
+        self._show_draft(self.now)
 
-    def action_copy_draft(self) -> None:
-        self.app.copy_to_clipboard(self._draft_text(self.app.engine.clock.now()))
-        template = self.templates[self.draft]
-        self.app.engine.incidents.record_update(self.inc.id, template, "copied to the clipboard")
-        self.app.notify(f"{template} draft copied to the clipboard (OSC 52)", timeout=3)
+    async def action_copy_draft(self) -> None:
+        self.app.copy_to_clipboard(self._draft_text(self.now))
+        res = await self.app.command({"cmd": "draft.copied", "id": self.inc.id, "template": self.templates[self.draft]})
+        if res["ok"]:
+            self.app.notify(res["message"], timeout=3)
 
     async def action_export_draft(self) -> None:
-        now = self.app.engine.clock.now()
         template = self.templates[self.draft]
-        name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{self.inc.id}-{template}-{utc_iso(now)}.txt")
-        configured = self.app.engine.cfg.data_dir
-        text = self._draft_text(now) + "\n"
-
-        def write():
-            folder = data_dir(configured) / "drafts"
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_text(text, encoding="utf-8")
-            return folder / name
-
-        try:
-            path = await asyncio.to_thread(write)
-        except OSError as e:
-            self.app.notify(f"cannot write the draft: {e.strerror}", severity="error", timeout=6)
-            return
-        self.app.engine.incidents.record_update(self.inc.id, template, f"written to {path}")
-        self.app.notify(f"{template} draft written to {path}", timeout=6)
+        res = await self.app.command({"cmd": "draft.write", "id": self.inc.id, "template": template,
+                                      "text": self._draft_text(self.now)})
+        if res["ok"]:
+            self.app.notify(res["message"], timeout=6)
 
     def action_mitigation(self, n: int) -> None:
         if n > len(self.mitigations):
             self.app.notify(f"No mitigation {n} in this playbook", severity="warning", timeout=3)
             return
-        action_id = self.mitigations[n - 1]
-        request = getattr(self.app, "request_action", None)
-        if request is None:
-            self.app.notify(f"{action_id}: mitigations cannot run from the console yet", severity="warning")
-            return
-        result = request(action_id)
-        if inspect.isawaitable(result):
-            self.run_worker(result, group="mitigation")
+        self.app.request_action(self.mitigations[n - 1][0])

@@ -7,19 +7,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
 from console.durations import parse_duration
-from console.incidents.manager import ALLOWED, Incident, IncidentError
+from console.incidents.manager import ALLOWED, Incident
 
-from . import keymap
+from widgets.bindings import install
 
 SILENCE_DURATIONS = [("15 minutes", "15m"), ("1 hour", "1h"), ("4 hours", "4h"), ("24 hours", "24h")]
-DONE = {"acknowledge": "acknowledged", "unacknowledge": "unacknowledged", "mitigating": "marked mitigating",
-        "resolve": "resolved", "document": "documented"}
 
 
 class IncidentDialog(ModalScreen[dict | None]):
     """A few text fields (and a silence duration); Enter confirms, Esc cancels."""
 
-    BINDINGS = keymap.INCIDENT_DIALOG
     DEFAULT_CSS = """
     IncidentDialog { align: center middle; }
     IncidentDialog > Vertical { width: 76; height: auto; border: round $accent; background: $surface; padding: 0 1; }
@@ -47,6 +44,7 @@ class IncidentDialog(ModalScreen[dict | None]):
                 yield Button(self.ok, variant="primary", id="ok")
 
     def on_mount(self) -> None:
+        install(self, "incident_dialog")
         first = self.query(Input).first() if self.fields else self.query_one("#ok")
         first.focus()
 
@@ -85,50 +83,33 @@ def _dialog(verb: str, inc: Incident) -> IncidentDialog | None:
     return None
 
 
-async def _apply(app, verb: str, inc: Incident, values: dict) -> None:
-    mgr = app.engine.incidents
-    try:
-        if verb == "acknowledge":
-            await mgr.acknowledge(inc.id, comment=values.get("comment", ""), duration=values.get("duration", 3600.0))
-        elif verb == "unacknowledge":
-            await mgr.unacknowledge(inc.id)
-        elif verb == "resolve":
-            if values.get("postmortem_date"):
-                inc.notes["postmortem_date"] = values["postmortem_date"]
-            mgr.resolve(inc.id, resolution=values.get("resolution", ""), root_cause=values.get("root_cause", ""))
-        else:
-            getattr(mgr, verb)(inc.id)
-    except IncidentError as e:
-        app.notify(str(e), severity="error", timeout=6)
-        return
-    app.notify(f"{inc.id} {DONE[verb]}", timeout=3)
-    state = app.engine.state
-    state.incidents = mgr.visible()  # show it now, not at the next tick
-    show = getattr(app.screen, "show", None)
-    if show is not None:
-        show(state)
-
-
 def incident_verb(app, verb: str, incident_id: str | None) -> None:
-    """Run a verb on an incident: ask first where the runbook needs words or a duration, then apply in a worker."""
+    """Run a verb on an incident: ask first where the runbook needs words or a duration, then send the command.
+
+    In replay nothing is asked: the façade refuses at once, in one line.
+    """
     if incident_id is None:
         app.notify("No incident selected", severity="warning", timeout=3)
         return
-    try:
-        inc = app.engine.incidents.get(incident_id)
-    except IncidentError as e:
-        app.notify(str(e), severity="warning", timeout=3)
+    inc = next((i for i in app.session.state.incidents if i.id == incident_id), None)
+    if inc is None:
+        app.notify(f"{incident_id} is no longer listed", severity="warning", timeout=3)
         return
-    if inc.state not in ALLOWED[verb][0]:
-        app.notify(f"{inc.id} is {inc.state}: cannot {verb}", severity="warning", timeout=4)
-        return
-    dialog = _dialog(verb, inc)
+    allowed = inc.state in ALLOWED[verb][0]
+    dialog = _dialog(verb, inc) if allowed and "change" not in app.refused else None
 
     def go(values: dict | None) -> None:
         if values is not None:
-            app.run_worker(_apply(app, verb, inc, values), group="incident", exit_on_error=False)
+            app.run_worker(_send(app, {"cmd": "incident.verb", "verb": verb, "id": incident_id, **values}),
+                           group="incident", exit_on_error=False)
 
     if dialog is None:
         go({})
     else:
         app.push_screen(dialog, go)
+
+
+async def _send(app, cmd: dict) -> None:
+    result = await app.command(cmd)
+    if result["ok"]:
+        app.notify(result["message"], timeout=3)

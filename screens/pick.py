@@ -8,13 +8,12 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from . import keymap
+from widgets.bindings import install
 
 
 class PickScreen(ModalScreen[dict | None]):
     """Enter picks the highlighted item; Esc picks nothing."""
 
-    BINDINGS = keymap.PICK
     DEFAULT_CSS = """
     PickScreen { align: center middle; }
     PickScreen > Vertical { width: 80; max-width: 95%; height: auto; max-height: 80%;
@@ -32,6 +31,9 @@ class PickScreen(ModalScreen[dict | None]):
             v.border_title = f"{self.title_text}: pick one"
             v.border_subtitle = "enter picks · esc cancels"
             yield OptionList(*(Option(Text(i["label"]), id=str(n)) for n, i in enumerate(self.items)))
+
+    def on_mount(self) -> None:
+        install(self, "pick")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

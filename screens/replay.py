@@ -9,24 +9,23 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
 from console.clock import WallClock, hms
-from console.recording.replay import Replay, drive_async, parse_instant
+from console.recording.replay import Replay
+from console.recording.replay_session import ReplaySession
+from widgets.bindings import install
 from widgets.replay_timeline import ReplayTimeline
 
-from . import keymap
-from .app import OpsApp, StateChanged
+from .app import OpsApp
 from .dashboard import Dashboard
 
 SPEEDS = (1, 2, 5, 10, 60, 600, None)  # None: as fast as this machine goes
 FRAME = 0.1  # seconds of real time between playback frames
 WORK = 0.08  # of which at most this much replaying: keys and repaints stay responsive
 PLAY_FORWARD = 300.0  # a jump forward up to this far is played tick by tick; further (or back) is a seek
-DISABLED = "disabled in replay: nothing is sent, the recording only shows what was done"
 
 
 class GotoScreen(ModalScreen[str | None]):
     """`g`: a time to go to."""
 
-    BINDINGS = keymap.REPLAY_GOTO
     DEFAULT_CSS = """
     GotoScreen { align: center middle; }
     GotoScreen > Vertical { width: 64; height: auto; border: round $accent; background: $surface; padding: 0 1; }
@@ -38,6 +37,9 @@ class GotoScreen(ModalScreen[str | None]):
             yield Static("HH:MM[:SS] (UTC), -15m / +5m from here, start, end, or 2026-11-22T03:14:00Z")
             yield Input(placeholder="03:14", id="goto-input")
 
+    def on_mount(self) -> None:
+        install(self, "replay_goto")
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
 
@@ -48,17 +50,17 @@ class GotoScreen(ModalScreen[str | None]):
 class ReplayScreen(Dashboard):
     """The dashboard, a timeline under it, and keys that move through the recording."""
 
-    BINDINGS = keymap.REPLAY
+    SCOPES = ("replay", "dashboard", "incident_table", "panels")
 
-    def __init__(self, replay: Replay, services_by_kind: dict[str, str], production: bool = False) -> None:
+    def __init__(self, replay: ReplaySession, services_by_kind: dict[str, str], production: bool = False) -> None:
         super().__init__(services_by_kind, production)
-        self.replay = replay
+        self.replay = replay  # the replay façade: moves through the recording; refuses every change
         self.playing = False
         self.speed = 0  # index into SPEEDS
         self.note = ""
         self._target: float | None = None
         self._busy = False
-        self._cursor = replay.start  # where playback is, between recorded ticks
+        self._cursor = replay.start_ts  # where playback is, between recorded ticks
         self._wall = WallClock()
         self._last_frame = self._wall.monotonic()
         self._rate = None  # recorded seconds per real second, measured
@@ -67,16 +69,14 @@ class ReplayScreen(Dashboard):
     def compose(self):
         for widget in super().compose():
             if isinstance(widget, Footer):
-                yield ReplayTimeline(self.replay.start, self.replay.end, id="timeline")
+                yield ReplayTimeline(self.replay.start_ts, self.replay.end_ts, id="timeline")
             yield widget
 
     async def on_mount(self) -> None:
-        keymap.bind_actions(self, [], read_only=True)  # every mitigation key shows ⊘
+        install(self, "replay")
         timeline = self.query_one(ReplayTimeline)
         timeline.set_marks(await asyncio.to_thread(self.replay.marks))
-        for what in self.replay.skipped:
-            self.notify(f"skipped unreadable data: {what}", severity="warning", timeout=10)
-        self.go(self.replay.start)
+        self.go(self.replay.start_ts)
         self.set_timer(FRAME, self._frame)
 
     def show(self, state) -> None:
@@ -96,7 +96,7 @@ class ReplayScreen(Dashboard):
 
     def go(self, target: float) -> None:
         """Show the recording at `target` (clamped to it); the newest request wins while one runs."""
-        self._target = min(max(target, self.replay.start), self.replay.end)
+        self._target = min(max(target, self.replay.start_ts), self.replay.end_ts)
         if not self._busy:
             self._busy = True
             self.run_worker(self._go(), group="replay-go")
@@ -119,20 +119,20 @@ class ReplayScreen(Dashboard):
             else:
                 self.note = f"seeking to {hms(target)}…"
                 self._show_timeline()
-                await drive_async(self.replay.seek_to(target))
+                await self.replay.seek(target)
             self._cursor = self.replay.position
 
     async def _play_to(self, target: float) -> None:
         while self.replay.position is None or self.replay.position < self._tick_before(target):
             deadline = self._wall.monotonic() + WORK
             before = self.replay.position
-            await drive_async(self.replay.play(target, lambda: self._wall.monotonic() > deadline))
+            await self.replay.play(target, lambda: self._wall.monotonic() > deadline)
             if self.replay.position == before:
                 return  # nothing more recorded up to there
             await asyncio.sleep(0)  # let keys and repaints through
 
     def _tick_before(self, target: float) -> float:
-        return min(target, self.replay.end) - 1e-6
+        return min(target, self.replay.end_ts) - 1e-6
 
     async def _frame(self) -> None:
         """One playback frame: move the cursor by the real time elapsed times the speed, replay up to it."""
@@ -149,15 +149,15 @@ class ReplayScreen(Dashboard):
     async def _play_frame(self, now: float, elapsed: float) -> None:
         speed = SPEEDS[self.speed]
         before = self.replay.position
-        self._cursor = self.replay.end if speed is None else self._cursor + elapsed * speed
+        self._cursor = self.replay.end_ts if speed is None else self._cursor + elapsed * speed
         deadline = now + WORK
-        await drive_async(self.replay.play(self._cursor, lambda: self._wall.monotonic() > deadline))
+        await self.replay.play(self._cursor, lambda: self._wall.monotonic() > deadline)
         if self.replay.position is not None and before is not None and elapsed > 0:
             self._rate = (self.replay.position - before) / elapsed
-        if self.replay.position is not None and self.replay.position >= self.replay.end:
+        if self.replay.position is not None and self.replay.position >= self.replay.end_ts:
             self.playing = False
             self.notify("End of the recording", timeout=3)
-        self._cursor = max(min(self._cursor, self.replay.end), self.replay.position or self._cursor)
+        self._cursor = max(min(self._cursor, self.replay.end_ts), self.replay.position or self._cursor)
         if speed is None:
             self._cursor = self.replay.position
         self._show_timeline()
@@ -165,16 +165,16 @@ class ReplayScreen(Dashboard):
     # --- keys -----------------------------------------------------------------------------
 
     def action_toggle_play(self) -> None:
-        if not self.playing and (self.replay.position or 0) >= self.replay.end:
+        if not self.playing and (self.replay.position or 0) >= self.replay.end_ts:
             self.notify("At the end of the recording: Home goes back to the start", timeout=3)
             return
         self.playing = not self.playing
-        self._cursor = self.replay.position or self.replay.start
+        self._cursor = self.replay.position or self.replay.start_ts
         self._rate = None
         self._show_timeline()
 
     def action_step(self, seconds: float) -> None:
-        base = self._target if self._target is not None else (self.replay.position or self.replay.start)
+        base = self._target if self._target is not None else (self.replay.position or self.replay.start_ts)
         self.go(base + seconds)
 
     def action_jump(self, direction: int) -> None:
@@ -191,19 +191,19 @@ class ReplayScreen(Dashboard):
         self._show_timeline()
 
     def action_edge(self, which: str) -> None:
-        self.go(self.replay.start if which == "start" else self.replay.end)
+        self.go(self.replay.start_ts if which == "start" else self.replay.end_ts)
 
     def action_goto(self) -> None:
         def chosen(text: str | None) -> None:
             if not text:
                 return
             try:
-                when = parse_instant(text, self.replay.start, self.replay.end, here=self.replay.position)
+                when = self.replay.parse_instant(text)
             except ValueError as e:
                 self.notify(str(e), severity="error", timeout=5)
                 return
-            if not self.replay.start - 1 <= when <= self.replay.end + 1:
-                self.notify(f"{text}: outside the recording ({hms(self.replay.start)}–{hms(self.replay.end)} UTC)",
+            if not self.replay.start_ts - 1 <= when <= self.replay.end_ts + 1:
+                self.notify(f"{text}: outside the recording ({hms(self.replay.start_ts)}–{hms(self.replay.end_ts)} UTC)",
                             severity="warning", timeout=5)
                 return
             self.go(when)
@@ -212,42 +212,17 @@ class ReplayScreen(Dashboard):
 
 
 class ReplayApp(OpsApp):
-    """The console app on a recording: no session, no polling, no executor; every mitigation refuses."""
+    """The console app on a recording: the same app and screens, on the replay façade."""
 
     def __init__(self, replay: Replay) -> None:
-        super().__init__(None, autorun=False)
-        self.replay = replay
+        super().__init__(ReplaySession(replay), autorun=False)
 
-    async def on_mount(self, event) -> None:
-        event.prevent_default()  # not OpsApp's: there is no session to start
-        self.engine = self.replay.engine
-        by_kind: dict[str, str] = {}
-        for s in self.engine.cfg.services:
-            by_kind.setdefault(s.kind, s.name)
-        self.dashboard = ReplayScreen(self.replay, by_kind, production=self.engine.cfg.production)
-        await self.push_screen(self.dashboard)
-        self.engine.listeners.append(lambda st: self.post_message(StateChanged(st)))
+    @property
+    def replay(self) -> ReplaySession:
+        return self.session
 
-    async def on_unmount(self, event) -> None:
-        event.prevent_default()
-        self.replay.close()
-
-    def request_action(self, action_id: str, item=None) -> None:
-        self.notify(f"Mitigations are {DISABLED}", severity="warning", timeout=4)
-
-    action_request_action = request_action
-
-    def action_undo(self) -> None:
-        self.request_action("undo")
-
-    def action_toggle_switch(self) -> None:
-        self.request_action("toggle")
-
-    def on_incident_table_requested(self, message) -> None:
-        if message.verb == "open":
-            self.open_incident(message.incident_id)
-        else:
-            self.notify(f"Incident changes are {DISABLED}", severity="warning", timeout=4)
+    def make_dashboard(self) -> Dashboard:
+        return ReplayScreen(self.session, self.view.services_by_kind, production=self.view.production)
 
 
 def run_replay(args) -> int:

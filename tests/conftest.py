@@ -141,11 +141,11 @@ def aws_env(monkeypatch, tmp_path):
 
 async def advance_app(app, pilot, seconds: float, step: float = 1.0) -> None:
     """Run an OpsApp's engine on its virtual clock as the live loop would, then let the UI catch up."""
-    clock = app.engine.clock
+    clock = app.session.engine.clock
     end = clock.now() + seconds
     while clock.now() < end:
         clock.advance(step)
-        await app.engine.tick()
+        await app.session.engine.tick()
     await pilot.pause()
 
 

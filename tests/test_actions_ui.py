@@ -30,7 +30,7 @@ def fleet(app: OpsApp):
 
 
 def data(app: OpsApp, service: str, endpoint: str) -> dict:
-    return app.engine.state.services[service].data(endpoint)
+    return app.session.engine.state.services[service].data(endpoint)
 
 
 def secrets(app: OpsApp) -> list[str]:
@@ -136,22 +136,22 @@ async def test_each_built_in_action_key_confirm_send_verify(kind):
         for n, (action, panel, key, pick, path, changed, status) in enumerate(SEQUENCES[kind]):
             sent_before = len(fleet(app).mutations)
             dialog = await press_action(app, pilot, panel, key, pick)
-            plan = app.screen.plan
-            assert plan.action.id == action
-            assert plan.steps[0].url in dialog.replace("\n", "") and plan.action.runbook in dialog  # full URL, runbook
-            assert plan.steps[0].method in dialog and not any(s in dialog for s in secrets(app))
+            plan = app.screen.view
+            assert plan["action"] == action
+            assert plan["steps"][0]["url"] in dialog.replace("\n", "") and plan["runbook"] in dialog  # full URL, runbook
+            assert plan["steps"][0]["method"] in dialog and not any(s in dialog for s in secrets(app))
             assert len(fleet(app).mutations) == sent_before  # nothing before the confirm
             await confirm(app, pilot)
             if path:
                 sent = fleet(app).mutations[-1]
-                assert sent.method == plan.steps[-1].method and sent.status in (200, 202)
-                assert sent.path == path.format(**plan.steps[-1].values) and sent.body == plan.steps[-1].body
+                assert sent.method == plan["steps"][-1]["method"] and sent.status in (200, 202)
+                assert sent.path == path.format(**plan["steps"][-1]["values"]) and sent.body == plan["steps"][-1]["body"]
             assert changed(app), action
-            rec = app.engine.state.actions[0]
+            rec = app.session.engine.state.actions[0]
             assert rec.action == action and rec.status == status, rec.answer
             shown = {"confirmed": "✔ confirmed", "propagating": "◐ propagating"}[status]
             assert f"{rec.seq}  " in activity(app) and shown in activity(app)
-            assert len(app.engine.state.actions) == n + 1
+            assert len(app.session.engine.state.actions) == n + 1
 
 
 async def test_a_switch_flip_is_propagating_until_executions_confirm_it():
@@ -161,7 +161,7 @@ async def test_a_switch_flip_is_propagating_until_executions_confirm_it():
         await press_action(app, pilot, "switch-table", "k", 2)  # story-scoring: runs every 5 min
         assert "within the 5 min cache" in screen_text(app)
         await confirm(app, pilot)
-        rec = app.engine.state.actions[0]
+        rec = app.session.engine.state.actions[0]
         assert rec.status == "propagating"
         await advance(app, pilot, 330, step=10)
         assert rec.status == "confirmed" and rec.proof.endswith("executions confirm it"), rec.proof
@@ -175,7 +175,7 @@ async def test_x_toggles_the_selected_switch_row():
         app.screen.query_one("#switch-table").focus()
         await pilot.press("down", "x")  # row 2: daily-digest
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen) and app.screen.plan.target == "daily-digest"
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.view["target"] == "daily-digest"
         await confirm(app, pilot)
         assert _switch(app, "daily-digest") is False
 
@@ -192,7 +192,7 @@ async def test_cancel_sends_nothing():
             assert isinstance(app.screen, Dashboard)
         await advance(app, pilot, 2)
         assert fleet(app).mutations == []
-        assert [r.status for r in app.engine.state.actions] == ["cancelled"] * 3
+        assert [r.status for r in app.session.engine.state.actions] == ["cancelled"] * 3
         assert "– cancelled" in activity(app)
 
 
@@ -211,7 +211,7 @@ async def test_read_only_sends_nothing_and_the_keys_say_so():
             assert isinstance(app.screen, Dashboard)  # no dialog: nothing could be sent
         await advance(app, pilot, 3)
         assert fleet(app).mutations == [] and fleet(app).test_events == 0
-        assert [r.status for r in app.engine.state.actions] == ["refused"] * 4
+        assert [r.status for r in app.session.engine.state.actions] == ["refused"] * 4
         assert "⊘ refused" in activity(app)
 
 
@@ -225,8 +225,8 @@ async def test_a_double_press_sends_one_request():
         assert isinstance(app.screen, Dashboard)
         await advance(app, pilot, 2)
         assert len(fleet(app).mutations) == 1
-        assert [r.status for r in app.engine.state.actions] == ["refused", "confirmed"]
-        assert "already in flight" in app.engine.state.actions[0].answer
+        assert [r.status for r in app.session.engine.state.actions] == ["refused", "confirmed"]
+        assert "already in flight" in app.session.engine.state.actions[0].answer
 
 
 @pytest.mark.parametrize("panel, key, pick, read", [
@@ -248,7 +248,7 @@ async def test_u_sends_the_inverse_and_restores_the_previous_state(panel, key, p
         assert isinstance(app.screen, ConfirmScreen) and "Undo #1" in screen_text(app)
         await confirm(app, pilot)
         assert read(app) == before
-        rec = app.engine.state.actions[0]
+        rec = app.session.engine.state.actions[0]
         assert rec.inverse_of == 1 and rec.status == "confirmed"
         await pilot.press("u")  # nothing left to undo
         await pilot.pause()
@@ -258,7 +258,7 @@ async def test_u_sends_the_inverse_and_restores_the_previous_state(panel, key, p
 async def test_undo_of_stop_all_restarts_only_what_it_stopped():
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
-        fleet(app).models["pipelines"].flip("crisis-alert", False, app.engine.clock.now())
+        fleet(app).models["pipelines"].flip("crisis-alert", False, app.session.engine.clock.now())
         await advance(app, pilot, 2)
         await press_action(app, pilot, "switch-table", "S")
         await confirm(app, pilot)
@@ -281,7 +281,7 @@ async def test_refused_credentials_say_which_and_are_not_retried(monkeypatch):
         await confirm(app, pilot)
         await press_action(app, pilot, "conversion", "d")
         await confirm(app, pilot, seconds=10)
-        pulse, converge = app.engine.state.actions[:2]
+        pulse, converge = app.session.engine.state.actions[:2]
         assert converge.status == "failed" and converge.code == 403
         assert "HTTP 403 forbidden: header x-api-key from $OPSCONSOLE_DEMO_CONVERGE_KEY was refused" in converge.answer
         assert pulse.status == "failed" and pulse.code == 401
@@ -327,9 +327,9 @@ async def test_palette_and_help_find_every_action():
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        table = key_table(app)  # what the help screen shows (it scrolls: these are below the fold)
+        table = key_table(app.registry)  # what the help screen shows (it scrolls: these are below the fold)
         cells = [c.plain if hasattr(c, "plain") else str(c) for col in table.columns for c in col._cells]
-        assert "[u]Mitigations · rollout panel[/]" in cells and "Rollback 0%" in cells and "Undo" in cells
+        assert "Mitigations · rollout panel" in cells and "Rollback 0%" in cells and "Undo" in cells
         await pilot.press("escape", "ctrl+p")
         await pilot.pause()
         await pilot.press(*"pause")
@@ -340,18 +340,18 @@ async def test_palette_and_help_find_every_action():
             await pilot.pause(0.02)
         await pilot.press("enter")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen) and app.screen.plan.action.id == "converge.intake_pause"
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.view["action"] == "converge.intake_pause"
 
 
 async def test_a_production_environment_is_red_in_the_dialog():
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await advance(app, pilot, 2)
-        cfg = app.engine.cfg
-        app.engine.cfg = cfg.model_copy(update={"environment": "production",
+        cfg = app.session.engine.cfg
+        app.session.engine.cfg = cfg.model_copy(update={"environment": "production",
                                                 "environments": {"production": Environment(production=True)}})
         text = await press_action(app, pilot, "debt", "p")
         assert app.screen.has_class("-production") and " production " in text
-        table = plan_table(app.screen.plan, app.screen.clean)
+        table = plan_table(app.screen.view)
         env = table.columns[1]._cells[0]
         assert env.plain == " production " and [str(sp.style) for sp in env.spans] == ["bold reverse red"]

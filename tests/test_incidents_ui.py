@@ -44,7 +44,7 @@ def make_app() -> OpsApp:
 
 
 def stall(app: OpsApp):
-    return next(i for i in app.engine.state.incidents if i.rule == "ConversionPipelineStall")
+    return next(i for i in app.session.engine.state.incidents if i.rule == "ConversionPipelineStall")
 
 
 async def settle(pilot) -> None:
@@ -60,7 +60,7 @@ async def test_incident_table_shows_state_timers_and_works_with_a_m_r(tmp_path):
         await pilot.press("right")  # the incident table
         assert app.screen._focused_id() == "incident-table"
         table = app.screen.query_one("#incident-table")
-        table.move_cursor(row=[i.id for i in app.engine.state.incidents].index(inc.id))
+        table.move_cursor(row=[i.id for i in app.session.engine.state.incidents].index(inc.id))
         text = screen_text(app)
         assert inc.id in text and "● triggered" in text and "ConversionPipelin…" in text
         assert "ack 0/5m" in text and "in 15m" in text  # the response target and the P2 update countdown
@@ -97,7 +97,7 @@ async def test_escape_in_the_resolve_dialog_changes_nothing():
         inc = stall(app)
         await pilot.press("right")
         app.screen.query_one("#incident-table").move_cursor(
-            row=[i.id for i in app.engine.state.incidents].index(inc.id))
+            row=[i.id for i in app.session.engine.state.incidents].index(inc.id))
         await pilot.press("r")
         await pilot.pause()
         await pilot.press(*"oops", "escape")
@@ -127,7 +127,7 @@ async def test_detail_shows_playbook_live_values_drafts_timeline_and_runs_a_miti
         await pilot.press("c")
         await pilot.pause()
         assert app.clipboard.startswith("[UPDATE] ConversionPipelineStall on pulse - P2")
-        assert inc.timeline[-1].kind == "update" and inc.next_update() == app.engine.clock.now() + 900
+        assert inc.timeline[-1].kind == "update" and inc.next_update() == app.session.engine.clock.now() + 900
         await pilot.press("e")
         await settle(pilot)
         written = list((Path(os.environ["OPSCONSOLE_DATA_DIR"]) / "drafts").glob(f"{inc.id}-update-*.txt"))
@@ -163,8 +163,8 @@ async def test_help_lists_the_incident_keys():
 
 
 async def test_incident_keys_can_be_remapped_by_id():
-    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False,
-                 keys={"incident.ack": "k"})
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1, keys={"incident.ack": "k"}),
+                 autorun=False)
     async with app.run_test(size=(160, 48)) as pilot:
         await stalled_app(pilot)
         inc = stall(app)

@@ -255,7 +255,7 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
         async def shows(t: float, what: str):
             await _until(pilot, lambda: app.replay.position == t and not screen._busy, what)
             await pilot.pause()
-            assert published(app.engine.state) == live[t]
+            assert published(app.session.engine.state) == live[t]
             assert recording_iso(t).replace("T", " ").replace("Z", " UTC") in screen.query_one(HeaderBar).clock.text
             assert recording_iso(t)[11:19] in timeline.status.text  # the recording's time, not this machine's
 
@@ -280,6 +280,9 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
         await pilot.press("a")  # acknowledge, on the incident table
         await pilot.pause()
         assert any(n.message.startswith("Incident changes are disabled in replay") for n in app._notifications)
+        assert live[app.replay.position]["incidents"], "the recording has an incident to try acknowledging"
+        assert not any("acknowledged" in n.message for n in app._notifications)
+        assert published(app.session.engine.state) == live[app.replay.position]  # the replayed incident unchanged
         screen.query_one("#conversion").focus()
         await pilot.press("d")  # a mitigation key of the conversion panel
         await pilot.pause()
@@ -289,6 +292,6 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
         assert "max" in timeline.status.text
         await pilot.press("space")
         await _until(pilot, lambda: app.replay.position == ticks[-1] and not screen.playing, "playing to the end")
-        assert published(app.engine.state) == live[ticks[-1]]
+        assert published(app.session.engine.state) == live[ticks[-1]]
         path_png = path.parent / "replay.svg"
         app.save_screenshot(str(path_png))

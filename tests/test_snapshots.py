@@ -21,13 +21,13 @@ def _app(scenario: str) -> OpsApp:
 def _run_for(seconds: float):
     async def run_before(pilot) -> None:
         app = pilot.app
-        while app.engine is None:  # on_mount starts the session
+        while app.session.engine is None:  # on_mount starts the session
             await pilot.pause()
-        clock = app.engine.clock
+        clock = app.session.engine.clock
         end = clock.now() + seconds
         while clock.now() < end:
             clock.advance(1.0)
-            await app.engine.tick()
+            await app.session.engine.tick()
         await pilot.pause()
     return run_before
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from console.state import ConsoleState, ServiceState
-from screens import keymap
 
 from . import fmt
 from .panel import Panel
 
 
 class ConversionPanel(Panel):
-    BINDINGS = keymap.ACTION_KEYS["conversion"]  # mitigation keys: in the footer while this panel is focused
+    KEYS = "panel:conversion"  # its mitigation keys: in the footer while this panel is focused
     LINES = 5
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:

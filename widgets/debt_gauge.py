@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from console.state import ConsoleState, ServiceState
-from screens import keymap
 
 from . import fmt
 from .panel import Panel
@@ -32,7 +31,7 @@ def sparkline(points: list[tuple[float, float]], width: int = 48) -> str:
 
 
 class DebtGauge(Panel):
-    BINDINGS = keymap.ACTION_KEYS["converge"]  # mitigation keys: in the footer while this panel is focused
+    KEYS = "panel:converge"  # its mitigation keys: in the footer while this panel is focused
     LINES = 6
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:

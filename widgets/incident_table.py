@@ -9,8 +9,8 @@ from textual.widgets import DataTable
 
 from console.incidents.manager import Incident
 from console.state import ConsoleState
-from screens import keymap
 
+from .bindings import install
 from .figure import set_subtitle
 from .fmt import coarse_age
 from .keyed_table import KeyedTable
@@ -90,7 +90,8 @@ def incident_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
 
 
 class _Table(KeyedTable):
-    BINDINGS = keymap.INCIDENT_TABLE
+    def on_mount(self) -> None:
+        install(self, "incident_table")
 
     def action_incident(self, verb: str) -> None:
         self.post_message(IncidentTable.Requested(verb, self.parent.selected_id))

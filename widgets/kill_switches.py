@@ -7,8 +7,8 @@ from textual.containers import Vertical
 
 from console.clock import parse_iso
 from console.state import ConsoleState
-from screens import keymap
 
+from .bindings import install
 from .figure import set_subtitle
 from .fmt import coarse_age
 from .keyed_table import KeyedTable
@@ -48,7 +48,6 @@ def switch_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
 
 
 class KillSwitches(Vertical, can_focus=False):
-    BINDINGS = keymap.SWITCHES  # mitigation keys: in the footer while this panel is focused
     DEFAULT_CSS = """
     KillSwitches { border: round $panel-lighten-2; height: 1fr; }
     KillSwitches:focus-within { border: round $accent; }
@@ -61,6 +60,9 @@ class KillSwitches(Vertical, can_focus=False):
 
     def compose(self):
         yield self.table
+
+    def on_mount(self) -> None:
+        install(self, "panel:pipelines")  # `x` and the pipelines' mitigation keys, while the table has the focus
 
     def show(self, state: ConsoleState) -> None:
         rows = switch_rows(state)

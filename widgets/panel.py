@@ -7,6 +7,7 @@ from textual.markup import escape
 
 from console.state import ConsoleState, ServiceState
 
+from .bindings import install
 from .figure import Figure, set_subtitle
 from .fmt import age
 
@@ -24,6 +25,7 @@ class Panel(Vertical, can_focus=True):
     """
 
     LINES = 8
+    KEYS: str | None = None  # the registry scope of this panel's keys
 
     def __init__(self, service: str | None, title: str, **kw) -> None:
         super().__init__(**kw)
@@ -35,6 +37,10 @@ class Panel(Vertical, can_focus=True):
     def compose(self):
         yield from self.lines
         yield self.status_line
+
+    def on_mount(self) -> None:
+        if self.KEYS:
+            install(self, self.KEYS, self.service)
 
     def show(self, state: ConsoleState) -> None:
         svc = state.services.get(self.service) if self.service else None

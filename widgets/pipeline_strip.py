@@ -5,14 +5,13 @@ from __future__ import annotations
 from textual.containers import Horizontal
 
 from console.state import ConsoleState, ServiceState
-from screens import keymap
 
 from . import fmt
 from .panel import Panel
 
 
 class PipelineStrip(Panel):
-    BINDINGS = keymap.ACTION_KEYS["data_pipeline"]  # mitigation keys: in the footer while this panel is focused
+    KEYS = "panel:data_pipeline"  # its mitigation keys: in the footer while this panel is focused
     """One line of small figures, each repainted alone when its text changes."""
 
     LINES = 8

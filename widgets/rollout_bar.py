@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from console.state import ConsoleState, ServiceState
-from screens import keymap
 
 from . import fmt
 from .panel import Panel
@@ -32,7 +31,7 @@ def meter(percent: float | None, width: int = 24) -> str:
 
 
 class RolloutBar(Panel):
-    BINDINGS = keymap.ACTION_KEYS["path_tracker"]  # mitigation keys: in the footer while this panel is focused
+    KEYS = "panel:path_tracker"  # its mitigation keys: in the footer while this panel is focused
     LINES = 5
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:

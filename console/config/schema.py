@@ -210,7 +210,7 @@ class Config(_Strict):
         return bool(env and env.production)
 
 
-def _loc(loc: tuple[Any, ...], data: dict) -> str:
+def error_path(loc: tuple[Any, ...], data: dict) -> str:
     """('services', 1, 'auth', 'type') → 'services[1] (pulse).auth.type'."""
     parts: list[str] = []
     node: Any = data
@@ -238,11 +238,8 @@ def parse_config(data: dict, source: str) -> Config:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        raise ConfigError(f"{source}: {_loc(err['loc'], data)}: {msg}") from None
-    from console.mitigations.catalog import load_actions  # [[actions]]: bad templates and unknown placeholders fail at load
-
-    load_actions(cfg)
-    return cfg
+        raise ConfigError(f"{source}: {error_path(err['loc'], data)}: {msg}") from None
+    return cfg  # [[actions]] and [[rules]] are checked by console.catalog.build_catalog
 
 
 def load_config(path: str | os.PathLike) -> Config:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from console.config.schema import Config, ConfigError, _loc
+from console.config.schema import Config, ConfigError, error_path
 from console.durations import parse_duration
 from console.state import ServiceState
 
@@ -340,7 +340,7 @@ def load_actions(cfg: Config) -> dict[str, Action]:
         except ValidationError as e:
             err = e.errors()[0]
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            raise ConfigError(f"{here}{'.' + _loc(err['loc'], table) if err['loc'] else ''}: {msg}") from None
+            raise ConfigError(f"{here}{'.' + error_path(err['loc'], table) if err['loc'] else ''}: {msg}") from None
         _check(action, here, kinds, found, check)
         found[action.id] = action
         where[action.id] = here
@@ -397,11 +397,13 @@ def evidence_expr(expr: str, values: dict[str, Any], job: str, since: float) -> 
     return _EVIDENCE_NAME.sub(lambda m: subst.get(m.group(1), m.group(0)), expr)
 
 
-def evidence_exprs(cfg: Config) -> list[str]:
+def evidence_exprs(actions: dict[str, Action]) -> list[str]:
     """Every evidence expression with dummy values, so the engine keeps the series they read."""
-    try:
-        actions = load_actions(cfg)
-    except ConfigError:
-        return []
     return [evidence_expr(a.proves.evidence, {n: "x" for n in a.names()}, "x", 300)
             for a in actions.values() if a.proves and a.proves.evidence]
+
+
+def action_rows(actions: dict[str, Action]) -> list[dict]:
+    """The actions as plain data, for viewers and the command registry."""
+    return [{"id": a.id, "title": a.title, "short": a.short, "key": a.key, "kind": a.kind, "service": a.service,
+             "hidden": a.hidden, "dangerous": a.dangerous, "runbook": a.runbook} for a in actions.values()]
