@@ -40,7 +40,8 @@ STATIC: tuple[Command, ...] = (
     _c("app.help", "question_mark", "Keys", "app", "help"),
     _c("app.palette", "ctrl+p", "Command palette", "app", "command_palette", show=False),
     _c("app.undo", "u", "Undo", "app", "undo", mutates="send", note="the inverse of the last action, confirmed first"),
-    _c("dashboard.detail", "enter", "Detail", "dashboard", "open_detail", note="on a table: the selected row's service"),
+    _c("dashboard.detail", "enter", "Detail", "dashboard", "open_detail",
+       note="the focused panel's service (on a table: the selected row's), with plots over the last hour"),
     _c("dashboard.next", "tab", "Next panel", "dashboard", "app.focus_next", show=False),
     _c("dashboard.prev", "shift+tab", "Previous panel", "dashboard", "app.focus_previous", show=False),
     _c("dashboard.right", "right", "Panel to the right", "dashboard", "move('right')", show=False),
@@ -53,18 +54,22 @@ STATIC: tuple[Command, ...] = (
     _c("help.close2", "question_mark", "Close", "help", "app.pop_screen", show=False),
     # the incident table and the incident detail share ids: remapping "incident.ack" remaps both
     _c("incident.open", "enter", "Open incident", "incident_table", "select_cursor"),
-    _c("incident.ack", "a", "Ack", "incident_table", "incident('acknowledge')", mutates="change"),
+    _c("incident.ack", "a", "Ack", "incident_table", "incident('acknowledge')", mutates="change",
+       note="an Alertmanager incident asks for a silence duration and comment"),
     _c("incident.mitigating", "m", "Mitigating", "incident_table", "incident('mitigating')", mutates="change"),
-    _c("incident.resolve", "r", "Resolve", "incident_table", "incident('resolve')", mutates="change"),
+    _c("incident.resolve", "r", "Resolve", "incident_table", "incident('resolve')", mutates="change",
+       note="asks for the resolution, root cause and postmortem date"),
     _c("incident.back", "escape", "Back", "incident_detail", "app.pop_screen"),
     _c("incident.ack", "a", "Ack", "incident_detail", "incident('acknowledge')", mutates="change"),
-    _c("incident.unack", "U", "Un-ack", "incident_detail", "incident('unacknowledge')", mutates="change"),
+    _c("incident.unack", "U", "Un-ack", "incident_detail", "incident('unacknowledge')", mutates="change",
+       note="expires the silence"),
     _c("incident.mitigating", "m", "Mitigating", "incident_detail", "incident('mitigating')", mutates="change"),
     _c("incident.resolve", "r", "Resolve", "incident_detail", "incident('resolve')", mutates="change"),
     _c("incident.document", "d", "Documented", "incident_detail", "incident('document')", mutates="change"),
     _c("incident.draft", "t", "Next draft", "incident_detail", "next_draft"),
-    _c("incident.copy", "c", "Copy draft", "incident_detail", "copy_draft"),
-    _c("incident.export", "e", "Draft to file", "incident_detail", "export_draft"),
+    _c("incident.copy", "c", "Copy draft", "incident_detail", "copy_draft",
+       note="OSC 52: works over SSH, and in tmux with `set-clipboard on`"),
+    _c("incident.export", "e", "Draft to file", "incident_detail", "export_draft", note="<data dir>/drafts/"),
     _c("incident.mitigation1", "1", "Mitigation 1", "incident_detail", "mitigation(1)", show=False, mutates="send",
        note="2-9: the next ones listed"),
     *(_c(f"incident.mitigation{n}", str(n), f"Mitigation {n}", "incident_detail", f"mitigation({n})", show=False,
@@ -78,9 +83,11 @@ STATIC: tuple[Command, ...] = (
     _c("replay.forward_minute", "shift+right", "+1 min", "replay", "step(60)", show=False, priority=True),
     _c("replay.prev", "left_square_bracket", "Prev event", "replay", "jump(-1)", priority=True),
     _c("replay.next", "right_square_bracket", "Next event", "replay", "jump(1)", priority=True),
-    _c("replay.faster", "plus", "Faster", "replay", "speed(1)", priority=True),
+    _c("replay.faster", "plus", "Faster", "replay", "speed(1)", priority=True,
+       note="1×, 2×, 5×, 10×, 60×, 600×, max"),
     _c("replay.slower", "minus", "Slower", "replay", "speed(-1)", priority=True),
-    _c("replay.goto", "g", "Go to", "replay", "goto", priority=True),
+    _c("replay.goto", "g", "Go to", "replay", "goto", priority=True,
+       note="HH:MM[:SS] UTC, -15m / +5m from here, start, end, or an RFC3339 time"),
     _c("replay.start", "home", "Start", "replay", "edge('start')", show=False, priority=True),
     _c("replay.end", "end", "End", "replay", "edge('end')", show=False, priority=True),
     _c("replay.goto_cancel", "escape", "Cancel", "replay_goto", "cancel"),
@@ -109,14 +116,20 @@ _NAMED = {"enter", "escape", "tab", "space", "backspace", "delete", "insert", "h
 _MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
 
 
+_ALIASES = {"plus": "+", "minus": "-"}  # Textual's own short names
+
+
 def _char(name: str) -> str | None:
-    """Textual names a printable key by its Unicode name (`question_mark` is `?`)."""
+    """Textual names a printable key by its Unicode name (`question_mark` is `?`); emoji are not keys."""
     if len(name) == 1:
         return name
+    if name in _ALIASES:
+        return _ALIASES[name]
     try:
-        return unicodedata.lookup(name.replace("_", " ").upper())
+        char = unicodedata.lookup(name.replace("_", " ").upper())
     except KeyError:
         return None
+    return char if ord(char) < 0x2000 else None
 
 
 def valid_key(key: str) -> bool:
@@ -158,6 +171,18 @@ class Registry:
                 out.append((title, cmds))
         return out
 
+    def markdown(self) -> str:
+        """The README's key tables (tests/test_commands.py checks the README against this)."""
+        out = []
+        for title, commands in self.sections():
+            out += [f"**{title}**", "", "| key | does | id |", "|---|---|---|"]
+            for c in commands:
+                does = c.title + (f": {c.note}" if c.note else "") + {"send": " (refused in replay and read-only)",
+                                                                         "change": " (refused in replay)"}.get(c.mutates, "")
+                out.append(f"| `{c.display}` | {does} | `{c.id}` |")
+            out.append("")
+        return "\n".join(out).rstrip() + "\n"
+
     def palette(self) -> list[Command]:
         """One entry per command id (the palette lists what can be done, not every key)."""
         seen: dict[str, Command] = {}
@@ -186,3 +211,9 @@ def build_registry(actions: list[dict], keys: dict[str, str] | None = None, sour
     if keys:
         commands = [replace(c, key=keys.get(c.id, c.key)) for c in commands]
     return Registry(commands)
+
+
+if __name__ == "__main__":  # python -m console.commands: the README's key tables, for the built-in mitigations
+    from console.mitigations.catalog import action_rows, builtin_actions
+
+    print(build_registry(action_rows({a.id: a for a in builtin_actions()})).markdown(), end="")

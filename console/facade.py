@@ -1,7 +1,7 @@
 """The façade every viewer uses: `ConsoleState` out, commands in, results out — all plain data.
 
 Two implementations: `console.session.Session` (live: demo, run) and
-`console.recording.replay_session.ReplaySession` (a recording; every mutating command refused).
+`console.replay_session.ReplaySession` (a recording; every mutating command refused).
 
     view()                 -> View: what the screens are built from (services, environment, actions, keys)
     state                  -> the newest ConsoleState;  subscribe(fn) -> unsubscribe

@@ -41,7 +41,7 @@ class OpsApp(App):
 
     def __init__(self, session, *, autorun: bool = True) -> None:
         super().__init__()
-        self.session = session  # the façade: console.session.Session or console.recording.replay_session.ReplaySession
+        self.session = session  # the façade: console.session.Session or console.replay_session.ReplaySession
         self.autorun = autorun
         self.view: View | None = None
         self.registry: Registry | None = None

@@ -10,7 +10,7 @@ from textual.widgets import Footer, Input, Static
 
 from console.clock import WallClock, hms
 from console.recording.replay import Replay
-from console.recording.replay_session import ReplaySession
+from console.replay_session import ReplaySession
 from widgets.bindings import install
 from widgets.replay_timeline import ReplayTimeline
 

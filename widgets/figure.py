@@ -28,6 +28,5 @@ class Figure(Static):
 
 def set_subtitle(widget, text: str) -> None:
     """Set a border subtitle only when it changes (assigning it always repaints the border)."""
-    if getattr(widget, "_subtitle_text", None) != text:
-        widget._subtitle_text = text
+    if widget.border_subtitle != text:
         widget.border_subtitle = text

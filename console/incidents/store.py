@@ -11,7 +11,7 @@ from pathlib import Path
 import aiosqlite
 
 from console.clock import utc_iso
-from .manager import Entry, Incident
+from .model import Entry, Incident
 from console.paths import data_dir
 
 log = logging.getLogger(__name__)

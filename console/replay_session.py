@@ -12,7 +12,7 @@ from console.facade import MUTATING, failed, refused
 from console.mitigations.audit import AuditLog, AuditRow, audit_path
 from console.session import Session
 
-from .replay import Replay, drive_async
+from console.recording.replay import Replay, drive_async
 
 DISABLED = "disabled in replay: nothing is sent, the recording only shows what was done"
 
@@ -97,6 +97,6 @@ class ReplaySession(Session):
         return self.replay.marks()
 
     def parse_instant(self, text: str) -> float:
-        from .replay import parse_instant
+        from console.recording.replay import parse_instant
 
         return parse_instant(text, self.replay.start, self.replay.end, here=self.replay.position)
