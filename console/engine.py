@@ -20,6 +20,7 @@ from console.metrics.panels import Figures, exprs_for
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
 from console.rules.lifecycle import RuleEvaluator
+from console.rules.thresholds import markers
 from .sources import Reading, build_source, read
 from .state import ConsoleState, EndpointState, ServiceState
 
@@ -48,7 +49,7 @@ class Engine:
         keep, retention = needs(exprs)
         self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))
         self.evaluator = RuleEvaluator(self.rules)
-        self.figures = Figures()
+        self.figures = Figures({s.name: markers(self.rules, s.name, s.kind) for s in cfg.services})
         self.state = ConsoleState(ts=clock.now(), environment=cfg.environment, read_only=cfg.read_only,
                                   mode=mode, scenario=scenario)
         for s in cfg.services:

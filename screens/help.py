@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -12,21 +13,22 @@ from console.commands import Registry
 from widgets.bindings import install
 
 
-def key_table(registry: Registry, refused: frozenset[str] = frozenset()) -> Table:
-    """Plain Text cells: a key or title with brackets (`[`, `[keys]`) is shown as typed, never read as markup."""
-    t = Table(box=None, padding=(0, 2), show_header=False)
-    t.add_column(style="bold", no_wrap=True)
-    t.add_column()
-    t.add_column(style="dim")
+def key_tables(registry: Registry, refused: frozenset[str] = frozenset()) -> list[Table]:
+    """One table a section, titled; plain Text cells: a key or title with brackets is shown as typed, never markup."""
+    tables = []
     for title, commands in registry.sections():
-        t.add_row(Text(title, style="underline", no_wrap=True), "", "")
+        t = Table(box=None, padding=(0, 1), show_header=False, expand=True, title=Text(title, style="bold underline"),
+                  title_justify="left")
+        t.add_column(no_wrap=True, width=12, style="bold")
+        t.add_column(ratio=2)
+        t.add_column(ratio=1, style="dim", overflow="ellipsis", no_wrap=True)
         for c in commands:
-            title = ("⊘ " if c.mutates and c.mutates in refused else "") + c.title
-            t.add_row(Text(c.display), Text(title), Text(f"{c.note} · {c.id}" if c.note else c.id))
-        t.add_row("", "", "")
-    t.add_row(Text("Remap", style="underline"),
-              Text('config [keys] table: command id = "key", e.g. "app.help" = "f1" (ids on the right)'), "")
-    return t
+            name = ("⊘ " if c.mutates and c.mutates in refused else "") + c.title
+            t.add_row(Text(c.display), Text(name + (f": {c.note}" if c.note else "")), Text(c.id))
+        tables.append(t)
+    tables.append(Text('\nRemap: the config\'s [keys] table, command id = "key", e.g. "app.help" = "f1" '
+                       "(the ids are on the right)."))
+    return tables
 
 
 class HelpScreen(ModalScreen):
@@ -40,7 +42,7 @@ class HelpScreen(ModalScreen):
         with VerticalScroll() as v:
             v.border_title = "Keys"
             v.border_subtitle = "esc closes"
-            yield Static(key_table(self.app.registry, self.app.refused))
+            yield Static(Group(*key_tables(self.app.registry, self.app.refused)))
 
     def on_mount(self) -> None:
         install(self, "help")

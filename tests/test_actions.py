@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from console.mitigations.catalog import PlanError, load_actions, placeholders, render
+from console.catalog import build_catalog
 from console.config.schema import ConfigError, parse_config
 from console.demo import demo_config_dict
 from console.mitigations.executor import Executor
@@ -73,22 +74,23 @@ def test_templates_keep_types_and_refuse_unknown_values():
 ])
 def test_a_bad_config_action_is_rejected_at_load_naming_the_key(table, key, problem):
     with pytest.raises(ConfigError) as err:
-        parse_config(config_with({"id": "my.act", "title": "T", "service": "datapipe", **table}), "ops.toml")
+        build_catalog(parse_config(config_with({"id": "my.act", "title": "T", "service": "datapipe", **table}), "ops.toml"))
     assert str(err.value).startswith(f"ops.toml: {key}: "), str(err.value)
     assert problem in str(err.value)
 
 
 def test_a_config_action_must_name_a_service():
     with pytest.raises(ConfigError, match=r"ops.toml: actions\[0\] \(x\).service: no service named 'nope'"):
-        parse_config(config_with({"id": "x", "title": "T", "service": "nope", "command": ["true"]}), "ops.toml")
+        build_catalog(parse_config(config_with({"id": "x", "title": "T", "service": "nope", "command": ["true"]}),
+                                   "ops.toml"))
 
 
 def test_an_inverse_may_only_use_values_the_action_captures():
     with pytest.raises(ConfigError, match=r"inverse: 'undo.it' needs \{id\}, which 'do.it' does not capture"):
-        parse_config(config_with(
+        build_catalog(parse_config(config_with(
             {"id": "do.it", "title": "T", "service": "datapipe", "command": ["true"], "inverse": "undo.it"},
             {"id": "undo.it", "title": "U", "service": "datapipe", "command": ["echo", "{id}"],
-             "pick": "failed_executions"}), "ops.toml")
+             "pick": "failed_executions"}), "ops.toml"))
 
 
 # --- the executor against the simulator --------------------------------------------------------

@@ -36,7 +36,7 @@ class ConversionPanel(Panel):
             card_txt = f"[$error]▲ cardinality {fmt.num(card)} (+{fmt.num(f['dropped_5m'])}/5m dropped)[/]"
         skipped = sum((f.get("skipped") or {}).values())
         buckets = f.get("bucket_count")
-        limit = f.get("bucket_limit", 500)
+        limit = f.get("bucket_limit")
         collection = fmt.on_off(f.get("enabled"))
         off = f.get("disabled_surfaces") or []
         return [
@@ -44,6 +44,7 @@ class ConversionPanel(Panel):
             f"last event {fmt.recent_age(f.get('last_event_age'))} ago · {fmt.rate(f.get('rate_1m'))} 1m · {fmt.rate(f.get('rate_5m'))} 5m",
             cover,
             f"invalid: {card_txt} · other {fmt.num(other)} · skipped {fmt.num(skipped)}",
-            f"buckets {fmt.over(buckets, limit, f'{fmt.num(buckets)}/{limit}')} · collection {collection}"
+            f"buckets {fmt.over(buckets, limit, fmt.num(buckets) + (f'/{limit:g}' if limit is not None else ''))}"
+            f" · collection {collection}"
             + (f" [$warning]off: {', '.join(off)}[/]" if off else ""),
         ]

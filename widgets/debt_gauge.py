@@ -12,13 +12,14 @@ BAND_MARK = {"green": "●", "yellow": "◐", "red": "▲"}
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def gauge(score: float | None, band: str | None, width: int = 32) -> str:
+def gauge(score: float | None, band: str | None, width: int = 32, edges: tuple = (30, 70)) -> str:
     if score is None:
         return f"[dim]{'·' * width}[/] ?"
     filled = max(0, min(width, round(score / 100 * width)))
     style = BAND_STYLE.get(band or "", "$foreground")
-    # band edges at 30 and 70 marked so the reader sees how far to the next band
-    cells = ["█" if i < filled else ("┆" if i in (round(0.3 * width), round(0.7 * width)) else "·") for i in range(width)]
+    # band edges (the debt rules' thresholds) marked so the reader sees how far to the next band
+    marks = {round(e / 100 * width) for e in edges if e is not None}
+    cells = ["█" if i < filled else ("┆" if i in marks else "·") for i in range(width)]
     return f"[{style}]{''.join(cells[:filled])}[/][dim]{''.join(cells[filled:])}[/] [{style}]{score:.0f} {BAND_MARK.get(band or '', '')} {band}[/]"
 
 
@@ -56,7 +57,7 @@ class DebtGauge(Panel):
         ready_txt = "" if ready in (None, True) else f" [$error]✖ not ready[/]"
         breaches = r.get("sla_breaches")
         return [
-            gauge(f.get("debt_score"), f.get("debt_band")) + ready_txt,
+            gauge(f.get("debt_score"), f.get("debt_band"), edges=(f.get("debt_yellow"), f.get("debt_red"))) + ready_txt,
             f"[dim]1h[/] {sparkline(trend)}",
             comp_txt,
             intake,

@@ -44,7 +44,7 @@ def seconds(v) -> str:
 
 def over(value, threshold, text: str, above_is_bad: bool = True) -> str:
     """Mark a figure that crossed its threshold with colour *and* a symbol (never colour alone)."""
-    if not known(value):
+    if not known(value) or threshold is None:  # no rule, no marker
         return text
     bad = value > threshold if above_is_bad else value < threshold
     return f"[$error]▲ {text}[/]" if bad else text

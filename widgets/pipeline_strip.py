@@ -38,11 +38,11 @@ class PipelineStrip(Panel):
         failed = f.get("failed_executions")
         return [
             ready_txt,
-            f"5xx {fmt.over(f.get('error_ratio_5m'), 0.05, fmt.pct(f.get('error_ratio_5m'), 2))}",
-            f"p95 {fmt.over(f.get('p95_5m'), 1.0, fmt.seconds(f.get('p95_5m')))}",
-            f"queue {fmt.over(f.get('queue_fill'), 0.9, fmt.pct(f.get('queue_fill'), 0))}",
-            f"rate-limit {fmt.over(f.get('rate_limit_rate'), 1.0, fmt.rate(f.get('rate_limit_rate')))}",
-            f"cpu {fmt.over(f.get('cpu'), 0.8, fmt.pct(f.get('cpu'), 0))}",
+            f"5xx {fmt.over(f.get('error_ratio_5m'), f.get('error_ratio_threshold'), fmt.pct(f.get('error_ratio_5m'), 2))}",
+            f"p95 {fmt.over(f.get('p95_5m'), f.get('p95_threshold'), fmt.seconds(f.get('p95_5m')))}",
+            f"queue {fmt.over(f.get('queue_fill'), f.get('queue_threshold'), fmt.pct(f.get('queue_fill'), 0))}",
+            f"rate-limit {fmt.over(f.get('rate_limit_rate'), f.get('rate_limit_threshold'), fmt.rate(f.get('rate_limit_rate')))}",
+            f"cpu {fmt.over(f.get('cpu'), f.get('cpu_threshold'), fmt.pct(f.get('cpu'), 0))}",
             f"req {fmt.rate(f.get('req_rate'))}",
             f"failed exec {fmt.num(len(failed)) if failed is not None else UNK}",
         ]

@@ -47,13 +47,14 @@ class RolloutBar(Panel):
         def rate_line(name, reported, local, threshold):
             rep = fmt.over(reported, threshold, fmt.pct(reported))
             loc = fmt.over(local, threshold, fmt.pct(local))
-            return f"{name} {rep} svc · {loc} local [dim](> {threshold * 100:g}%)[/]"
+            limit = f" [dim](> {threshold * 100:g}%)[/]" if threshold is not None else ""
+            return f"{name} {rep} svc · {loc} local{limit}"
 
         return [
             stage_bar(f.get("percent"), f.get("stages") or []) + f" · at stage {at_stage}" + enabled,
             meter(f.get("percent")) + f" · allow {fmt.num(f.get('allowlist'))} · deny {fmt.num(f.get('denylist'))}",
-            rate_line("fallback 1h  ", f.get("fallback_rate_reported"), f.get("fallback_rate_local"), f.get("fallback_threshold", 0.2)),
-            rate_line("gen-error 15m", f.get("generate_error_rate_reported"), f.get("generate_error_rate_local"), f.get("generate_error_threshold", 0.05)),
+            rate_line("fallback 1h  ", f.get("fallback_rate_reported"), f.get("fallback_rate_local"), f.get("fallback_threshold")),
+            rate_line("gen-error 15m", f.get("generate_error_rate_reported"), f.get("generate_error_rate_local"), f.get("generate_error_threshold")),
             f"failed alerts 1h {fmt.over(f.get('failed_alerts_1h'), 0, fmt.num(f.get('failed_alerts_1h')))}"
             f" · steps {fmt.rate(f.get('steps_rate_5m'))}",
         ]

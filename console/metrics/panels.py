@@ -12,9 +12,7 @@ Query = Callable[[str], list[tuple[dict, float]]]
 KNOWN_TYPES = ("paywall_viewed", "upgrade_clicked", "trial_started", "license_activated",
                "license_activation_failed", "checkout_started", "limit_warning_shown", "limit_blocked")
 DEFERRED_TYPES = frozenset(KNOWN_TYPES[2:])
-BUCKET_LIMIT = 500
 ROLLOUT_STAGES = (0, 5, 15, 35, 60, 100)
-DEBT_BANDS = ((30, "green"), (70, "yellow"), (math.inf, "red"))
 
 # Every PromQL expression a panel reads, by kind; `$job` is the service's job label.
 EXPRS: dict[str, dict[str, str]] = {
@@ -82,19 +80,23 @@ def exprs_for(kind: str, job: str) -> list[str]:
     return out
 
 
-def debt_band(score: float | None) -> str | None:
+def debt_band(score: float | None, yellow: float | None = 30, red: float | None = 70) -> str | None:
+    """The band of a score; its edges are the debt rules' thresholds (runbook 002: 30 and 70)."""
     if score is None:
         return None
-    return next(name for limit, name in DEBT_BANDS if score < limit)
+    if red is not None and score >= red:
+        return "red"
+    return "yellow" if yellow is not None and score >= yellow else "green"
 
 
-def recommended_intake(score: float | None, pending_reviews: float | None) -> str | None:
+def recommended_intake(score: float | None, pending_reviews: float | None, yellow: float | None = 30,
+                       red: float | None = 70) -> str | None:
     """Runbook 002 'When to change mode' (incident-in-progress is the operator's call, not shown here)."""
     if score is None:
         return None
-    if score > 70:
+    if red is not None and score > red:
         return "pause"
-    if score >= 30 or (pending_reviews or 0) > 10:
+    if (yellow is not None and score >= yellow) or (pending_reviews or 0) > 10:
         return "throttle"
     return "open"
 
@@ -107,8 +109,9 @@ def _ready(svc: ServiceState) -> bool | None:
 class Figures:
     """Computes one service's figures each tick; remembers only when a rollout stage began."""
 
-    def __init__(self) -> None:
+    def __init__(self, markers: dict[str, dict[str, float | None]] | None = None) -> None:
         self._stage_seen: dict[str, tuple[float, float]] = {}  # service → (percent, since)
+        self.markers = markers or {}  # service → the thresholds its panel marks, from the loaded rules
 
     def reset(self) -> None:
         self._stage_seen.clear()
@@ -116,7 +119,8 @@ class Figures:
     def compute(self, svc: ServiceState, job: str, query: Query, now: float) -> dict[str, Any]:
         vals = {k: query(e.replace("$job", job)) for k, e in EXPRS.get(svc.kind, {}).items()}
         fn = getattr(self, f"_{svc.kind}", None)
-        return fn(svc, vals, now) if fn else {}
+        marks = self.markers.get(svc.name, {})
+        return {**fn(svc, vals, now, marks), **marks} if fn else {}
 
     @staticmethod
     def _one(result: list[tuple[dict, float]]) -> float | None:
@@ -129,7 +133,7 @@ class Figures:
     def _by(result: list[tuple[dict, float]], label: str) -> dict[str, float]:
         return {lbl.get(label, ""): v for lbl, v in result}
 
-    def _conversion(self, svc: ServiceState, vals: dict, now: float) -> dict[str, Any]:
+    def _conversion(self, svc: ServiceState, vals: dict, now: float, marks: dict) -> dict[str, Any]:
         health, stats, cfg = svc.data("conversion_health"), svc.data("stats"), svc.data("config")
         by_type = health.get("events_by_type") or {}
         types = [{"type": t, "count": by_type.get(t), "deferred": t in DEFERRED_TYPES,
@@ -161,13 +165,13 @@ class Figures:
             "dropped_5m": self._one(vals["dropped_5m"]),
             "skipped": self._by(vals["skipped"], "reason"),
             "bucket_count": stats.get("bucket_count"),
-            "bucket_limit": BUCKET_LIMIT,
+            "bucket_limit": marks.get("bucket_limit"),
             "surfaces": sorted({(b.get("key") or "").split(":")[0] for b in stats.get("buckets") or [] if b.get("key")}),
             "enabled": cfg.get("enabled"),
             "disabled_surfaces": cfg.get("disabled_surfaces"),
         }
 
-    def _pipelines(self, svc: ServiceState, vals: dict, now: float) -> dict[str, Any]:
+    def _pipelines(self, svc: ServiceState, vals: dict, now: float, marks: dict) -> dict[str, Any]:
         return {
             "switches": svc.data("switches").get("switches"),
             "sent_1h": self._one(vals["sent_1h"]),
@@ -178,18 +182,19 @@ class Figures:
             "vetoes_1h": self._by(vals["vetoes_by_pipeline"], "pipeline"),
         }
 
-    def _converge(self, svc: ServiceState, vals: dict, now: float) -> dict[str, Any]:
+    def _converge(self, svc: ServiceState, vals: dict, now: float, marks: dict) -> dict[str, Any]:
         debt, intake, reviews = svc.data("debt"), svc.data("intake"), svc.data("reviews")
         score = debt.get("debt_score")
         pending = reviews.get("pending")
-        recommended = recommended_intake(score, pending)
+        yellow, red = marks.get("debt_yellow", 30), marks.get("debt_red", 70)
+        recommended = recommended_intake(score, pending, yellow, red)
         effective = intake.get("effective_mode") or intake.get("mode")
         strict = {"open": 0, "auto": 0, "throttle": 1, "pause": 2}
         return {
             "ready": _ready(svc),
             "ready_reason": svc.data("ready").get("reason"),
             "debt_score": score,
-            "debt_band": debt_band(score),
+            "debt_band": debt_band(score, yellow, red),
             "debt_status": debt.get("status"),
             "components": {k: debt.get(f"{k}_score") for k in
                            ("staleness", "queue_pressure", "review_backlog", "conflict_pressure", "retry_pressure")},
@@ -205,7 +210,7 @@ class Figures:
             "intents_rate_5m": self._one(vals["intents_rate_5m"]),
         }
 
-    def _path_tracker(self, svc: ServiceState, vals: dict, now: float) -> dict[str, Any]:
+    def _path_tracker(self, svc: ServiceState, vals: dict, now: float, marks: dict) -> dict[str, Any]:
         ops = svc.data("ops")
         rollout = ops.get("rollout") or {}
         percent = rollout.get("percent")
@@ -224,17 +229,17 @@ class Figures:
             "denylist": len(rollout.get("denylist") or []) if rollout.get("denylist") is not None else None,
             "fallback_rate_reported": ops.get("fallbackRate1h"),
             "fallback_rate_local": self._one(vals["fallback_rate_local"]),
-            "fallback_threshold": 0.20,
+
             "generate_error_rate_reported": ops.get("generateErrorRate15m"),
             "generate_error_rate_local": self._one(vals["generate_error_rate_local"]),
-            "generate_error_threshold": 0.05,
+
             "failed_alerts_1h": ops.get("recentFailedAlerts1h"),
             "failed_deliveries": svc.data("alerts").get("total"),
             "step_completions_1h": ops.get("stepCompletions1h"),
             "steps_rate_5m": self._one(vals["steps_rate_5m"]),
         }
 
-    def _data_pipeline(self, svc: ServiceState, vals: dict, now: float) -> dict[str, Any]:
+    def _data_pipeline(self, svc: ServiceState, vals: dict, now: float, marks: dict) -> dict[str, Any]:
         failed = svc.data("failed").get("executions")
         return {
             "ready": _ready(svc),
@@ -249,5 +254,5 @@ class Figures:
             "failed_executions": failed,
         }
 
-    def _scrape(self, svc: ServiceState, vals: dict, now: float) -> dict[str, Any]:
+    def _scrape(self, svc: ServiceState, vals: dict, now: float, marks: dict) -> dict[str, Any]:
         return {"up": self._one(vals["up"])}

@@ -1,0 +1,80 @@
+"""Screens and widgets on a ConsoleState and a fake façade: what they show, and the commands they send."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from console.facade import ok, refused
+from screens.app import OpsApp
+from screens.confirm import ConfirmScreen
+from tests.conftest import screen_text
+from tests.fake_facade import FakeFacade, state
+
+
+async def test_panels_show_the_state_they_are_given():
+    fake = FakeFacade(state(datapipe={"ready": True, "error_ratio_5m": 0.07, "error_ratio_threshold": 0.05,
+                                      "cpu": 0.5, "cpu_threshold": 0.8}))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "5xx ▲ 7.00%" in text and "cpu 50%" in text and "▲ 50%" not in text
+
+
+async def test_a_rule_override_moves_the_panel_marker():
+    """The marker is the rule's threshold: with HighErrorRate at > 0.10, a 7 % error ratio is not marked."""
+    fake = FakeFacade(state(datapipe={"ready": True, "error_ratio_5m": 0.07, "error_ratio_threshold": 0.10}))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        assert "5xx 7.00%" in screen_text(app) and "▲ 7.00%" not in screen_text(app)
+
+
+async def test_a_mitigation_key_sends_prepare_then_send_after_y():
+    view = {"title": "Pause intake", "action": "converge.intake_pause", "environment": "test", "production": False,
+            "read_only": False, "service": "converge", "kind": "converge", "dangerous": True, "summary": "",
+            "rows": [["sends", "POST http://converge/v1/intake/mode\n{\"mode\": \"pause\"}", "step:http"],
+                     ["runbook", "002#When to change mode", ""]], "target": None, "runbook": "", "steps": []}
+    fake = FakeFacade(answers={"mitigation.prepare": ok(plan_id=7, confirm=view), "mitigation.send": ok("sent")})
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.screen.query_one("#debt").focus()
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.focused.id == "cancel"  # Cancel is the default
+        await pilot.press("y")
+        await pilot.pause()
+        assert [c["cmd"] for c in fake.sent] == ["mitigation.prepare", "mitigation.send"]
+        assert fake.sent[0]["action"] == "converge.intake_pause" and fake.sent[1] == {"cmd": "mitigation.send",
+                                                                                       "plan_id": 7}
+
+
+async def test_a_refusal_is_one_line_and_no_dialog():
+    fake = FakeFacade(mode="replay", answers={"mitigation.prepare": refused("Mitigations are disabled in replay")})
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.screen.query_one("#debt").focus()
+        await pilot.press("p")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert [n.message for n in app._notifications] == ["Mitigations are disabled in replay"]
+        footer = " ".join(str(b.description) for _, b in app.screen.query_one("#debt")._bindings)
+        assert "⊘ Pause" in footer  # the key says before it is pressed
+
+
+@pytest.mark.parametrize("size", [(160, 48), (80, 24)])
+async def test_help_shows_keys_as_typed(size):
+    app = OpsApp(FakeFacade(), autorun=False)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        await pilot.press("end")  # the replay section (with [ ] + -) is below the fold
+        await pilot.pause()
+        text = screen_text(app)
+        assert "question_mark" not in text and "left_square_bracket" not in text and "percent_sign" not in text
+        assert re.search(r"│\s+\+\s+Next stage", text) and re.search(r"│\s+%\s+Set %", text)
+        assert "[keys]" in text  # shown as typed, not swallowed as markup
