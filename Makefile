@@ -3,14 +3,20 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test sim bench clean
+.PHONY: demo test test-fast sim bench clean
 
+# the demo needs only the package; the tests add the dev extras (moto, hypothesis, import-linter, ...)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e .
 	touch $(STAMP)
+
+$(DEV): $(STAMP)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(DEV)
 
 demo: $(STAMP)
 	$(BIN)/opsconsole demo $(ARGS)
@@ -18,10 +24,14 @@ demo: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/opsconsole sim $(ARGS)
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest -q $(ARGS)
 
-bench: $(STAMP)
+# the inner loop: everything but the tests that start a real prometheus, promtool, alertmanager or moto
+test-fast: $(DEV)
+	$(BIN)/python -m pytest -q -m "not external" $(ARGS)
+
+bench: $(DEV)
 	$(BIN)/python bench/aggregator.py
 	$(BIN)/python bench/terminal.py
 	$(BIN)/python bench/prometheus_vs_local.py

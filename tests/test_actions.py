@@ -170,6 +170,7 @@ async def test_read_only_refuses_before_the_network(watch_factory):
 
 
 @pytest.mark.usefixtures("aws_env")
+@pytest.mark.external
 async def test_ssm_switch_flip_lists_flips_and_reads_back(watch_factory, moto_url):
     path = "/storytailor-production/pipelines/"
     for p in PIPELINES:

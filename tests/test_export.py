@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import require_binary
 from console.cli import main
 from console.recording.writer import open_recorder
@@ -59,6 +61,7 @@ async def test_csv_and_jsonl_with_selector_and_bounds(watch_factory, tmp_path, c
     assert "not a series selector" in capsys.readouterr().err
 
 
+@pytest.mark.external
 async def test_openmetrics_loads_into_a_real_prometheus_tsdb(watch_factory, tmp_path):
     promtool = require_binary("promtool")
     path = await _recorded(watch_factory)

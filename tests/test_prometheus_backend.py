@@ -37,6 +37,8 @@ from widgets.header_bar import backend_text
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the fleet and Prometheus live for the module
 
+pytestmark = pytest.mark.external  # a real prometheus / promtool / moto_server (skipped locally when missing)
+
 
 class FaultProxy:
     """A reverse proxy in front of the real Prometheus: passes, refuses, stalls, breaks, or demands headers."""

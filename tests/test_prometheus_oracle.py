@@ -48,6 +48,8 @@ in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the fleet and Prome
 LAG = 3.0  # the console under test looks this far back: every scrape before it is committed in the TSDB
 SCRAPED = ("pulse", "converge", "path-tracker", "datapipe")  # Prometheus 2.42 cannot send storytailor's x-api-key
 
+pytestmark = pytest.mark.external  # a real prometheus / promtool / moto_server (skipped locally when missing)
+
 
 # --- a real Prometheus scraping the simulator ----------------------------------------------------
 

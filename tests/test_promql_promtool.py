@@ -32,6 +32,8 @@ from console.promql.parse import compile_expr
 
 Values = list  # float | None (missing) | STALE_NAN
 
+pytestmark = pytest.mark.external  # a real prometheus / promtool / moto_server (skipped locally when missing)
+
 
 def promtool_path() -> str:
     path = shutil.which("promtool")

@@ -12,7 +12,7 @@ from console.config.schema import Service, Switches
 from console.sources import SourceError, build_source, read
 from console.sources.pipelines import PIPELINES, put_switch
 
-pytestmark = pytest.mark.usefixtures("aws_env")  # moto_url and aws_env live in conftest.py
+pytestmark = [pytest.mark.usefixtures("aws_env"), pytest.mark.external]  # moto_url and aws_env live in conftest.py
 
 
 def ssm_service(endpoint_url: str, path: str) -> Service:
