@@ -38,7 +38,7 @@ VERBS = ("acknowledge", "mitigating", "resolve")
 STATIC: tuple[Command, ...] = (
     _c("app.quit", "q", "Quit", "app", "quit"),
     _c("app.help", "question_mark", "Keys", "app", "help"),
-    _c("app.palette", "ctrl+p", "Command palette", "app", "command_palette", show=False),
+    _c("app.palette", "ctrl+p", "Palette", "app", "command_palette", show=False),
     _c("app.undo", "u", "Undo", "app", "undo", mutates="send", note="the inverse of the last action, confirmed first"),
     _c("dashboard.detail", "enter", "Detail", "dashboard", "open_detail",
        note="the focused panel's service (on a table: the selected row's), with plots over the last hour"),
@@ -53,7 +53,7 @@ STATIC: tuple[Command, ...] = (
     _c("help.close", "escape", "Close", "help", "app.pop_screen"),
     _c("help.close2", "question_mark", "Close", "help", "app.pop_screen", show=False),
     # the incident table and the incident detail share ids: remapping "incident.ack" remaps both
-    _c("incident.open", "enter", "Open incident", "incident_table", "select_cursor"),
+    _c("incident.open", "enter", "Incident", "incident_table", "select_cursor"),
     _c("incident.ack", "a", "Ack", "incident_table", "incident('acknowledge')", mutates="change",
        note="an Alertmanager incident asks for a silence duration and comment"),
     _c("incident.mitigating", "m", "Mitigating", "incident_table", "incident('mitigating')", mutates="change"),

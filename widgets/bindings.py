@@ -12,7 +12,8 @@ def binding(c: Command, refused: frozenset[str] = frozenset()) -> Binding:
     """`refused`: what this console refuses (replay: "send" and "change"; read-only: "send"); such a key still
     answers (with the reason) and its label says ⊘."""
     title = f"⊘ {c.title}" if c.mutates and c.mutates in refused else c.title
-    return Binding(c.key, c.action, title, show=c.show, key_display=c.display, priority=c.priority, id=c.id)
+    shown = c.display if c.display != c.key else None  # named keys (enter, escape) keep Textual's own symbols
+    return Binding(c.key, c.action, title, show=c.show, key_display=shown, priority=c.priority, id=c.id)
 
 
 def install(node: DOMNode, scope: str, service: str | None = None) -> None:
