@@ -13,6 +13,7 @@ import pytest
 from conftest import start_watch
 from console.recording import format as recording
 from console.cli import main
+from console.events import StatePublished
 from console.recording.writer import Recorder
 from console.recording.format import Recording, RecordingError
 from console.recording.replay import Replay, parse_instant
@@ -35,7 +36,7 @@ async def _record(path) -> dict[float, dict]:
         # start_watch already ticked once; forget it so that live and the recording start from the same point
         w.engine.reset()
         live: dict[float, dict] = {}
-        w.engine.listeners.append(lambda st: live.__setitem__(st.ts, published(st)))
+        w.engine.hub.subscribe(StatePublished, lambda ev: live.__setitem__(ev.state.ts, published(ev.state)))
         await w.run_for(SWITCH_AT)
         w.fleet.set_scenario("normal")
         await w.run_for(LENGTH - SWITCH_AT)
