@@ -74,6 +74,19 @@ def test_the_recording_holds_an_incident_and_its_recovery(recorded):
     assert any(i["rule"] == "HighErrorRate" and i["recovered"] for i in last)
 
 
+def test_the_recording_keeps_each_parts_versioned_snapshot(recorded):
+    path, _ = recorded
+    rec = Recording(str(path))
+    try:
+        memos = rec.events(kinds=tuple(f"memo:{p}" for p in ("figures", "alerts", "transitions", "incidents", "actions")))
+    finally:
+        rec.close()
+    assert {k for _, k, _ in memos} == {"memo:figures", "memo:alerts", "memo:transitions", "memo:incidents",
+                                       "memo:actions"}
+    assert all(d["v"] == 1 for _, _, d in memos)
+    assert any("firing" in d["states"].values() for _, k, d in memos if k == "memo:transitions")
+
+
 def test_forward_replay_equals_every_published_state(recorded):
     path, live = recorded
     replay = Replay(str(path))
