@@ -8,7 +8,7 @@ SNAPSHOT_VERSION = 1
 
 
 class Memento(Protocol):
-    """A part whose memory can be saved as plain data (JSON-able) and put back: snapshot → restore → snapshot is equal."""
+    """A part whose memory is saved as plain data (JSON) and put back: snapshot → restore → snapshot is equal."""
 
     def snapshot(self) -> dict[str, Any]: ...
 

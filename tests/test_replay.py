@@ -78,7 +78,8 @@ def test_the_recording_keeps_each_parts_versioned_snapshot(recorded):
     path, _ = recorded
     rec = Recording(str(path))
     try:
-        memos = rec.events(kinds=tuple(f"memo:{p}" for p in ("figures", "alerts", "transitions", "incidents", "actions")))
+        parts = ("figures", "alerts", "transitions", "incidents", "actions")
+        memos = rec.events(kinds=tuple(f"memo:{p}" for p in parts))
     finally:
         rec.close()
     assert {k for _, k, _ in memos} == {"memo:figures", "memo:alerts", "memo:transitions", "memo:incidents",

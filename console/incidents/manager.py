@@ -55,7 +55,8 @@ class IncidentManager:
         # an Alertmanager alert named like a rule (HighErrorRate, ServiceDown...) gets that rule's playbook
         self._runbooks = {r["name"]: r.get("runbook", "") for r in shipped_rules()}
         self._runbooks.update({r.name: r.runbook for r in rules})
-        self._unsubscribe = [hub.subscribe(RuleTransition, self._on_rule), hub.subscribe(MitigationAudited, self._on_audit)]
+        self._unsubscribe = [hub.subscribe(RuleTransition, self._on_rule),
+                             hub.subscribe(MitigationAudited, self._on_audit)]
 
     # --- start, stop, persistence -----------------------------------------------------------
 
