@@ -13,14 +13,18 @@ from console.catalog import Catalog, build_catalog
 from console.metrics.store import STALE_NAN, SeriesStore
 from .clock import Clock
 from console.config.schema import Config
+from .events import Hub, StatePublished, Tick
+from console.mitigations.records import RecentActions
 from console.incidents.store import IncidentStore, default_path
 from console.incidents.manager import IncidentManager
+from .memento import Memento
 from .model import Observation
 from console.metrics.panels import Figures, exprs_for
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
 from console.rules.lifecycle import RuleEvaluator
 from console.rules.thresholds import markers
+from console.rules.transitions import RuleTransitions
 from .sources import Reading, build_source, read
 from .state import ConsoleState, EndpointState, ServiceState
 
@@ -33,12 +37,19 @@ TREND_STEP = 60.0  # the debt trend is a 1 h chart at 1 min resolution: it chang
 
 
 class Engine:
-    """One pipeline, live or replayed: every Observation goes through `ingest`."""
+    """One pipeline, live or replayed: every Observation goes through `ingest`.
+
+    It announces on `hub` (its own unless one is given): Tick when an evaluation begins, RuleTransition for
+    each alert that moved, StatePublished when the evaluation is complete; the incident manager it owns
+    adds IncidentChanged, an executor MitigationAudited and MitigationChanged.
+    """
 
     def __init__(self, cfg: Config, clock: Clock, *, mode: str = "live", scenario: str | None = None,
-                 persist_incidents: bool | None = None, catalog: Catalog | None = None) -> None:
+                 persist_incidents: bool | None = None, hub: Hub | None = None,
+                 catalog: Catalog | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
+        self.hub = hub or Hub()
         catalog = catalog or build_catalog(cfg)  # the Session passes the one it loaded
         self.rules = list(catalog.rules)
         exprs = [r.expr for r in self.rules]
@@ -49,22 +60,21 @@ class Engine:
         keep, retention = needs(exprs)
         self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))
         self.evaluator = RuleEvaluator(self.rules)
+        self.transitions = RuleTransitions()
         self.figures = Figures({s.name: markers(self.rules, s.name, s.kind) for s in cfg.services})
+        self.actions = RecentActions()  # an executor adds to it; a replay restores it
         self.state = ConsoleState(ts=clock.now(), environment=cfg.environment, read_only=cfg.read_only,
-                                  mode=mode, scenario=scenario)
+                                  mode=mode, scenario=scenario, actions=self.actions.items)
         for s in cfg.services:
             self.state.services[s.name] = ServiceState(s.name, s.kind, s.title or f"{TITLES[s.kind]} ({s.name})")
-        self.listeners: list[Callable[[ConsoleState], None]] = []
         self.observers: list[Callable[[Observation], None]] = []  # e.g. the recorder
-        # (kind, data) events: "tick" {ts}, "rule" transitions {key, name, service, severity, from, to, value, ts};
-        # other parts emit their own ("audit", "incident"). The recorder and the incident log listen here.
-        self.event_listeners: list[Callable[[str, dict], None]] = []
-        self._rule_states: dict[str, str] = {}
         # Incidents from rule events, Alertmanager and path-tracker deliveries; persisted only when live on
         # real services: the demo's simulator starts fresh each run, so its incidents start fresh too.
         persist = (mode == "live" and scenario is None) if persist_incidents is None else persist_incidents
         store = IncidentStore(default_path(cfg.data_dir), cfg.environment) if persist else None
-        self.incidents = IncidentManager(self, store)
+        self.incidents = IncidentManager(self.hub, clock, cfg, self.rules, http=lambda: self.http,
+                                         expedite=self.expedite, read_only=cfg.read_only or mode == "replay",
+                                         store=store)
         self._client: httpx.AsyncClient | None = None
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
@@ -221,15 +231,24 @@ class Engine:
                 if own or not keys:
                     src.expedite(*own)
 
-    def emit(self, kind: str, data: dict) -> None:
-        for fn in self.event_listeners:
-            fn(kind, data)
-
     def evaluate(self, now: float) -> ConsoleState:
+        """Evaluate at `now` and publish the state."""
+        self.step(now)
+        return self.publish()
+
+    def publish(self) -> ConsoleState:
+        """Announce the state as complete (StatePublished): viewers render it, the recorder keeps its memos."""
+        self.state.incidents = self.incidents.visible()  # as they are now: a replay restores them after `step`
+        self.hub.publish(StatePublished(self.state))
+        return self.state
+
+    def step(self, now: float) -> ConsoleState:
+        """Evaluate rules, figures and incidents at `now`, without publishing (a replay puts its memos in first)."""
         self.state.ts = now
-        self.emit("tick", {"ts": now})
+        self.hub.publish(Tick(now))
         self.state.rules = self.evaluator.evaluate(now, self.query)
-        self._emit_transitions(now)
+        for transition in self.transitions.step(self.state.rules, now):
+            self.hub.publish(transition)
         q = self._safe_query(now)
         for s in self.cfg.services:
             svc = self.state.services[s.name]
@@ -240,23 +259,12 @@ class Engine:
             self._trend_at = now - (now % TREND_STEP)
             self.state.trends = self._trends(now)
         self.incidents.evaluate(self.state, now)
-        for fn in self.listeners:
-            fn(self.state)
         return self.state
 
-    def _emit_transitions(self, now: float) -> None:
-        current = {r.key: r for r in self.state.rules if r.state in ("pending", "firing")}
-        for key, r in current.items():
-            before = self._rule_states.get(key, "inactive")
-            if before != r.state:
-                self.emit("rule", {"key": key, "name": r.name, "service": r.service, "severity": r.severity,
-                                   "from": before, "to": r.state, "value": r.value, "ts": now})
-        for key, before in self._rule_states.items():
-            if key not in current:
-                name, service = key.split("{")[0].split("/", 1)
-                self.emit("rule", {"key": key, "name": name, "service": service, "severity": None,
-                                   "from": before, "to": "inactive", "value": None, "ts": now})
-        self._rule_states = {k: r.state for k, r in current.items()}
+    def parts(self) -> dict[str, Memento]:
+        """What the engine remembers beyond its windows, by the name a recording stores it under."""
+        return {"figures": self.figures, "alerts": self.evaluator, "transitions": self.transitions,
+                "incidents": self.incidents, "actions": self.actions}
 
     def _trends(self, now: float) -> dict[str, list[tuple[float, float]]]:
         out: dict[str, list[tuple[float, float]]] = {}
@@ -294,9 +302,10 @@ class Engine:
         self.evaluator.reset()
         self.figures.reset()
         self._last_series.clear()
-        self._rule_states.clear()
+        self.transitions.reset()
         self.incidents.reset()
         self._trend_at = 0.0
         for svc in self.state.services.values():
             svc.endpoints.clear()
             svc.figures = {}
+

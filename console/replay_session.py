@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from console.catalog import build_catalog
 from console.clock import WallClock
+from console.events import StatePublished
 from console.facade import MUTATING, failed, refused
 from console.mitigations.audit import AuditLog, AuditRow, audit_path
 from console.session import Session
@@ -27,7 +28,7 @@ class ReplaySession(Session):
         self.replay = replay
         self.engine = replay.engine
         self.catalog = build_catalog(replay.engine.cfg)
-        self.engine.listeners.append(self._publish)
+        self.engine.hub.subscribe(StatePublished, lambda ev: self._publish(ev.state))
         self._audit = AuditLog(audit_path(audit_dir))  # this machine's log: who tried what while replaying
         self._wall = WallClock()
         self._user = f"{getpass.getuser()}@{socket.gethostname()}"

@@ -12,6 +12,7 @@ from console.catalog import Catalog, build_catalog
 from console.clock import Clock, WallClock, utc_iso
 from console.config.schema import Config, load_config
 from console.engine import Engine
+from console.events import MitigationChanged, StatePublished
 from console.facade import View, failed, ok, refused
 from console.incidents.manager import ALLOWED, IncidentError
 from console.incidents.playbooks import live_value, playbook_for
@@ -75,7 +76,7 @@ class Session:
         self.catalog = build_catalog(cfg)
         self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None, catalog=self.catalog)
         await self.engine.start()
-        self.engine.listeners.append(self._publish)
+        self.engine.hub.subscribe(StatePublished, lambda ev: self._publish(ev.state))
         if self.record:
             from console.recording.writer import open_recorder
 
@@ -84,10 +85,12 @@ class Session:
 
     async def start_mitigations(self) -> None:
         """The executor and its audit log (the TUI and the collector; `snapshot` sends nothing and needs neither)."""
-        cfg = self.engine.cfg
-        self.executor = Executor(self.engine, self.catalog.actions, AuditLog(audit_path(cfg.data_dir)))
+        eng, cfg = self.engine, self.engine.cfg
+        self.executor = Executor(self.catalog.actions, cfg=cfg, clock=eng.clock, hub=eng.hub, state=lambda: eng.state,
+                                 records=eng.actions, query=eng.query, expedite=eng.expedite,
+                                 audit=AuditLog(audit_path(cfg.data_dir)))
         await self.executor.start()
-        self.executor.listeners.append(lambda rec: self._publish(self.engine.state))
+        eng.hub.subscribe(MitigationChanged, lambda ev: self._publish(eng.state))  # sending…, verifying, settled
 
     async def run(self) -> None:
         await self.engine.run()

@@ -11,7 +11,7 @@ from textual.widgets import Footer, Static
 from console.incidents import comms
 from console.clock import hms
 from console.incidents.manager import Incident
-from console.incidents.playbooks import Playbook, live_value, playbook_for, split_threshold
+from console.incidents.playbooks import Playbook, playbook_for, split_threshold
 from console.state import ConsoleState
 from widgets.fmt import age
 from widgets.header_bar import HeaderBar

@@ -15,6 +15,7 @@ import pytest
 from console.clock import VirtualClock
 from console.demo import Demo
 from console.engine import Engine
+from console.mitigations.executor import Executor
 
 START = 1_795_000_000.0  # 2026-11-18T07:46:40Z: fixed, so runs are reproducible
 
@@ -53,6 +54,12 @@ class Fleetwatch:
 
     def rule(self, name: str):
         return next((r for r in self.engine.state.rules if r.name == name), None)
+
+
+def executor_for(engine: Engine, actions: dict, audit=None) -> Executor:
+    """An executor wired to an engine as a session wires it: the engine's clock, hub, state, records, queries."""
+    return Executor(actions, cfg=engine.cfg, clock=engine.clock, hub=engine.hub, state=lambda: engine.state,
+                    records=engine.actions, query=engine.query, expedite=engine.expedite, audit=audit)
 
 
 async def start_watch(scenario: str = "normal", *, tick: float = 5.0, metrics_interval: float = 5.0,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from console.mitigations.catalog import PlanError, load_actions, placeholders, render
+from conftest import executor_for
 from console.catalog import build_catalog
 from console.config.schema import ConfigError, parse_config
 from console.demo import demo_config_dict
-from console.mitigations.executor import Executor
 from console.sources.pipelines import PIPELINES
 from tests.test_ssm import put
 
@@ -26,7 +26,7 @@ def config_with(*actions: dict) -> dict:
 
 async def start(watch_factory, scenario: str = "normal", **kw):
     w = await watch_factory(scenario, tick=1.0, metrics_interval=1.0, **kw)
-    ex = Executor(w.engine, load_actions(w.engine.cfg))
+    ex = executor_for(w.engine, load_actions(w.engine.cfg))
     await ex.start()
     await w.run_for(3)
     return w, ex
@@ -144,7 +144,7 @@ async def test_command_line_actions_run_without_a_shell(watch_factory, tmp_path)
                              "pick": "failed_executions", "command": [sys.executable, "-c", script, str(out),
                                                                       "{pipeline_id}; rm -rf /", "$HOME"]})
     w = await watch_factory(tick=1.0, metrics_interval=1.0, actions=cfg_table["actions"])
-    ex = Executor(w.engine, load_actions(w.engine.cfg))
+    ex = executor_for(w.engine, load_actions(w.engine.cfg))
     await ex.start()
     await w.run_for(3)
     item = ex.items("datapipe.note")[0]
@@ -158,7 +158,7 @@ async def test_command_line_actions_run_without_a_shell(watch_factory, tmp_path)
 
 async def test_read_only_refuses_before_the_network(watch_factory):
     w = await watch_factory(tick=1.0, metrics_interval=1.0, read_only=True)
-    ex = Executor(w.engine, load_actions(w.engine.cfg))
+    ex = executor_for(w.engine, load_actions(w.engine.cfg))
     await ex.start()
     await w.run_for(3)
     rec = await ex.execute(ex.plan("conversion.disable_all"))
@@ -181,7 +181,7 @@ async def test_ssm_switch_flip_lists_flips_and_reads_back(watch_factory, moto_ur
     w.engine.cfg = w.engine.cfg.model_copy(update={"services": services})
     await w.engine.stop()
     await w.engine.start()  # sources rebuilt: the switches come from SSM now
-    ex = Executor(w.engine, load_actions(w.engine.cfg))
+    ex = executor_for(w.engine, load_actions(w.engine.cfg))
     await ex.start()
     await w.run_for(2)
     assert sorted(i["key"] for i in ex.items("pipelines.flip_switch")) == sorted(PIPELINES)  # listed by path
@@ -210,7 +210,7 @@ async def test_a_timeout_fails_and_is_not_retried(watch_factory):
         svc = [s.model_copy(update={"url": url, "timeout": 0.3}) if s.name == "datapipe" else s
                for s in w.engine.cfg.services]
         w.engine.cfg = w.engine.cfg.model_copy(update={"services": svc})
-        ex = Executor(w.engine, load_actions(w.engine.cfg))
+        ex = executor_for(w.engine, load_actions(w.engine.cfg))
         await ex.start()
         rec = await ex.execute(ex.plan("slow.poke"))
         assert rec.status == "failed" and rec.code is None

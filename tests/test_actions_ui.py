@@ -349,8 +349,8 @@ async def test_a_production_environment_is_red_in_the_dialog():
     async with app.run_test(size=(160, 48)) as pilot:
         await advance(app, pilot, 2)
         cfg = app.session.engine.cfg
-        app.session.engine.cfg = cfg.model_copy(update={"environment": "production",
-                                                "environments": {"production": Environment(production=True)}})
+        app.session.engine.cfg = app.session.executor.cfg = cfg.model_copy(
+            update={"environment": "production", "environments": {"production": Environment(production=True)}})
         text = await press_action(app, pilot, "debt", "p")
         assert app.screen.has_class("-production") and " production " in text
         table = plan_table(app.screen.view)

@@ -11,9 +11,10 @@ import pytest
 
 from console.mitigations.catalog import load_actions
 from console.mitigations.audit import AuditLog, AuditRow, audit_path, read_rows
+from conftest import executor_for
 from console.cli import main as cli_main
 from console.clock import WallClock
-from console.mitigations.executor import Executor
+from console.events import MitigationAudited
 
 
 def row(ts: float, result: str, attempt: int = 1) -> AuditRow:
@@ -74,9 +75,9 @@ async def test_every_attempt_is_audited_and_emitted_without_secrets(watch_factor
         sys.executable, "-c", "import os; print('key is', os.environ['OPSCONSOLE_DEMO_CONVERGE_KEY'])"]}
     w = await watch_factory(tick=1.0, metrics_interval=1.0, actions=[leak])
     log = AuditLog(audit_path())
-    ex = Executor(w.engine, load_actions(w.engine.cfg), log)
+    ex = executor_for(w.engine, load_actions(w.engine.cfg), log)
     events = []
-    w.engine.event_listeners.append(lambda kind, data: events.append(data) if kind == "audit" else None)
+    w.engine.hub.subscribe(MitigationAudited, lambda ev: events.append(ev.data()))
     await ex.start()
     await w.run_for(3)
     await ex.execute(ex.plan("converge.leak"))

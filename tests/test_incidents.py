@@ -13,6 +13,7 @@ from console import promql
 from console.incidents import comms
 from console.mitigations.catalog import builtin_actions
 from console.engine import Engine
+from console.events import IncidentChanged, MitigationAudited
 from console.incidents.manager import REOPEN_GRACE, UPDATE_EVERY, IncidentError
 from console.model import Observation
 from console.incidents.playbooks import GENERAL, PLAYBOOKS, live_value, playbook_for, split_threshold
@@ -112,10 +113,10 @@ async def test_transitions_are_timestamped_attributed_and_checked(watch_factory)
     assert inc not in w.engine.incidents.visible()  # documented: off the table, still in the store
 
 
-async def test_incident_events_reach_the_engine_listeners(watch_factory):
+async def test_incident_events_reach_the_hubs_subscribers(watch_factory):
     w = await watch_factory("conversion-stall", tick=5.0)
     seen: list[tuple[str, str]] = []
-    w.engine.event_listeners.append(lambda kind, d: seen.append((d["event"], d["id"])) if kind == "incident" else None)
+    w.engine.hub.subscribe(IncidentChanged, lambda ev: seen.append((ev.event, ev.id)))
     await w.run_for(330)
     inc = incident(w.engine, "ConversionPipelineStall")
     await w.engine.incidents.acknowledge(inc.id)
@@ -135,9 +136,8 @@ async def test_p1_p2_update_countdown_resets_when_an_update_goes_out(watch_facto
 
 async def test_mitigation_audit_rows_land_on_the_timeline_and_in_the_drafts(watch_factory):
     w, inc = await stalled(watch_factory)
-    w.engine.emit("audit", {"ts": w.clock.now(), "user": USER, "environment": "demo", "service": "pulse",
-                            "action": "conversion.test_event", "target": None, "attempt": 1, "result": "confirmed",
-                            "summary": "POST /api/conversion/events", "detail": "202 accepted"})
+    w.engine.hub.publish(MitigationAudited(w.clock.now(), USER, "demo", "pulse", "conversion.test_event", None, 1,
+                                           "confirmed", "POST /api/conversion/events", "202 accepted"))
     assert inc.timeline[-1].kind == "action" and "conversion.test_event" in inc.timeline[-1].text
     draft = comms.render("escalation", inc, w.clock.now())
     assert "Actions Taken: " in draft and "conversion.test_event: confirmed (202 accepted)" in draft
@@ -183,7 +183,7 @@ async def test_restart_keeps_incidents_and_transitions(watch_factory, tmp_path):
         assert [(e.kind, e.state, e.who, e.text) for e in back.timeline] == \
                [(e.kind, e.state, e.who, e.text) for e in inc.timeline]
         # the restarted console keeps numbering after the stored incidents
-        assert again.incidents._seq >= max(int(i.split("-")[1]) for i in w.engine.incidents.incidents)
+        assert again.incidents.snapshot()["seq"] >= max(int(i.split("-")[1]) for i in w.engine.incidents.incidents)
     finally:
         await again.stop()
     out = subprocess.run([sys.executable, "-m", "console.cli", "incidents", "--json"], capture_output=True,

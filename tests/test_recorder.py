@@ -17,6 +17,7 @@ import pytest
 from console import __version__
 from console.recording import writer as recorder
 from console.clock import WallClock
+from console.events import MitigationAudited
 from console.model import Observation, Sample
 from console.recording.writer import Recorder, open_recorder
 from console.recording.format import APPLICATION_ID, SCHEMA_VERSION, SERIES, Recording
@@ -61,7 +62,8 @@ async def test_compact_and_no_secret_reaches_the_file(watch_factory, tmp_path):
     w.engine.ingest(Observation(w.clock.now(), "datapipe", "failed", error=f"HTTP 500: bad key {secrets[-1]}"))
     w.engine.ingest(Observation(w.clock.now(), "pulse", "metrics", samples=(
         Sample({"__name__": "leaky_total", "key": secrets[2], "job": "pulse"}, 1.0),)))
-    w.engine.emit("audit", {"ts": w.clock.now(), "action": "x", "detail": f"sent {secrets[3]}"})
+    w.engine.hub.publish(MitigationAudited(w.clock.now(), "u@h", "demo", "pulse", "x", None, 1, "sent", "POST /x",
+                                           f"sent {secrets[3]}"))
     await w.run_for(60)
     await rec.flush()
     size1, samples1 = _pages(path), rec.samples

@@ -13,6 +13,7 @@ import pytest
 from conftest import start_watch
 from console.recording import format as recording
 from console.cli import main
+from console.events import StatePublished
 from console.recording.writer import Recorder
 from console.recording.format import Recording, RecordingError
 from console.recording.replay import Replay, parse_instant
@@ -35,7 +36,7 @@ async def _record(path) -> dict[float, dict]:
         # start_watch already ticked once; forget it so that live and the recording start from the same point
         w.engine.reset()
         live: dict[float, dict] = {}
-        w.engine.listeners.append(lambda st: live.__setitem__(st.ts, published(st)))
+        w.engine.hub.subscribe(StatePublished, lambda ev: live.__setitem__(ev.state.ts, published(ev.state)))
         await w.run_for(SWITCH_AT)
         w.fleet.set_scenario("normal")
         await w.run_for(LENGTH - SWITCH_AT)
@@ -71,6 +72,20 @@ def test_the_recording_holds_an_incident_and_its_recovery(recorded):
     assert _rule(docs[-1], "HighErrorRate") is None
     last = docs[-1]["incidents"]
     assert any(i["rule"] == "HighErrorRate" and i["recovered"] for i in last)
+
+
+def test_the_recording_keeps_each_parts_versioned_snapshot(recorded):
+    path, _ = recorded
+    rec = Recording(str(path))
+    try:
+        parts = ("figures", "alerts", "transitions", "incidents", "actions")
+        memos = rec.events(kinds=tuple(f"memo:{p}" for p in parts))
+    finally:
+        rec.close()
+    assert {k for _, k, _ in memos} == {"memo:figures", "memo:alerts", "memo:transitions", "memo:incidents",
+                                       "memo:actions"}
+    assert all(d["v"] == 1 for _, _, d in memos)
+    assert any("firing" in d["states"].values() for _, k, d in memos if k == "memo:transitions")
 
 
 def test_forward_replay_equals_every_published_state(recorded):

@@ -12,6 +12,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from console.durations import parse_duration
 
+from .errors import location
+
 KINDS = ("conversion", "pipelines", "converge", "path_tracker", "data_pipeline", "scrape", "alertmanager")
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
@@ -210,25 +212,6 @@ class Config(_Strict):
         return bool(env and env.production)
 
 
-def error_path(loc: tuple[Any, ...], data: dict) -> str:
-    """('services', 1, 'auth', 'type') → 'services[1] (pulse).auth.type'."""
-    parts: list[str] = []
-    node: Any = data
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict) and "name" in node[item]:
-                label += f" ({node[item]['name']})"
-            parts.append(label)
-            node = node[item] if isinstance(node, list) and item < len(node) else None
-        else:
-            if item in ("function-after", "function-before") or str(item).startswith("function-"):
-                continue
-            parts.append(("." if parts else "") + str(item))
-            node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts) or "(top level)"
-
-
 def parse_config(data: dict, source: str) -> Config:
     """Validate a TOML table; ConfigError with one line per the first problem."""
     try:
@@ -238,7 +221,7 @@ def parse_config(data: dict, source: str) -> Config:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        raise ConfigError(f"{source}: {error_path(err['loc'], data)}: {msg}") from None
+        raise ConfigError(f"{source}: {location(err['loc'], data)}: {msg}") from None
     return cfg  # [[actions]] and [[rules]] are checked by console.catalog.build_catalog
 
 

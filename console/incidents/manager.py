@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Any, Callable
 
 from . import openers as incident_sources
-from console.clock import utc_iso
+from console.clock import Clock, utc_iso
+from console.events import Hub, IncidentChanged, MitigationAudited, RuleTransition
+from console.memento import SNAPSHOT_VERSION, check_version
 from .model import (ALLOWED, OPEN, REOPEN_GRACE, STARTUP_GRACE, STATES, TARGETS, UPDATE_EVERY, Entry,
                              Incident, IncidentError, Timer, whoami)
 from console.rules.load import shipped as shipped_rules
 from console.sources import alertmanager as am
 from console.sources.base import SourceError
 
-if TYPE_CHECKING:  # the engine owns the manager; imported only for the type
-    from console.engine import Engine
+if TYPE_CHECKING:
+    import httpx
+
+    from console.config.schema import Config
+    from console.rules.load import Rule
     from .store import IncidentStore
 
 __all__ = ["ALLOWED", "OPEN", "REOPEN_GRACE", "STATES", "TARGETS", "UPDATE_EVERY", "Entry", "Incident",
@@ -23,10 +29,21 @@ log = logging.getLogger(__name__)
 
 
 class IncidentManager:
-    """Opens, reopens and recovers incidents from the engine's events and state; runs the human transitions."""
+    """Opens, reopens and recovers incidents from the hub's events and each state; runs the human transitions.
 
-    def __init__(self, engine: "Engine", store: "IncidentStore | None" = None, user: str | None = None) -> None:
-        self.engine = engine
+    `http` gives the pooled client (for Alertmanager silences) once the session has started; `expedite`
+    polls a service at the next tick; `read_only` (a read-only config, or a replay) sends nothing.
+    """
+
+    def __init__(self, hub: Hub, clock: Clock, cfg: "Config", rules: "list[Rule]", *,
+                 http: "Callable[[], httpx.AsyncClient | None]", expedite: Callable[..., None],
+                 read_only: bool = False, store: "IncidentStore | None" = None, user: str | None = None) -> None:
+        self.hub = hub
+        self.clock = clock
+        self.cfg = cfg
+        self.http = http
+        self.expedite = expedite
+        self.read_only = read_only
         self.store = store
         self.user = user or whoami()
         self.incidents: dict[str, Incident] = {}
@@ -37,13 +54,14 @@ class IncidentManager:
         self.action_results: dict[tuple[str, str], tuple[float, str]] = {}  # (service, action) → (ts, outcome)
         # an Alertmanager alert named like a rule (HighErrorRate, ServiceDown...) gets that rule's playbook
         self._runbooks = {r["name"]: r.get("runbook", "") for r in shipped_rules()}
-        self._runbooks.update({r.name: r.runbook for r in engine.rules})
-        engine.event_listeners.append(self.on_event)
+        self._runbooks.update({r.name: r.runbook for r in rules})
+        self._unsubscribe = [hub.subscribe(RuleTransition, self._on_rule),
+                             hub.subscribe(MitigationAudited, self._on_audit)]
 
     # --- start, stop, persistence -----------------------------------------------------------
 
     async def start(self) -> None:
-        self._started = self.engine.clock.now()
+        self._started = self.clock.now()
         if self.store is None:
             return
         try:
@@ -55,10 +73,12 @@ class IncidentManager:
             self.store = None
             return
         self._seq = await self.store.max_number()
-        for inc in await self.store.load(self.engine.cfg.environment, self._started - REOPEN_GRACE):
+        for inc in await self.store.load(self.cfg.environment, self._started - REOPEN_GRACE):
             self._add(inc)
 
     async def stop(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
         if self.store is not None:
             await self.store.close()
 
@@ -67,6 +87,24 @@ class IncidentManager:
         self.incidents.clear()
         self._by_key.clear()
         self.action_results.clear()
+
+    # --- memento: everything above, as plain data (a recording's keyframe, a replay seek) -----------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"v": SNAPSHOT_VERSION, "incidents": [asdict(i) for i in self.incidents.values()], "seq": self._seq,
+                "by_key": {k: i.id for k, i in self._by_key.items()}, "started": self._started,
+                "results": [[s, a, t, o] for (s, a), (t, o) in self.action_results.items()]}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        check_version(data, "incidents")
+        self.reset()
+        for d in data["incidents"]:
+            timeline = [Entry(**_known(Entry, e)) for e in d["timeline"]]
+            inc = Incident(**{**_known(Incident, d), "timeline": timeline})
+            self.incidents[inc.id] = inc
+        self._by_key = {k: self.incidents[i] for k, i in data["by_key"].items() if i in self.incidents}
+        self._seq, self._started = data["seq"], data["started"]
+        self.action_results = {(s, a): (t, o) for s, a, t, o in data["results"]}
 
     def _add(self, inc: Incident) -> None:
         self.incidents[inc.id] = inc
@@ -77,10 +115,9 @@ class IncidentManager:
     def _changed(self, inc: Incident, event: str, entry: Entry | None = None) -> None:
         if self.store is not None:
             self.store.save(inc)
-        self.engine.emit("incident", {"id": inc.id, "key": inc.key, "event": event, "state": inc.state,
-                                      "severity": inc.severity, "title": inc.title, "service": inc.service,
-                                      "who": entry.who if entry else None, "text": entry.text if entry else "",
-                                      "ts": entry.ts if entry else self.engine.clock.now()})
+        self.hub.publish(IncidentChanged(inc.id, inc.key, event, inc.state, inc.severity, inc.title, inc.service,
+                                         entry.who if entry else None, entry.text if entry else "",
+                                         entry.ts if entry else self.clock.now()))
 
     def _log(self, inc: Incident, entry: Entry, event: str | None = None) -> Entry:
         inc.timeline.append(entry)
@@ -112,17 +149,11 @@ class IncidentManager:
         self._log(inc, Entry(now, "state", f"opened: {why}", "console", "triggered"), "opened")
         return inc
 
-    def on_event(self, kind: str, data: dict) -> None:
-        if kind == "rule":
-            self._on_rule(data)
-        elif kind == "audit":
-            self._on_audit(data)
-
-    def _on_rule(self, ev: dict) -> None:
-        key, now, value = ev["key"], ev["ts"], ev.get("value")
+    def _on_rule(self, ev: RuleTransition) -> None:
+        key, now, value = ev.key, ev.ts, ev.value
         shown = "?" if value is None else f"{value:.4g}"
-        if ev["to"] == "firing":
-            rule = next((r for r in self.engine.state.rules if r.key == key), None)
+        if ev.to == "firing":
+            rule = ev.rule
             if rule is None:
                 return
             inc = self.open_or_refire(incident_sources.rule_spec(rule), now, f"{rule.name} firing, value {shown}")
@@ -134,10 +165,10 @@ class IncidentManager:
         inc = self._by_key.get(key)
         if inc is None:
             return
-        if ev["to"] == "pending":
+        if ev.to == "pending":
             self._log(inc, Entry(now, "crossing", f"crossed the threshold again, value {shown} (pending)"))
-        elif ev["to"] == "inactive":
-            self._recovered(inc, now, "condition no longer holds" if ev["from"] == "firing"
+        elif ev.to == "inactive":
+            self._recovered(inc, now, "condition no longer holds" if ev.from_ == "firing"
                             else "back under the threshold before firing again")
 
     def _recovered(self, inc: Incident, now: float, why: str) -> None:
@@ -145,19 +176,19 @@ class IncidentManager:
             inc.recovered_at = now
             self._log(inc, Entry(now, "recovered", f"recovered: {why}"))
 
-    def _on_audit(self, ev: dict) -> None:
+    def _on_audit(self, ev: MitigationAudited) -> None:
         """A mitigation ran (the audit log of the actions issue): note it on the service's open incidents."""
-        action, service = ev.get("action"), ev.get("service")
+        action, service = ev.action, ev.service
         if not action:
             return
-        ts = ev.get("ts") or self.engine.clock.now()
-        target = f" {ev['target']}" if ev.get("target") else ""
-        outcome = str(ev.get("result") or "done") + (f" ({ev['detail']})" if ev.get("detail") else "")
+        ts = ev.ts or self.clock.now()
+        target = f" {ev.target}" if ev.target else ""
+        outcome = str(ev.result or "done") + (f" ({ev.detail})" if ev.detail else "")
         outcome = outcome if len(outcome) <= 120 else outcome[:119] + "…"
         self.action_results[(service, action)] = (ts, outcome)
         for inc in self.incidents.values():
             if inc.is_open and inc.service == service:
-                self._log(inc, Entry(ts, "action", f"{action}{target}: {outcome}", ev.get("user")))
+                self._log(inc, Entry(ts, "action", f"{action}{target}: {outcome}", ev.user))
 
     # --- each evaluation: external sources and recovery ---------------------------------------
 
@@ -258,7 +289,7 @@ class IncidentManager:
         if inc.state not in states:
             raise IncidentError(f"{inc.id} is {inc.state}: cannot {verb}")
         inc.state = target
-        return self._log(inc, Entry(self.engine.clock.now(), "state", text, who or self.user, target), verb)
+        return self._log(inc, Entry(self.clock.now(), "state", text, who or self.user, target), verb)
 
     async def acknowledge(self, incident_id: str, comment: str = "", duration: float = 3600.0,
                           who: str | None = None) -> Incident:
@@ -269,7 +300,7 @@ class IncidentManager:
             raise IncidentError(f"{inc.id} is {inc.state}: cannot acknowledge")
         text = "acknowledged" + (f": {comment}" if comment else "")
         if inc.source == "alertmanager":
-            now = self.engine.clock.now()
+            now = self.clock.now()
             sid = await self._alertmanager(inc, am.create_silence, inc.labels, now, now + duration,
                                            who, comment or f"acknowledged {inc.id} in opsconsole")
             inc.silence_id = sid
@@ -292,15 +323,15 @@ class IncidentManager:
         return inc
 
     async def _alertmanager(self, inc: Incident, call, *args):
-        if self.engine.cfg.read_only or self.engine.state.mode == "replay":
+        if self.read_only:
             raise IncidentError(f"read-only: {inc.id} is acknowledged in Alertmanager with a silence, "
                                 "and this console sends nothing")
-        service = self.engine.cfg.service(inc.service)
+        service = self.cfg.service(inc.service)
         try:
-            result = await call(self.engine.http, service, *args)
+            result = await call(self.http(), service, *args)
         except SourceError as e:
             raise IncidentError(f"Alertmanager {inc.service}: {e}") from None
-        self.engine.expedite(inc.service)  # show the new silence state at once, in every panel
+        self.expedite(inc.service)  # show the new silence state at once, in every panel
         return result
 
     def mitigating(self, incident_id: str, note: str = "", who: str | None = None) -> Incident:
@@ -328,4 +359,10 @@ class IncidentManager:
         """A communication draft left the console (copied or written): a stakeholder update went out."""
         inc = self.get(incident_id)
         kind = "update" if template in ("initial", "update", "resolved") else "note"
-        self._log(inc, Entry(self.engine.clock.now(), kind, f"{template} draft {how}", who or self.user))
+        self._log(inc, Entry(self.clock.now(), kind, f"{template} draft {how}", who or self.user))
+
+
+def _known(cls, d: dict) -> dict:
+    """The fields of `d` that `cls` has: a field a newer console added is left out."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}

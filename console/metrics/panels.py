@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from console.memento import SNAPSHOT_VERSION, check_version
 from console.state import ServiceState
 
 Query = Callable[[str], list[tuple[dict, float]]]
@@ -115,6 +116,14 @@ class Figures:
 
     def reset(self) -> None:
         self._stage_seen.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """When each service's rollout stage began: {"stages": {service: [percent, since]}}."""
+        return {"v": SNAPSHOT_VERSION, "stages": {name: [p, since] for name, (p, since) in self._stage_seen.items()}}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        check_version(data, "panel figures")
+        self._stage_seen = {name: (p, since) for name, (p, since) in data["stages"].items()}
 
     def compute(self, svc: ServiceState, job: str, query: Query, now: float) -> dict[str, Any]:
         vals = {k: query(e.replace("$job", job)) for k, e in EXPRS.get(svc.kind, {}).items()}

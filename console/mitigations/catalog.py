@@ -14,7 +14,8 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 
-from console.config.schema import Config, ConfigError, error_path
+from console.config.errors import location
+from console.config.schema import Config, ConfigError
 from console.durations import parse_duration
 from console.state import ServiceState
 
@@ -340,7 +341,7 @@ def load_actions(cfg: Config) -> dict[str, Action]:
         except ValidationError as e:
             err = e.errors()[0]
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            raise ConfigError(f"{here}{'.' + error_path(err['loc'], table) if err['loc'] else ''}: {msg}") from None
+            raise ConfigError(f"{here}{'.' + location(err['loc'], table) if err['loc'] else ''}: {msg}") from None
         _check(action, here, kinds, found, check)
         found[action.id] = action
         where[action.id] = here

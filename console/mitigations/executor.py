@@ -7,21 +7,22 @@ import getpass
 import json
 import shlex
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import httpx
 
 from .catalog import PICKS, Action, PlanError, context, evidence_expr, render
 from .audit import AuditLog, AuditRow
+from .records import RecentActions
+from console.clock import Clock
 from console.config.schema import Auth, Config, Service
-from console.engine import Engine
+from console.events import Hub, MitigationAudited, MitigationChanged, Tick
 from console.sources.base import SourceError, _auth_headers, _scrub, _transport_reason, one_line
 from console.sources.pipelines import put_switch
 from console.state import ActionRecord, ConsoleState
 
 VERIFY_TIMEOUT = 60.0  # a proving state not seen this long after sending: failed (never re-sent)
-KEEP = 50  # records kept in ConsoleState.actions
 SETTLED = ("confirmed", "failed", "refused", "cancelled")
 
 
@@ -144,16 +145,32 @@ class _Verifying:
     sent_at: float  # when sending began: a reading polled after it that shows the proving state proves it
 
 
-class Executor:
-    """Sends plans (never twice at once, never retried), records and audits every attempt, verifies by re-poll."""
+Query = Callable[[str, float], list[tuple[dict, float]]]
 
-    def __init__(self, engine: Engine, actions: dict[str, Action], audit: AuditLog | None = None,
-                 user: str | None = None) -> None:
-        self.engine = engine
+
+class Executor:
+    """Sends plans (never twice at once, never retried), records and audits every attempt, verifies by re-poll.
+
+    Its collaborators: the config, the clock, the hub (it publishes MitigationChanged and MitigationAudited and
+    verifies at each Tick), `state` (the current ConsoleState, read to plan and to verify), `records` (the
+    recent actions the state shows), `query` (PromQL at an instant: a propagation's evidence) and `expedite`
+    (poll a service's endpoints at the next tick: the re-poll that verifies).
+    """
+
+    def __init__(self, actions: dict[str, Action], *, cfg: Config, clock: Clock, hub: Hub,
+                 state: Callable[[], ConsoleState], records: RecentActions, query: Query,
+                 expedite: Callable[..., None], audit: AuditLog | None = None, user: str | None = None) -> None:
         self.actions = actions
+        self.cfg = cfg
+        self.clock = clock
+        self.hub = hub
+        self.state = state
+        self.records = records
+        self.query = query
+        self.expedite = expedite
         self.audit = audit
         self.user = user or f"{getpass.getuser()}@{socket.gethostname()}"
-        self.listeners: list[Callable[[ActionRecord], None]] = []  # each record change (the UI redraws)
+        self._unsubscribe: Callable[[], None] | None = None
         self._seq = 0
         self._in_flight: dict[tuple, ActionRecord] = {}
         self._verifying: dict[int, _Verifying] = {}
@@ -166,11 +183,13 @@ class Executor:
         if self.audit is not None:
             await self.audit.open()
             self._seq = self.audit.last_attempt
-        self.engine.listeners.append(self.verify)
+        # at the tick, before rules and incidents: a confirmation is in the very state that shows the proof
+        self._unsubscribe = self.hub.subscribe(Tick, lambda tick: self.verify(self.state()))
 
     async def stop(self) -> None:
-        if self.verify in self.engine.listeners:
-            self.engine.listeners.remove(self.verify)
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -183,11 +202,11 @@ class Executor:
         action = self.actions.get(action_id)
         if action is None:
             raise PlanError(f"no action {action_id!r}")
-        return make_plan(action, self.engine.cfg, self.engine.state, self.engine.clock.now(), item)
+        return make_plan(action, self.cfg, self.state(), self.clock.now(), item)
 
     def undoable(self) -> ActionRecord | None:
         """The newest action that was sent, has an inverse, and was not undone yet."""
-        for rec in self.engine.state.actions:
+        for rec in self.records:
             plan = self._plans.get(rec.seq)
             if (plan and plan.action.inverse and rec.seq not in self._undone and rec.inverse_of is None
                     and rec.status in ("verifying", "propagating", "confirmed")):
@@ -200,13 +219,13 @@ class Executor:
             raise PlanError("nothing to undo")
         orig = self._plans[rec.seq]
         inv = self.actions[orig.action.inverse]
-        return make_plan(inv, self.engine.cfg, self.engine.state, self.engine.clock.now(),
+        return make_plan(inv, self.cfg, self.state(), self.clock.now(),
                          values=orig.values, items=orig.items, inverse_of=rec.seq)
 
     def items(self, action_id: str) -> list[dict]:
         """What the user may pick for an action now."""
         action = self.actions[action_id]
-        svc = self.engine.state.services.get(service_for(action, self.engine.cfg).name)
+        svc = self.state().services.get(service_for(action, self.cfg).name)
         return PICKS[action.pick].listed(svc, action.where) if action.pick and svc is not None else []
 
     # --- attempts ---------------------------------------------------------------------------
@@ -251,20 +270,18 @@ class Executor:
         rec.answer, rec.status, rec.proof = self.clean(answer), "verifying", "re-polling…"
         self._verifying[rec.seq] = _Verifying(plan, rec, rec.ts)
         keys = (proof.endpoint, "metrics") if proof.evidence else (proof.endpoint,)
-        self.engine.expedite(plan.service.name, *keys)
+        self.expedite(plan.service.name, *keys)
         self._changed(rec)
         return rec
 
     def _record(self, plan: Plan, status: str, answer: str) -> ActionRecord:
         self._seq += 1
-        now = self.engine.clock.now()
+        now = self.clock.now()
         rec = ActionRecord(self._seq, now, plan.action.id, plan.action.title, plan.service.name, plan.environment,
                            plan.target, self.clean(plan.summary()), status, answer=answer, updated=now,
                            inverse_of=plan.inverse_of)
         self._plans[rec.seq] = plan
-        actions = self.engine.state.actions
-        actions.insert(0, rec)
-        del actions[KEEP:]
+        self.records.add(rec)
         self._changed(rec)
         return rec
 
@@ -288,19 +305,18 @@ class Executor:
         return rec
 
     def _audit(self, rec: ActionRecord, result: str, detail: str) -> None:
-        row = AuditRow(self.engine.clock.now(), self.user, rec.environment, rec.service, rec.action, rec.target,
+        row = AuditRow(self.clock.now(), self.user, rec.environment, rec.service, rec.action, rec.target,
                        rec.seq, result, rec.summary, self.clean(detail))
         if self.audit is not None:
             self.audit.append(row)
-        self.engine.emit("audit", row.__dict__)
+        self.hub.publish(MitigationAudited(**asdict(row)))
 
     def _changed(self, rec: ActionRecord) -> None:
-        rec.updated = self.engine.clock.now()
-        for fn in self.listeners:
-            fn(rec)
+        rec.updated = self.clock.now()
+        self.hub.publish(MitigationChanged(rec))
 
     def clean(self, text: str) -> str:
-        return _scrub(text, self.engine.cfg.secret_values())
+        return _scrub(text, self.cfg.secret_values())
 
     # --- sending: no retry, one line per outcome ------------------------------------------
 
@@ -350,7 +366,7 @@ class Executor:
         last = one_line(self.clean(lines[-1]), 100) if lines else "(no output)"
         return proc.returncode, f"exit {proc.returncode}: {last}", proc.returncode == 0
 
-    # --- verification: an engine listener, run after every tick ----------------------------
+    # --- verification: at every tick, on the readings it just ingested --------------------
 
     def verify(self, state: ConsoleState) -> None:
         for v in list(self._verifying.values()):
@@ -397,7 +413,7 @@ class Executor:
 
     def _evidence(self, expr: str, values: dict, job: str, elapsed: float, at: float) -> bool:
         try:
-            result = self.engine.query(evidence_expr(expr, values, job, elapsed), at)
+            result = self.query(evidence_expr(expr, values, job, elapsed), at)
         except Exception:  # evidence unknown: the propagation time decides
             return False
         return any(val > 0 for _, val in result)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections import defaultdict, deque
-from dataclasses import asdict, fields
 from functools import partial
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -17,66 +15,11 @@ from console.config.schema import ConfigError, parse_config
 from console.durations import parse_duration
 from console.engine import Engine
 from console.model import Observation, Sample
+from . import memos as memo
 from .format import JSON, SCRAPE, SERIES, TICK, Poll, Recording, RecordingError, minute_of
-from console.rules.lifecycle import Alert
-from console.state import ActionRecord, RuleState
 
 SLICE_MS = 60_000  # read a minute at a time: chunks are minutes
 MARK_KINDS = ("rule", "incident", "audit")
-
-# --- what the engine remembers across ticks, beyond its windows --------------------------------
-# The recorder stores each part whenever it changes (an event "memo:<part>"); a seek restores them,
-# so rule for-durations, incidents, actions and the rollout's stage age are what they were live.
-
-
-def carried(engine: Engine) -> dict[str, Any]:
-    st, inc = engine.state, engine.incidents
-    return {
-        "figures": vars(engine.figures),
-        "alerts": [[r.name, r.service, r.labels, r.active_since, r.fired_at] for r in st.rules
-                   if r.state in ("pending", "firing")],
-        "incidents": {"incidents": [asdict(i) for i in inc.incidents.values()], "seq": inc._seq,
-                      "by_key": {k: i.id for k, i in inc._by_key.items()}, "started": inc._started,
-                      "results": [[s, a, t, o] for (s, a), (t, o) in inc.action_results.items()]},
-        "actions": [asdict(a) for a in st.actions],
-    }
-
-
-def restore(engine: Engine, part: str, value: Any) -> None:
-    if part == "figures":
-        engine.figures.__dict__.update(value)
-    elif part == "alerts":
-        engine.evaluator._alerts.clear()
-        engine._rule_states.clear()
-        for name, service, labels, since, fired in value:
-            lk = tuple(sorted(labels.items()))
-            engine.evaluator._alerts.setdefault((name, service), {})[lk] = Alert(since, fired, math.nan, dict(lk))
-            key = RuleState(name, service, "", "", None, labels, None, None, "", "", "", 0.0).key
-            engine._rule_states[key] = "firing" if fired is not None else "pending"
-    elif part == "incidents":
-        _restore_incidents(engine, value)
-    elif part == "actions":
-        engine.state.actions[:] = [ActionRecord(**_known(ActionRecord, a)) for a in value]
-
-
-def _known(cls, d: dict) -> dict:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in d.items() if k in names}
-
-
-def _restore_incidents(engine: Engine, value: dict) -> None:
-    from console.incidents.manager import Entry, Incident
-
-    m = engine.incidents
-    m.reset()
-    for d in value["incidents"]:
-        inc = Incident(**{**_known(Incident, d), "timeline": [Entry(**_known(Entry, e)) for e in d["timeline"]]})
-        m.incidents[inc.id] = inc
-    m._by_key = {k: m.incidents[i] for k, i in value["by_key"].items() if i in m.incidents}
-    m._seq, m._started = value["seq"], value["started"]
-    m.action_results = {(s, a): (t, o) for s, a, t, o in value["results"]}
-    engine.state.incidents = m.visible()
-
 
 # --- reading a recording as the engine's input ----------------------------------------------
 
@@ -98,7 +41,6 @@ class Replay:
         self.clock = VirtualClock(self.rec.start)
         scenario = json.loads(self.rec.meta.get("scenario", "null"))
         self.engine = Engine(cfg.model_copy(update={"prometheus": None}), self.clock, mode="replay", scenario=scenario)
-        self.engine.listeners.insert(0, self._apply_memos)
         self.position: float | None = None  # the tick the state shows
         self.samples = 0  # samples ingested (throughput figures)
         self._queue: deque = deque()
@@ -146,8 +88,8 @@ class Replay:
                 items.append(self._item(sid, p, scraped))
         items.sort(key=lambda it: it[:3])
         memos: dict[float, dict] = {}
-        for ts, kind, data in rec.events(a_ms / 1000, (b_ms - 1) / 1000, ("memo:incidents", "memo:actions")):
-            memos.setdefault(ts, {})[kind[5:]] = data
+        for ts, kind, data in rec.events(a_ms / 1000, (b_ms - 1) / 1000, tuple(f"memo:{p}" for p in memo.FORWARD)):
+            memos.setdefault(ts, {})[kind[5:]] = memo.read(kind[5:], data)
         return items, memos
 
     def _item(self, sid: int, p: Poll, scraped: dict) -> tuple:
@@ -180,12 +122,18 @@ class Replay:
         if obs.samples:
             self.samples += len(obs.samples)
 
-    def _apply_memos(self, state) -> None:
-        """Incidents and actions (human steps included) are what the recording says they were at this tick."""
-        for ts in [t for t in self._memos if t <= state.ts]:
-            for part, value in self._memos.pop(ts).items():
-                if ts == state.ts:
-                    restore(self.engine, part, value)
+    def _evaluate(self, ts: float) -> None:
+        """Evaluate at a recorded tick and publish it, with incidents and actions (human steps included) as the
+        recording says they were at this tick: restored between the evaluation and the publication."""
+        self.clock.set(ts)
+        self.engine.step(ts)
+        parts = self.engine.parts()
+        for t in [t for t in self._memos if t <= ts]:
+            for part, value in self._memos.pop(t).items():
+                if t == ts:
+                    parts[part].restore(value)
+        self.engine.publish()
+        self.position = ts
 
     # --- moving: generators that yield reads and get their results back ---------------------
 
@@ -198,9 +146,7 @@ class Replay:
                 if order == 0:
                     self._ingest(obs)
                     continue
-                self.clock.set(ts)
-                self.engine.evaluate(ts)
-                self.position = ts
+                self._evaluate(ts)
                 if budget is not None and budget():
                     return
             # a file still being recorded plays to where it ended when it was opened
@@ -222,8 +168,9 @@ class Replay:
         prelude, memos = yield partial(self._prelude, window, at)
         for obs in prelude:
             self._ingest(obs)
+        parts = eng.parts()
         for part, value in memos.items():
-            restore(eng, part, value)
+            parts[part].restore(value)
         self._loaded_ms = window
         while self._loaded_ms <= round(at * 1000):
             self._enqueue((yield self._next_slice()))
@@ -231,9 +178,7 @@ class Replay:
                 _, order, _, obs = self._queue.popleft()  # ticks before `at` are skipped: memos stand for them
                 if order == 0:
                     self._ingest(obs)
-        self.clock.set(at)
-        eng.evaluate(at)
-        self.position = at
+        self._evaluate(at)
 
     def advance(self, until: float) -> None:
         drive(self.play(until))
@@ -271,9 +216,11 @@ class Replay:
                     out.append(self._prelude_obs(sid, good))
             out.append(self._prelude_obs(sid, last))
         memos = {}
-        for part, empty in _EMPTY.items():
-            memo = rec.last_event(f"memo:{part}", at)
-            memos[part] = empty if memo is None else memo
+        for part in memo.PARTS:
+            data = rec.last_event(f"memo:{part}", at)
+            memos[part] = memo.EMPTY[part] if data is None else memo.read(part, data)
+        if rec.last_event("memo:transitions", at) is None:
+            memos["transitions"] = memo.transitions_from(memos["alerts"])
         return out, memos
 
     def _prelude_obs(self, sid: int, p: Poll) -> Observation:
@@ -330,10 +277,6 @@ async def drive_async(gen):
             result = await asyncio.to_thread(gen.send(result))
     except StopIteration as stop:
         return stop.value
-
-
-_EMPTY = {"figures": {}, "alerts": [], "actions": [],
-          "incidents": {"incidents": [], "seq": 0, "by_key": {}, "started": None, "results": []}}
 
 
 def parse_instant(text: str, start: float, end: float, here: float | None = None) -> float:

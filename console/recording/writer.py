@@ -18,9 +18,10 @@ from console import __version__
 from console.clock import utc_iso
 from console.config.schema import Config
 from console.engine import Engine
+from console.events import IncidentChanged, MitigationAudited, RuleTransition, StatePublished, Tick
 from console.model import Observation
 from console.paths import data_dir
-from .replay import carried
+from .memos import snapshots
 from .format import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
                         encode_samples, migrate, minute_of)
 
@@ -228,6 +229,7 @@ class Recorder:
         self._db: aiosqlite.Connection | None = None
         self._writer: ChunkWriter | None = None
         self._memo: dict[str, str] = {}
+        self._unsubscribe: list = []
         self._batches = 0
         self._lock = asyncio.Lock()
         self._closing = False
@@ -243,8 +245,10 @@ class Recorder:
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         await self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a committed batch survives kill -9
         self.engine.observers.append(self._on_obs)
-        self.engine.event_listeners.append(self._on_event)
-        self.engine.listeners.append(self._on_state)
+        hub = self.engine.hub
+        self._unsubscribe = [hub.subscribe(Tick, self._on_tick), hub.subscribe(StatePublished, self._on_state)]
+        self._unsubscribe += [hub.subscribe(kind, self._on_event) for kind in (RuleTransition, IncidentChanged,
+                                                                               MitigationAudited)]
         self._task = asyncio.create_task(self._run(), name="recorder")
         return self
 
@@ -253,16 +257,17 @@ class Recorder:
     def _on_obs(self, obs: Observation) -> None:
         self._queue(("obs", obs))
 
-    def _on_event(self, kind: str, data: dict) -> None:
-        if kind == "tick":
-            self._queue(("tick", data["ts"]))
-        else:
-            self._queue(("event", data.get("ts", self.engine.clock.now()), kind, data))
+    def _on_tick(self, tick: Tick) -> None:
+        self._queue(("tick", tick.ts))
 
-    def _on_state(self, state) -> None:
+    def _on_event(self, event: RuleTransition | IncidentChanged | MitigationAudited) -> None:
+        self._queue(("event", event.ts, event.kind, event.data()))
+
+    def _on_state(self, published: StatePublished) -> None:
         # What the engine remembers beyond its windows (alerts' since, incidents, actions, a stage's start),
         # stored when it changes: a replay seek restores it instead of re-running the whole recording.
-        for part, value in carried(self.engine).items():
+        state = published.state
+        for part, value in snapshots(self.engine.parts()).items():
             text = json.dumps(value, sort_keys=True, default=list)
             if text != self._memo.get(part):
                 self._memo[part] = text
@@ -352,10 +357,11 @@ class Recorder:
 
     async def stop(self) -> None:
         """Unsubscribe, write everything (sealing every chunk) and fold the WAL back into the one file."""
-        for lst, fn in ((self.engine.observers, self._on_obs), (self.engine.event_listeners, self._on_event),
-                        (self.engine.listeners, self._on_state)):
-            if fn in lst:
-                lst.remove(fn)
+        if self._on_obs in self.engine.observers:
+            self.engine.observers.remove(self._on_obs)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
         if self._task is not None:
             self._closing = True
             self._wake.set()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
+from console.memento import SNAPSHOT_VERSION, check_version
 from console.state import RuleState
 
 from .load import Rule
@@ -82,3 +83,21 @@ class RuleEvaluator:
         """Forget every alert (a replay seek rebuilds them from the recording)."""
         self._alerts.clear()
         self._errors.clear()
+
+    # --- memento: what a rule remembers beyond the windows is when each alert began and fired ---------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each pending or firing alert as [rule, service, labels, active_since, fired_at], in rule order.
+
+        Not the value (the next evaluation recomputes it) nor query errors (the next evaluation retries):
+        a snapshot changes only when an alert comes, goes or fires."""
+        alerts = [[rule.name, rule.service, dict(a.labels), a.active_since, a.fired_at]
+                  for rule in self.rules for a in self._alerts.get((rule.name, rule.service), {}).values()]
+        return {"v": SNAPSHOT_VERSION, "alerts": alerts}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        check_version(data, "rule alerts")
+        self.reset()
+        for name, service, labels, since, fired in data["alerts"]:
+            lk = tuple(sorted(labels.items()))
+            self._alerts.setdefault((name, service), {})[lk] = Alert(since, fired, math.nan, dict(lk))

@@ -49,6 +49,7 @@ class PrometheusClient:
         # Retry(total=0): the default policy retries 3 times with backoff, so a dead server took 6 s to fail.
         self._api = PrometheusConnect(url=cfg.url.rstrip("/"), retry=Retry(total=0), session=session,
                                       timeout=cfg.timeout)
+        self._session = session  # ours: the client mounts its no-retry adapter on it; buildinfo is not in its API
 
     def close(self) -> None:
         self._api.close()
@@ -80,7 +81,7 @@ class PrometheusClient:
     def version(self) -> str | None:
         """The server's version from /api/v1/status/buildinfo (None when it does not say)."""
         try:
-            resp = self._api._session.get(f"{self._api.url}/api/v1/status/buildinfo", headers=self._headers(),
+            resp = self._session.get(f"{self._api.url}/api/v1/status/buildinfo", headers=self._headers(),
                                           timeout=self.cfg.timeout)
             return str(resp.json()["data"]["version"]) if resp.status_code == 200 else None
         except (requests.RequestException, ValueError, KeyError, TypeError, QueryError):
