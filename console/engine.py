@@ -46,7 +46,7 @@ class Engine:
 
     def __init__(self, cfg: Config, clock: Clock, *, mode: str = "live", scenario: str | None = None,
                  persist_incidents: bool | None = None, hub: Hub | None = None,
-                 catalog: Catalog | None = None) -> None:
+                 catalog: Catalog | None = None, incidents: IncidentManager | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
         self.hub = hub or Hub()
@@ -70,11 +70,14 @@ class Engine:
         self.observers: list[Callable[[Observation], None]] = []  # e.g. the recorder
         # Incidents from rule events, Alertmanager and path-tracker deliveries; persisted only when live on
         # real services: the demo's simulator starts fresh each run, so its incidents start fresh too.
-        persist = (mode == "live" and scenario is None) if persist_incidents is None else persist_incidents
-        store = IncidentStore(default_path(cfg.data_dir), cfg.environment) if persist else None
-        self.incidents = IncidentManager(self.hub, clock, cfg, self.rules, http=lambda: self.http,
-                                         expedite=self.expedite, read_only=cfg.read_only or mode == "replay",
-                                         store=store)
+        # (the Session builds its own and passes it; a replay or a test gets one here)
+        if incidents is None:
+            persist = (mode == "live" and scenario is None) if persist_incidents is None else persist_incidents
+            store = IncidentStore(default_path(cfg.data_dir), cfg.environment) if persist else None
+            incidents = IncidentManager(self.hub, clock, cfg, self.rules, http=lambda: self.http,
+                                        expedite=self.expedite, read_only=cfg.read_only or mode == "replay",
+                                        store=store)
+        self.incidents = incidents
         self._client: httpx.AsyncClient | None = None
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys

@@ -12,9 +12,10 @@ from console.catalog import Catalog, build_catalog
 from console.clock import Clock, WallClock, utc_iso
 from console.config.schema import Config, load_config
 from console.engine import Engine
-from console.events import MitigationChanged, StatePublished
+from console.events import Hub, MitigationChanged, StatePublished
 from console.facade import View, failed, ok, refused
-from console.incidents.manager import ALLOWED, IncidentError
+from console.incidents.manager import ALLOWED, IncidentError, IncidentManager
+from console.incidents.store import IncidentStore, default_path
 from console.incidents.playbooks import live_value, playbook_for
 from console.metrics.panels import PLOTS
 from console.mitigations.audit import AuditLog, audit_path
@@ -74,7 +75,14 @@ class Session:
         if self.keys:
             cfg = cfg.model_copy(update={"keys": {**cfg.keys, **self.keys}})
         self.catalog = build_catalog(cfg)
-        self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None, catalog=self.catalog)
+        hub = Hub()
+        # incidents persist on real services; the demo's simulator starts fresh, so its incidents do too
+        store = None if self.is_demo else IncidentStore(default_path(cfg.data_dir), cfg.environment)
+        incidents = IncidentManager(hub, self.clock, cfg, list(self.catalog.rules), http=lambda: self.engine.http,
+                                    expedite=lambda *a, **k: self.engine.expedite(*a, **k), read_only=cfg.read_only,
+                                    store=store)
+        self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None, catalog=self.catalog,
+                             hub=hub, incidents=incidents)
         await self.engine.start()
         self.engine.hub.subscribe(StatePublished, lambda ev: self._publish(ev.state))
         if self.record:
