@@ -19,6 +19,7 @@ def test_no_module_reads_another_modules_private_names():
     import re
 
     offenders = []
+    imported = re.compile(r"^\s*from\s+[\w.]+\s+import\s+\(?(.*)")  # `from x import _private`
     pattern = re.compile(r"\b(?!self\b|cls\b)[a-z_][a-z0-9_]*\._[a-z][a-z0-9_]*\b")
     allowed = {"widgets/bindings.py": "node._bindings"}  # the one helper that touches Textual's binding maps
     for pkg in ("console", "widgets", "screens"):
@@ -26,6 +27,9 @@ def test_no_module_reads_another_modules_private_names():
             rel = path.relative_to(ROOT).as_posix()
             for n, line in enumerate(path.read_text().splitlines(), 1):
                 code = line.split("#", 1)[0]
+                m = imported.match(code)
+                if m and not code.lstrip().startswith("from __future__"):
+                    offenders += [f"{rel}:{n}: import {name}" for name in re.findall(r"\b_[a-z]\w*", m.group(1))]
                 for hit in pattern.findall(code):
                     if allowed.get(rel) == hit or hit.startswith(("sys._", "os._")):
                         continue
