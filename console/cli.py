@@ -37,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--env", help="environment profile from the config's [environments.NAME]")
         sp.add_argument("--record", metavar="PATH", help="record into this file (default: the config's `record`)")
 
-    d = sub.add_parser("demo", help="the console on the embedded simulated fleet")
+    from console.sim.scenarios import describe
+
+    scenarios = "scenarios (--scenario NAME):\n" + "\n".join(f"  {n:21} {what}" for n, what in describe())
+    d = sub.add_parser("demo", help="the console on the embedded simulated fleet", epilog=scenarios,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("--scenario", type=_scenario, default="normal")
     d.add_argument("--seed", type=int, default=0)
     common_ui(d)
@@ -46,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", "-c")
     common_ui(r)
 
-    s = sub.add_parser("sim", help="run the simulated fleet alone and print its URLs")
+    s = sub.add_parser("sim", help="run the simulated fleet alone and print its URLs", epilog=scenarios,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--scenario", type=_scenario, default="normal")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--write-config", metavar="FILE", help="also write a console config pointing at it")

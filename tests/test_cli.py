@@ -92,3 +92,14 @@ def test_wrong_credentials_show_on_the_panel_and_others_keep_working(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_demo_help_lists_every_scenario_and_what_it_trips():
+    from console.sim.scenarios import SCENARIOS
+
+    out = subprocess.run([*OPSCONSOLE, "demo", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0
+    listed = [line.split()[0] for line in out.stdout.split("scenarios (--scenario NAME):\n")[1].splitlines()]
+    assert listed == list(SCENARIOS)
+    assert "debt-surge            Converge: intents ×6" in out.stdout and "→ debt_score > 70" in out.stdout

@@ -78,6 +78,16 @@ class Timeline:
         return self._names[-1]
 
 
+def describe() -> list[tuple[str, str]]:
+    """(scenario, what changes → what it trips, and when) from the table above, for `--help`."""
+    rows = {}
+    for line in __doc__.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in SCENARIOS:
+            rows[cells[0]] = f"{cells[1]} → {cells[2]} ({cells[3]})"
+    return [(name, rows.get(name, "")) for name in SCENARIOS]
+
+
 def check_scenario(name: str) -> None:
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r} (one of {', '.join(SCENARIOS)})")
