@@ -36,7 +36,7 @@ def _c(id_: str, key: str, title: str, scope: str, action: str, **kw) -> Command
 
 VERBS = ("acknowledge", "mitigating", "resolve")
 STATIC: tuple[Command, ...] = (
-    _c("app.quit", "q", "Quit", "app", "quit"),
+    _c("app.quit", "q", "Quit", "app", "quit", note="asks first while an incident is open and unacknowledged"),
     _c("app.help", "question_mark", "Keys", "app", "help"),
     _c("app.palette", "ctrl+p", "Palette", "app", "command_palette", show=False),
     _c("app.undo", "u", "Undo", "app", "undo", mutates="send", note="the inverse of the last action, confirmed first"),
@@ -96,6 +96,9 @@ STATIC: tuple[Command, ...] = (
     _c("confirm.cancel", "n", "Cancel", "confirm", "cancel"),
     _c("confirm.cancel2", "escape", "Cancel", "confirm", "cancel", show=False),
     _c("pick.cancel", "escape", "Cancel", "pick", "cancel"),
+    _c("quit.yes", "y", "Quit", "quit", "yes"),
+    _c("quit.no", "n", "Stay", "quit", "no"),
+    _c("quit.no2", "escape", "Stay", "quit", "no", show=False),
 )
 
 # `?` shows these sections, in this order (scope → title)
@@ -187,7 +190,7 @@ class Registry:
         """One entry per command id (the palette lists what can be done, not every key)."""
         seen: dict[str, Command] = {}
         for c in self.commands:
-            if c.scope not in ("help", "confirm", "pick", "incident_dialog", "replay_goto") and c.id not in seen:
+            if c.scope not in ("help", "confirm", "pick", "incident_dialog", "replay_goto", "quit") and c.id not in seen:
                 seen[c.id] = c
         return list(seen.values())
 

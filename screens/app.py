@@ -22,6 +22,7 @@ from .help import HelpScreen
 from .incident_detail import IncidentDetail
 from .incident_dialog import incident_verb
 from .pick import PickScreen
+from .quit import QuitScreen
 
 
 class StateChanged(Message):
@@ -181,6 +182,17 @@ class OpsApp(App):
         elif command.scope.startswith(("panel:", "config:")) and self.dashboard is not None:
             target = self
         await self.run_action(command.action, target)
+
+    def action_quit(self) -> None:
+        """Quit; while the console is live and an incident is unacknowledged, ask first."""
+        waiting = [i for i in self.session.state.incidents if i.state == "triggered"]
+        if waiting and self.view is not None and self.view.mode == "live":
+            names = ", ".join(i.id for i in waiting[:5]) + (" …" if len(waiting) > 5 else "")
+            why = (f"{len(waiting)} incident{'s' if len(waiting) > 1 else ''} open and unacknowledged ({names})."
+                   + ("\nThe demo's incidents are gone once it quits." if self.session.state.scenario else ""))
+            self.push_screen(QuitScreen(why), lambda yes: self.exit() if yes else None)
+            return
+        self.exit()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -78,3 +78,28 @@ async def test_help_shows_keys_as_typed(size):
         assert "question_mark" not in text and "left_square_bracket" not in text and "percent_sign" not in text
         assert re.search(r"│\s+\+\s+Next stage", text) and re.search(r"│\s+%\s+Set %", text)
         assert "[keys]" in text  # shown as typed, not swallowed as markup
+
+
+async def test_q_asks_first_while_an_incident_is_unacknowledged():
+    from console.incidents.model import Incident
+    from screens.quit import QuitScreen
+
+    st = state()
+    st.scenario = "conversion-stall"
+    st.incidents = [Incident("INC-1", "k", "ConversionPipelineStall", "P2", "rule", "pulse", "", "ConversionPipelineStall",
+                             opened_at=st.ts)]
+    fake = FakeFacade(st)
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        fake.publish()
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitScreen) and "INC-1" in screen_text(app)
+        assert "gone once it quits" in screen_text(app)
+        await pilot.press("escape")  # stays
+        await pilot.pause()
+        assert not isinstance(app.screen, QuitScreen) and app.is_running
+        st.incidents[0].state = "acknowledged"
+        await pilot.press("q")  # nothing unacknowledged: quits at once
+        await pilot.pause()
+        assert not app.is_running
