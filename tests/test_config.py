@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from console import promql
+from console.catalog import build_catalog
 from console.config.schema import ConfigError, load_config
 from console.rules.load import load_rules
 
@@ -22,6 +23,8 @@ def test_example_config_is_valid_and_documents_every_kind():
     names = {r.name for r in rules}
     assert "NodeDown" in names and "InsightsVetoRateLow" not in names
     assert next(r for r in rules if r.name == "HighLatencyP95").for_ == 300
+    actions = build_catalog(cfg).actions  # its [[actions]] load, keyed on their service's panel
+    assert actions["datapipe.restart"].key == "R" and actions["datapipe.retry_tenant"].pick == "failed_executions"
     prod = cfg.with_environment("production")
     assert prod.read_only and prod.production
     assert prod.service("pulse").url == "https://pulse.example.internal"
