@@ -221,16 +221,21 @@ class Session:
         if ex is None:
             return failed("mitigations are not running in this console")
         action_id, item = cmd.get("action"), cmd.get("item")
-        if action_id is None:  # undo: the inverse of the newest undoable action
-            plan = ex.plan_inverse()
-        else:
-            action = ex.actions.get(action_id)
-            if action is not None and action.pick and item is None:
-                choices = ex.items(action_id)
-                if not choices:
-                    raise PlanError(f"nothing to pick for {action.title.lower()} (no {action.pick} seen yet)")
-                return ok(pick=choices, title=action.title)
-            plan = ex.plan(action_id, item)
+        try:
+            if action_id is None:  # undo: the inverse of the newest undoable action
+                plan = ex.plan_inverse()
+            else:
+                action = ex.actions.get(action_id)
+                if action is not None and action.pick and item is None:
+                    choices = ex.items(action_id)
+                    if not choices:
+                        raise PlanError(f"nothing to pick for {action.title.lower()} (no {action.pick} seen yet)")
+                    return ok(pick=choices, title=action.title)
+                plan = ex.plan(action_id, item)
+        except PlanError as e:  # refused before the dialog: said, shown in Activity and audited all the same
+            target = item.get("label") if isinstance(item, dict) else item
+            ex.refuse_unplanned(action_id, str(e), None if target is None else str(target))
+            return refused(str(e))
         reason = ex.refusal(plan)
         if reason:  # read-only or in flight: never reaches the network, but is audited
             ex.refuse(plan, reason)

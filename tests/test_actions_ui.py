@@ -356,3 +356,17 @@ async def test_a_production_environment_is_red_in_the_dialog():
         table = plan_table(app.screen.view)
         env = table.columns[1]._cells[0]
         assert env.plain == " production " and [str(sp.style) for sp in env.spans] == ["bold reverse red"]
+
+
+async def test_an_attempt_refused_before_the_dialog_is_shown_and_audited():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance(app, pilot, 2)
+        await pilot.press("u")  # nothing to undo yet
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any(n.message == "nothing to undo" for n in app._notifications)
+        rec = app.session.engine.state.actions[0]
+        assert rec.status == "refused" and rec.answer == "nothing to undo" and "⊘ refused" in activity(app)
+    rows = await read_rows(audit_path())
+    assert [(r["action"], r["result"], r["detail"]) for r in rows] == [("undo", "refused", "nothing to undo")]

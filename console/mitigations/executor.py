@@ -240,6 +240,24 @@ class Executor:
     def refuse(self, plan: Plan, reason: str) -> ActionRecord:
         return self._settle(self._record(plan, "refused", reason), "refused", reason)
 
+    def refuse_unplanned(self, action_id: str | None, reason: str, target: str | None = None) -> ActionRecord:
+        """An attempt refused before any plan existed (a value it needs is unknown, nothing to undo): shown and
+        audited like every other attempt."""
+        action = self.actions.get(action_id) if action_id else None
+        try:
+            service = service_for(action, self.cfg).name if action else ""
+        except PlanError:
+            service = action.service or action.kind
+        self._seq += 1
+        now = self.clock.now()
+        rec = ActionRecord(self._seq, now, action_id or "undo", action.title if action else "Undo", service,
+                           self.cfg.environment, target, "(nothing planned)", "refused",
+                           answer=self.clean(reason), updated=now)
+        self.records.add(rec)
+        self._audit(rec, "refused", reason)
+        self._changed(rec)
+        return rec
+
     def cancel(self, plan: Plan) -> ActionRecord:
         return self._settle(self._record(plan, "cancelled", "cancelled in the confirm dialog"), "cancelled",
                             "cancelled in the confirm dialog")
