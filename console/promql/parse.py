@@ -10,6 +10,7 @@ from functools import lru_cache
 import promql_parser as pp
 
 from .errors import UnsupportedQuery
+from .regex import MatcherRegex, compile_matcher
 
 
 def _unsupported(what: str) -> UnsupportedQuery:
@@ -52,8 +53,8 @@ class Matcher:
     name: str
     op: str  # "=", "!=", "=~", "!~"
     value: str
-    regex: re.Pattern | None  # for =~ / !~, matched whole (fullmatch) as Prometheus anchors it
-    regex_2x: re.Pattern | None  # the same without DOTALL: before 3.0 "." did not match "\n"
+    regex: MatcherRegex | None  # for =~ / !~, RE2 anchored as Prometheus anchors it
+    regex_2x: MatcherRegex | None  # the same without (?s): before 3.0 "." did not match "\n"
 
     def matches(self, labels: dict[str, str], dot_all: bool = True) -> bool:
         v = labels.get(self.name, "")  # a missing label matches as the empty string
@@ -140,13 +141,7 @@ def _matcher(m: pp.Matcher) -> Matcher:
     op = _lookup(_OPS, m.op)
     regex = regex_2x = None
     if op in ("=~", "!~"):
-        # RE2's \d, \w, \s and \b are ASCII-only, hence re.ASCII.
-        try:
-            regex = re.compile(m.value, re.DOTALL | re.ASCII)
-            regex_2x = re.compile(m.value, re.ASCII)
-        except re.error as e:
-            raise UnsupportedQuery(
-                f"PromQL parse error: invalid regular expression {m.value!r}: {e}") from e
+        regex, regex_2x = compile_matcher(m.value), compile_matcher(m.value, dot_all=False)
     return Matcher(m.name, op, m.value, regex, regex_2x)
 
 
