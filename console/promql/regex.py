@@ -18,14 +18,15 @@ def _options(dot_all: bool) -> re2.Options:
     return options
 
 
-def compile_regex(pattern: str, dot_all: bool = True):
-    """RE2 program for `pattern` unanchored (label_replace anchors itself); UnsupportedQuery if rejected."""
+def compile_regex(pattern: str, dot_all: bool = True, shown: str | None = None):
+    """RE2 program for `pattern` as given; UnsupportedQuery naming `shown` (what the user
+    wrote) if RE2 rejects it."""
     try:
         return re2.compile(pattern, _options(dot_all))
     except re2.error as e:
         detail = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
-        raise UnsupportedQuery(
-            f"PromQL parse error: invalid regular expression {pattern!r}: {detail}") from None
+        raise UnsupportedQuery("PromQL parse error: invalid regular expression "
+                               f"{shown or repr(pattern)}: {detail}") from None
 
 
 class MatcherRegex:
@@ -35,7 +36,7 @@ class MatcherRegex:
 
     def __init__(self, pattern: str, dot_all: bool) -> None:
         self.pattern = pattern
-        self._re = compile_regex(f"^(?:{pattern})$", dot_all)
+        self._re = compile_regex(f"^(?:{pattern})$", dot_all, shown=repr(pattern))
         self._seen: dict[str, bool] = {}
 
     def fullmatch(self, value: str) -> bool | None:

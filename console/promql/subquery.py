@@ -1,0 +1,50 @@
+"""Subqueries (`expr[range:step]`): the inner expression evaluated at each aligned step."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from console.metrics.store import Series
+
+from .rangefns import Window
+
+if TYPE_CHECKING:
+    from .eval import Evaluator
+    from .parse import Subquery
+
+
+def _go_div(a: int, b: int) -> int:
+    """Go's integer division truncates toward zero (Python's // floors)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def steps(ev: Evaluator, sq: Subquery) -> tuple[int, int, range]:
+    """(window start, end, the step instants): steps are multiples of the step in absolute time,
+    the first one after the window's start (at or after it in 2.x, whose windows are closed)."""
+    end = ev.at_ms(sq.at) - sq.offset_ms
+    start = end - sq.range_ms
+    step = sq.step_ms or ev.default_step_ms
+    first = step * _go_div(start, step)
+    if first < start or (ev.sem.left_open and first == start):
+        first += step
+    return start, end, range(first, end + 1, step)
+
+
+def subquery_windows(ev: Evaluator, sq: Subquery) -> list[Window]:
+    from .eval import Evaluator  # the inner evaluation is an Evaluator at each step
+
+    start, end, instants = steps(ev, sq)
+    inner = Evaluator(ev.store, ev.t_ms, ev.sem, ev.query_range, ev.default_step_ms)
+    series: dict[tuple, Series] = {}
+    scalar = sq.expr.type == "scalar"
+    for t in instants:
+        inner.t_ms = t
+        value = inner.eval(sq.expr)
+        for labels, v in ([({}, value)] if scalar else value):
+            key = tuple(sorted(labels.items()))
+            s = series.get(key)
+            if s is None:
+                s = series[key] = Series(labels)
+            s.append(t, v)
+    return [Window(s.labels, s, 0, len(s.ts), start, end, sq.range_ms) for s in series.values()]
