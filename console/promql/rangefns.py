@@ -215,37 +215,28 @@ def _changes(vals: list[float]) -> float:
 
 def linear_regression(sem: Semantics, ts: list[int], vals: list[float],
                       intercept_ms: int) -> tuple[float, float]:
-    """(slope, intercept) by least squares (linearRegression); 3.x sums with Kahan and
-    answers a constant series exactly, 2.42 summed plainly."""
+    """(slope, intercept) by least squares with Kahan sums (linearRegression); 3.x also
+    answers a constant series exactly (slope 0), 2.42 did not."""
     n = sum_x = sum_y = sum_xy = sum_x2 = 0.0
-    if not sem.kahan_aggregation:
-        for t, v in zip(ts, vals):
-            n += 1.0
-            x = (t - intercept_ms) / 1e3
-            sum_x += x
-            sum_y += v
-            sum_xy += x * v
-            sum_x2 += x * x
-    else:
-        init_y, const_y = vals[0], True
-        c_x = c_y = c_xy = c_x2 = 0.0
-        for i, (t, v) in enumerate(zip(ts, vals)):
-            if const_y and i > 0 and v != init_y:
-                const_y = False
-            n += 1.0
-            x = (t - intercept_ms) / 1e3
-            sum_x, c_x = kahan_inc(sem, x, sum_x, c_x)
-            sum_y, c_y = kahan_inc(sem, v, sum_y, c_y)
-            sum_xy, c_xy = kahan_inc(sem, x * v, sum_xy, c_xy)
-            sum_x2, c_x2 = kahan_inc(sem, x * x, sum_x2, c_x2)
-        if const_y:
-            if math.isinf(init_y):
-                return math.nan, math.nan
-            return 0.0, init_y
-        sum_x += c_x
-        sum_y += c_y
-        sum_xy += c_xy
-        sum_x2 += c_x2
+    c_x = c_y = c_xy = c_x2 = 0.0
+    init_y, const_y = vals[0], sem.kahan_aggregation
+    for i, (t, v) in enumerate(zip(ts, vals)):
+        if const_y and i > 0 and v != init_y:
+            const_y = False
+        n += 1.0
+        x = (t - intercept_ms) / 1e3
+        sum_x, c_x = kahan_inc(sem, x, sum_x, c_x)
+        sum_y, c_y = kahan_inc(sem, v, sum_y, c_y)
+        sum_xy, c_xy = kahan_inc(sem, x * v, sum_xy, c_xy)
+        sum_x2, c_x2 = kahan_inc(sem, x * x, sum_x2, c_x2)
+    if const_y:
+        if math.isinf(init_y):
+            return math.nan, math.nan
+        return 0.0, init_y
+    sum_x += c_x
+    sum_y += c_y
+    sum_xy += c_xy
+    sum_x2 += c_x2
     cov_xy = sum_xy - sum_x * sum_y / n
     var_x = sum_x2 - sum_x * sum_x / n
     slope = gomath.div(cov_xy, var_x)
