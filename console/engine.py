@@ -20,7 +20,7 @@ from console.metrics.panels import Figures, exprs_for
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
 from console.rules.lifecycle import RuleEvaluator
-from console.rules.load import load_rules
+from console.rules.load import alert_context, load_rules
 from .sources import Reading, build_source, read
 from .state import ConsoleState, EndpointState, ServiceState
 
@@ -44,10 +44,10 @@ class Engine:
         for s in cfg.services:
             exprs += exprs_for(s.kind, s.job or s.name)
         exprs += evidence_exprs(cfg)  # mitigations are verified by PromQL too: keep the series they read
-        exprs += playbook_exprs(self.rules, lambda svc: cfg.service(svc).job or svc)  # incident detail's live values
+        exprs += playbook_exprs([r for r in self.rules if r.service], lambda svc: cfg.service(svc).job or svc)  # incident detail's live values
         keep, retention = needs(exprs)
         self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))
-        self.evaluator = RuleEvaluator(self.rules)
+        self.evaluator = RuleEvaluator(self.rules, alert_context(cfg), record=self.store.add_many)
         self.figures = Figures()
         self.state = ConsoleState(ts=clock.now(), environment=cfg.environment, read_only=cfg.read_only,
                                   mode=mode, scenario=scenario)
