@@ -267,8 +267,10 @@ def _fields(value: Any, fields: list[str]) -> Any:
 
 
 class _Missing:
+    """A key the map lacks: Go's zero value for map[string]string, printed as ""."""
+
     def __str__(self) -> str:
-        return NO_VALUE
+        return ""
 
 
 _MISSING = _Missing()

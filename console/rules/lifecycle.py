@@ -133,6 +133,17 @@ class RuleEvaluator:
             summary=rule.summary, expr=rule.expr, for_=rule.for_, actions=list(rule.actions),
             error=self._errors[rk])
 
+    def active_alerts(self, name: str) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+        """(state, labels, annotations) of every active alert of the rules named `name`."""
+        out = []
+        for (rule_name, _), alerts in self._alerts.items():
+            if rule_name != name:
+                continue
+            for a in alerts.values():
+                out.append(("firing" if a.fired_at is not None else "pending", dict(a.labels),
+                            dict(a.info.get("annotations", {}))))
+        return out
+
     def reset(self) -> None:
         """Forget every alert (a replay seek rebuilds them from the recording)."""
         self._alerts.clear()
