@@ -26,7 +26,7 @@ def _label_suffix(labels: dict[str, str], skip: tuple[str, ...]) -> str:
 
 
 def rule_spec(rule: RuleState) -> dict:
-    extra = {k: v for k, v in rule.labels.items() if k not in ("job", "instance")}
+    extra = {k: v for k, v in rule.labels.items() if k not in ("job", "instance", "alertname", "severity")}
     where = "".join(f" {k}={v}" for k, v in sorted(extra.items()))
     # A rule file's alert whose job is no configured service is still an incident: unassigned.
     service = rule.service or "unassigned"

@@ -1,0 +1,126 @@
+"""Prometheus rule files in the console: loaded from the config, evaluated over the simulator, incidents."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from console import promql
+from console.config.schema import ConfigError, load_config
+from console.rules.load import load_rules
+from console.rules.templates import compile_template
+
+RULES = """
+groups:
+  - name: datapipe
+    rules:
+      - record: job:http_requests:rate1m
+        expr: sum by (job) (rate(http_requests_total[1m]))
+      - alert: DatapipeServing
+        expr: job:http_requests:rate1m > 0
+        for: 15s
+        labels:
+          severity: sev1
+        annotations:
+          summary: '{{ $labels.job }} serves {{ $value | humanize }} req/s'
+          description: 'seen in {{ $externalLabels.cluster }}'
+          runbook_url: 'https://runbooks.example/{{ $labels.job }}'
+      - alert: Orphan
+        expr: label_replace(vector(1), "job", "ghost", "", "")
+        labels:
+          severity: warning
+        annotations:
+          summary: 'the ghost job has no service'
+"""
+
+
+async def test_rule_file_alerts_open_incidents_with_rendered_texts(tmp_path, watch_factory):
+    (tmp_path / "team").mkdir()
+    (tmp_path / "team" / "datapipe.yml").write_text(RULES)
+    w = await watch_factory("normal", tick=5.0, metrics_interval=5.0,
+                            rule_files=[str(tmp_path / "team" / "*.yml")],
+                            external_labels={"cluster": "eu-1"}, severity_map={"sev1": "P1"})
+    await w.run_for(90)
+    serving = w.rule("DatapipeServing")
+    assert serving is not None and serving.state == "firing", w.engine.state.rules
+    assert (serving.service, serving.severity) == ("datapipe", "P1")
+    assert re.fullmatch(r"datapipe serves [\d.]+k? req/s", serving.summary), serving.summary
+    assert serving.description == "seen in eu-1"
+    assert serving.runbook == "https://runbooks.example/datapipe"
+    # the recording rule's series is in the store, readable by any later expression
+    recorded = w.engine.query("job:http_requests:rate1m", w.clock.now())
+    assert [labels for labels, _ in recorded] == [{"__name__": "job:http_requests:rate1m", "job": "datapipe"}]
+    assert serving.value == pytest.approx(recorded[0][1])
+
+    incidents = {i.rule: i for i in w.engine.incidents.incidents.values()}
+    inc = incidents["DatapipeServing"]
+    assert inc.title == "DatapipeServing on datapipe" and inc.severity == "P1"
+    # rendered when it opened (the rule's own summary follows its value every tick)
+    assert re.fullmatch(r"datapipe serves [\d.]+k? req/s", inc.summary), inc.summary
+    assert inc.info == {"description": "seen in eu-1"}
+    orphan = incidents["Orphan"]
+    assert orphan.service == "" and orphan.title.startswith("Orphan on unassigned")
+    assert orphan.severity == "P3" and orphan.summary == "the ghost job has no service"
+
+
+def _config(tmp_path, rules_text: str, pattern: str = "rules/*.yml"):
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "a.yml").write_text(rules_text)
+    cfg = tmp_path / "console.toml"
+    cfg.write_text(f'rule_files = ["{pattern}"]\n[[services]]\nname = "api"\nkind = "scrape"\n'
+                   'url = "http://127.0.0.1:1"\n')
+    return cfg
+
+
+def test_rule_files_resolve_relative_to_the_config(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    cfg = _config(tmp_path, RULES)
+    rules = load_rules(load_config(cfg), promql.check)
+    from_file = [r for r in rules if r.origin]
+    assert [(r.name, r.record) for r in from_file] == [
+        ("job:http_requests:rate1m", True), ("DatapipeServing", False), ("Orphan", False)]
+    assert from_file[1].for_ == 15.0
+
+
+@pytest.mark.parametrize("body,fragment", [
+    ("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    annotations:\n"
+     "      summary: '{{ query \"up\" }}'\n",
+     'a.yml: group "g", rule 1, "A": annotation \'summary\': template: function \'query\' is not supported'),
+    ("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: 'up{job=~\"[[:alpha:]\"}'\n",
+     'a.yml: group "g", rule 1, "A": could not parse expression'),
+    ("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: histogram_count(x)\n",
+     "unsupported PromQL: function 'histogram_count'"),
+])
+def test_a_rule_file_problem_is_one_line_at_load(tmp_path, body, fragment):
+    cfg = _config(tmp_path, body)
+    with pytest.raises(ConfigError) as e:
+        load_rules(load_config(cfg), promql.check)
+    msg = str(e.value)
+    assert msg.startswith(f"{cfg}: rule_files: ") and fragment in msg and "\n" not in msg
+
+
+def test_a_missing_rule_file_is_a_load_error(tmp_path):
+    cfg = _config(tmp_path, RULES, pattern="nope.yml")
+    with pytest.raises(ConfigError, match="nope.yml: cannot read"):
+        load_rules(load_config(cfg), promql.check)
+
+
+@pytest.mark.parametrize("text,value,want", [
+    ("{{ $value }}", 1e6, "1e+06"),
+    ("{{ $value }}", 123456.0, "123456"),
+    ("{{ $value | humanize }}", 1234567.0, "1.235M"),
+    ("{{ $value | humanize }}", 0.00123, "1.23m"),
+    ("{{ humanize1024 $value }}", 2048.0, "2ki"),
+    ("{{ $value | humanizeDuration }}", 3700.0, "1h 1m 40s"),
+    ("{{ $value | humanizeDuration }}", 0.25, "250ms"),
+    ("{{ $value | humanizePercentage }}", 0.123456, "12.35%"),
+    ("{{ printf \"%.2f/%d/%s\" $value 3.0 \"x\" }}", 2.5, "2.50/3/x"),
+    ("{{ $labels.job | toUpper }}-{{ title \"a b\" }}-{{ $labels.missing }}.", 0.0, "API-A B-."),
+    ("{{- \" x \" -}} | {{ if lt $value 1.0 }}low{{ else if lt $value 5.0 }}mid{{ else }}high{{ end }}",
+     3.0, " x | mid"),
+    ("{{ $job := $labels.job }}{{ $job }}{{/* a comment */}}", 0.0, "api"),
+    ("{{ reReplaceAll \"(\\\\w+):(\\\\d+)\" \"$2@$1\" \"host:80\" }}", 0.0, "80@host"),
+])
+def test_templates_render_as_prometheus_does(text, value, want):
+    assert compile_template(text).render({"job": "api"}, value) == want
