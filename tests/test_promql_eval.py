@@ -257,3 +257,23 @@ def test_absent() -> None:
     assert evaluate('absent(up{job="a"})', store, 0) == []
     assert evaluate('absent(up{job="b",env=~"p.*"})', store, 0) == [({"job": "b"}, 1.0)]
     assert evaluate('absent_over_time(up{job="a"}[1m])', store, 120) == [({"job": "a"}, 1.0)]
+
+
+def test_subquery_steps_kept_between_ticks_give_what_a_fresh_evaluation_gives() -> None:
+    # The finished steps of a subquery are reused on the next tick (console/promql/subquery.py);
+    # the answer must be the one a store that never evaluated anything gives.
+    def fill(store, until):
+        for t in range(0, until + 1, 10):
+            store.add({"__name__": "c_total", "k": "a"}, t, t * 1.5 + (t % 70))
+            store.add({"__name__": "c_total", "k": "b"}, t, t * 0.5)
+
+    expr = "max_over_time(rate(c_total[2m])[20m:1m]) - min_over_time(deriv(c_total[3m])[15m:30s])"
+    live = SeriesStore(retention=1e9)
+    fill(live, 3000)
+    evaluate(expr, live, 3000)  # fills the step cache
+    for t in range(3010, 3300, 10):  # samples keep arriving, ticks keep evaluating
+        live.add({"__name__": "c_total", "k": "a"}, t, t * 1.5 + (t % 70))
+        live.add({"__name__": "c_total", "k": "b"}, t, t * 0.5)
+        fresh = SeriesStore(retention=1e9)
+        fill(fresh, t)
+        assert values(evaluate(expr, live, t)) == values(evaluate(expr, fresh, t))

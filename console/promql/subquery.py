@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from console.metrics.store import Series
 
@@ -31,6 +32,18 @@ def steps(ev: Evaluator, sq: Subquery) -> tuple[int, int, range]:
     return start, end, range(first, end + 1, step)
 
 
+# Steps are multiples of the step in absolute time, so consecutive ticks share all but the newest
+# steps. A step this far behind the newest sample cannot change any more (samples arrive in
+# order), so its result is kept for the next tick: 1 h at 1 m costs one step per minute, not 60.
+FINAL_AFTER_MS = 60_000
+_STEPS: WeakKeyDictionary = WeakKeyDictionary()  # store → {(subquery, dialect, step): {t: value}}
+
+
+def _cacheable(sq: Subquery) -> bool:
+    text = repr(sq.expr)
+    return "('start', 0)" not in text and "('end', 0)" not in text  # those move with the query
+
+
 def subquery_windows(ev: Evaluator, sq: Subquery) -> list[Window]:
     from .eval import Evaluator  # the inner evaluation is an Evaluator at each step
 
@@ -38,9 +51,21 @@ def subquery_windows(ev: Evaluator, sq: Subquery) -> list[Window]:
     inner = Evaluator(ev.store, ev.t_ms, ev.sem, ev.query_range, ev.default_step_ms)
     series: dict[tuple, Series] = {}
     scalar = sq.expr.type == "scalar"
+    newest = ev.store.newest_ms
+    cache = None
+    if newest is not None and _cacheable(sq):
+        per_store = _STEPS.setdefault(ev.store, {})
+        cache = per_store.setdefault((sq, ev.sem.name, ev.default_step_ms), {})
+        for old in [t for t in cache if t < instants.start]:
+            del cache[old]
     for t in instants:
-        inner.t_ms = t
-        value = inner.eval(sq.expr)
+        if cache is not None and t in cache:
+            value = cache[t]
+        else:
+            inner.t_ms = t
+            value = inner.eval(sq.expr)
+            if cache is not None and t <= newest - FINAL_AFTER_MS:
+                cache[t] = value
         for labels, v in ([({}, value)] if scalar else value):
             key = tuple(sorted(labels.items()))
             s = series.get(key)
