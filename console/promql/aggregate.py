@@ -207,7 +207,10 @@ def _topk(sem: Semantics, op: str, vec: Vector, without: bool, names: tuple[str,
             _offer(sem, op, h, k, sample)
     out: Vector = []
     for h in heaps.values():
-        out.extend(sorted(h, key=lambda s: s[1], reverse=(op == "topk")))
+        # NaN is sorted away from the top and the bottom: last either way.
+        nan = [s for s in h if s[1] != s[1]]
+        out.extend(sorted((s for s in h if s[1] == s[1]), key=lambda s: s[1],
+                          reverse=(op == "topk")) + nan)
     return out
 
 
