@@ -1,4 +1,4 @@
-"""Prometheus 3's own promqltest cases (functions.test, histograms.test) against the local evaluator."""
+"""Prometheus's own promqltest cases (functions, aggregators, operators, histograms) against the local evaluator."""
 
 from __future__ import annotations
 
@@ -237,7 +237,8 @@ KNOWN_FAILURES = {
         "the file predates 3.0's left-open lookback, so it runs in prometheus-2 (2.42) semantics",
 }
 
-FILES = ("functions.test", "functions_more.test", "histograms.test", "aggregators.test")
+FILES = ("functions.test", "functions_more.test", "histograms.test", "aggregators.test",
+         "operators.test")
 CASES = [c for name in FILES for c in parse_file(DATA / name)]
 
 
@@ -275,8 +276,9 @@ def test_upstream_case(case: Case) -> None:
 def test_corpus_is_substantial() -> None:
     # Guards the loader: a parsing slip that silently drops cases would otherwise pass.
     assert len(CASES) >= 250
-    assert sum(1 for c in CASES if c.fail) == 6
+    assert sum(1 for c in CASES if c.fail) == 7
     assert sum(1 for c in CASES if c.file == "aggregators.test") == 88
+    assert sum(1 for c in CASES if c.file == "operators.test") == 134
     assert sum(1 for c in CASES if c.end_ms > c.start_ms) == 2
 
 
