@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
@@ -44,12 +45,28 @@ def _cacheable(sq: Subquery) -> bool:
     return "('start', 0)" not in text and "('end', 0)" not in text  # those move with the query
 
 
+def _keyed(value, scalar: bool) -> list[tuple[tuple, dict, float]]:
+    """One step's result as (series key, labels, value): keys are computed once per step."""
+    if scalar:
+        return [((), {}, value)]
+    return [(tuple(sorted(labels.items())), labels, v) for labels, v in value]
+
+
+def _series(labels: dict, ts: list[int], vals: list[float]) -> Series:
+    """A Series built in one go (its NaN and reset marks as Series.append would set them)."""
+    s = Series(labels)
+    s.ts = array("q", ts)
+    s.vals = array("d", vals)
+    s.nans = array("q", [i for i, v in enumerate(vals) if v != v])
+    s.resets = array("q", [i for i in range(1, len(vals)) if vals[i] < vals[i - 1]])
+    return s
+
+
 def subquery_windows(ev: Evaluator, sq: Subquery) -> list[Window]:
     from .eval import Evaluator  # the inner evaluation is an Evaluator at each step
 
     start, end, instants = steps(ev, sq)
     inner = Evaluator(ev.store, ev.t_ms, ev.sem, ev.query_range, ev.default_step_ms)
-    series: dict[tuple, Series] = {}
     scalar = sq.expr.type == "scalar"
     newest = ev.store.newest_ms
     cache = None
@@ -58,18 +75,22 @@ def subquery_windows(ev: Evaluator, sq: Subquery) -> list[Window]:
         cache = per_store.setdefault((sq, ev.sem.name, ev.default_step_ms), {})
         for old in [t for t in cache if t < instants.start]:
             del cache[old]
+    points: dict[tuple, tuple[dict, list[int], list[float]]] = {}
     for t in instants:
         if cache is not None and t in cache:
-            value = cache[t]
+            keyed = cache[t]
         else:
             inner.t_ms = t
-            value = inner.eval(sq.expr)
+            keyed = _keyed(inner.eval(sq.expr), scalar)
             if cache is not None and t <= newest - FINAL_AFTER_MS:
-                cache[t] = value
-        for labels, v in ([({}, value)] if scalar else value):
-            key = tuple(sorted(labels.items()))
-            s = series.get(key)
-            if s is None:
-                s = series[key] = Series(labels)
-            s.append(t, v)
-    return [Window(s.labels, s, 0, len(s.ts), start, end, sq.range_ms) for s in series.values()]
+                cache[t] = keyed
+        for key, labels, v in keyed:
+            got = points.get(key)
+            if got is None:
+                got = points[key] = (labels, [], [])
+            got[1].append(t)
+            got[2].append(v)
+    out = []
+    for labels, ts, vals in points.values():
+        out.append(Window(labels, _series(labels, ts, vals), 0, len(ts), start, end, sq.range_ms))
+    return out
