@@ -115,7 +115,8 @@ def test_a_missing_rule_file_is_a_load_error(tmp_path):
     ("{{ $value | humanizeDuration }}", 3700.0, "1h 1m 40s"),
     ("{{ $value | humanizeDuration }}", 0.25, "250ms"),
     ("{{ $value | humanizePercentage }}", 0.123456, "12.35%"),
-    ("{{ printf \"%.2f/%d/%s\" $value 3.0 \"x\" }}", 2.5, "2.50/3/x"),
+    ("{{ printf \"%.2f/%d/%s\" $value 3 \"x\" }}", 2.5, "2.50/3/x"),
+    ("{{ printf \"%d %s\" $value 3 }}", 2.0, "%!d(float64=2) %!s(int=3)"),
     ("{{ $labels.job | toUpper }}-{{ title \"a b\" }}-{{ $labels.missing }}.", 0.0, "API-A B-."),
     ("{{- \" x \" -}} | {{ if lt $value 1.0 }}low{{ else if lt $value 5.0 }}mid{{ else }}high{{ end }}",
      3.0, " x | mid"),
@@ -124,3 +125,18 @@ def test_a_missing_rule_file_is_a_load_error(tmp_path):
 ])
 def test_templates_render_as_prometheus_does(text, value, want):
     assert compile_template(text).render({"job": "api"}, value) == want
+
+
+def test_a_template_failing_on_its_data_reads_as_prometheus_writes_it():
+    # Go refuses to compare a float64 with an int constant: Prometheus keeps the alert and writes
+    # the error into the annotation; the console does the same, never a blank.
+    from console.rules.alertinfo import AlertContext, render_alert
+    from console.rules.load import from_file_rule
+    from console.rules.promfile import parse_text
+
+    groups = parse_text("groups:\n- name: g\n  rules:\n  - alert: Hot\n    expr: up\n    annotations:\n"
+                        "      summary: '{{ if gt $value 80 }}hot{{ end }}'\n", "r.yml", promql.check)
+    rule = from_file_rule(groups[0].rules[0])
+    info = render_alert(rule, {"__name__": "up", "job": "api"}, 90.0, AlertContext({"api": "api"}))
+    assert info["summary"] == "<error expanding template: error calling gt: incompatible types for comparison>"
+    assert info["service"] == "api" and info["labels"] == {"job": "api", "alertname": "Hot"}

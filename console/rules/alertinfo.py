@@ -24,17 +24,27 @@ class AlertContext:
         return custom.get(key) or DEFAULT_SEVERITY_MAP.get(key) or UNMAPPED_SEVERITY
 
 
+def _expand(tmpl, labels: dict[str, str], value: float, ext: dict[str, str]) -> str:
+    """A template that fails on this alert's data reads as Prometheus writes it, never blank."""
+    from .gotemplate import TemplateError
+
+    try:
+        return tmpl.render(labels, value, ext)
+    except TemplateError as e:
+        return f"<error expanding template: {e}>"
+
+
 def render_alert(rule, labels: dict[str, str], value: float, ctx: AlertContext) -> dict:
     """Labels as Prometheus gives the alert (result labels + rendered rule labels + alertname)
-    and the annotations rendered with them. ValueError (TemplateError) when one cannot render."""
+    and the annotations rendered with them (a failing one as `<error expanding template: …>`)."""
     # Both see the result's own labels ($labels), as rules/alerting.go renders them.
     ext = ctx.external_labels
     out = {k: v for k, v in labels.items() if k != "__name__"}
     for name, tmpl in rule.labels:
-        out[name] = tmpl.render(labels, value, ext)
+        out[name] = _expand(tmpl, labels, value, ext)
     out["alertname"] = rule.name
     out = {k: v for k, v in out.items() if v != ""}
-    ann = {name: tmpl.render(labels, value, ext) for name, tmpl in rule.annotations}
+    ann = {name: _expand(tmpl, labels, value, ext) for name, tmpl in rule.annotations}
     return {
         "labels": out,
         "service": ctx.services_by_job.get(out.get("job", ""), ""),

@@ -156,6 +156,8 @@ def printf(fmt: str, *args) -> str:
 def _type_value(a) -> str:
     if isinstance(a, float):
         return f"float64={go_str(a)}"
+    if isinstance(a, int):
+        return f"int={a}"
     return f"string={a}"
 
 
@@ -163,25 +165,26 @@ def _one(flags: str, width: str, prec: str | None, verb: str, a) -> str:
     spec = flags + width + (f".{prec}" if prec is not None else "")
     if isinstance(a, bool):
         a = "true" if a else "false"
-    if verb in "sv" and not isinstance(a, float):
+    if verb in "sv" and not isinstance(a, (int, float)):
         return f"{str(a):{_align(flags)}{width}}"
-    if verb == "v" or (verb == "s" and isinstance(a, float)):
+    if verb == "v" or (verb == "s" and isinstance(a, (int, float))):
         if verb == "s":
-            return f"%!s(float64={go_str(a)})"
-        return f"{go_str(a):{_align(flags)}{width}}"
+            return f"%!s({_type_value(a)})"
+        return f"{go_str(a) if isinstance(a, float) else str(a):{_align(flags)}{width}}"
     if verb == "q":
         return '"' + str(a).replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(a, str):
         return f"%!{verb}(string={a})"
     if verb == "d":
-        if not float(a).is_integer():
+        if isinstance(a, float):  # Go: %d of a float64 is an error text, whatever its value
             return f"%!d(float64={go_str(a)})"
-        return ("%" + spec + "d") % int(a)
+        return ("%" + spec + "d") % a
     if verb in "eEfFgG":
+        if isinstance(a, int):  # Go: %f of an int is an error text
+            return f"%!{verb}(int={a})"
         if not math.isfinite(a):
             return _pct_g(a)
-        text = ("%" + spec + verb) % a
-        return text
+        return ("%" + spec + verb) % a
     if verb in "xX":
         return ("%" + spec + verb) % int(a)
     return f"%!{verb}(float64={go_str(a)})"

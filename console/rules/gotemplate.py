@@ -95,8 +95,12 @@ class _Parser:
             return ("lit", _unquote(val))
         if kind == "raw":
             return ("lit", val[1:-1])
-        if kind == "num":
-            return ("lit", float(int(val, 16)) if val.lower().startswith(("0x", "-0x", "+0x")) else float(val))
+        if kind == "num":  # Go keeps integer constants int: printf "%d" 3 works, 3.0 does not
+            if val.lower().lstrip("+-").startswith("0x"):
+                return ("lit", int(val, 16))
+            if re.fullmatch(r"[-+]?\d+", val):
+                return ("lit", int(val))
+            return ("lit", float(val))
         if kind == "var":
             return ("var", val)
         if kind == "field":

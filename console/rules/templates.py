@@ -14,6 +14,23 @@ from . import gofmt
 from .gotemplate import TemplateError, parse, render
 
 
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    return "string"
+
+
+def _comparable(a, b) -> bool:
+    """Go's template comparisons refuse mixed kinds: `gt $value 80` fails, `gt $value 80.0` works."""
+    if _kind(a) != _kind(b):
+        raise ValueError("incompatible types for comparison")  # reported as "error calling gt: ..."
+    return True
+
+
 def _title(text: str) -> str:
     """strings.Title: upper-case the first letter of each word."""
     out, prev_letter = [], False
@@ -67,9 +84,10 @@ FUNCS = {
     "len": lambda x: float(len(x)), "not": lambda x: not x,
     "and": lambda *a: next((x for x in a if not x), a[-1]),
     "or": lambda *a: next((x for x in a if x), a[-1]),
-    "eq": lambda a, *b: any(a == x for x in b), "ne": lambda a, b: a != b,
-    "lt": lambda a, b: a < b, "le": lambda a, b: a <= b, "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b, "index": lambda m, k: m.get(k, "") if isinstance(m, dict) else "",
+    "eq": lambda a, *b: any(_comparable(a, x) and a == x for x in b),
+    "ne": lambda a, b: _comparable(a, b) and a != b,
+    "lt": lambda a, b: _comparable(a, b) and a < b, "le": lambda a, b: _comparable(a, b) and a <= b,
+    "gt": lambda a, b: _comparable(a, b) and a > b, "ge": lambda a, b: _comparable(a, b) and a >= b, "index": lambda m, k: m.get(k, "") if isinstance(m, dict) else "",
     "print": lambda *a: "".join(map(gofmt_text, a)),
 }
 
