@@ -114,6 +114,7 @@ def test_a_missing_rule_file_is_a_load_error(tmp_path):
     ("{{ humanize1024 $value }}", 2048.0, "2ki"),
     ("{{ $value | humanizeDuration }}", 3700.0, "1h 1m 40s"),
     ("{{ $value | humanizeDuration }}", 0.25, "250ms"),
+    ("{{ $value | humanizeDuration }}", 1e21, "-106751991167300d -15h -30m -8s"),  # Go's int64 overflow
     ("{{ $value | humanizePercentage }}", 0.123456, "12.35%"),
     ("{{ printf \"%.2f/%d/%s\" $value 3 \"x\" }}", 2.5, "2.50/3/x"),
     ("{{ printf \"%d %s\" $value 3 }}", 2.0, "%!d(float64=2) %!s(int=3)"),

@@ -97,8 +97,11 @@ def humanize_duration(x) -> str:
     if abs(v) >= 1:
         sign = "-" if v < 0 else ""
         v = abs(v)
-        d = int(v)
-        seconds, minutes, hours, days = d % 60, (d // 60) % 60, (d // 3600) % 24, d // 86400
+        d = _go_int64(v)  # Go's int64 arithmetic, overflow included
+        seconds = _go_rem(d, 60)
+        minutes = _go_rem(_go_trunc_div(d, 60), 60)
+        hours = _go_rem(_go_trunc_div(d, 3600), 24)
+        days = _go_trunc_div(d, 86400)
         if days:
             return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
         if hours:
@@ -119,12 +122,35 @@ def humanize_percentage(x) -> str:
 
 
 def humanize_timestamp(x) -> str:
+    """floatToTime: nanoseconds, then model.Time's milliseconds (truncated); Go's Time.String()."""
     v = to_float(x)
     if not math.isfinite(v):
         return _pct_g(v)
-    t = datetime.fromtimestamp(v, tz=timezone.utc)
-    frac = f"{t.microsecond:06d}".rstrip("0")
+    ns = v * 1e9
+    if not -(2.0**63) <= ns < 2.0**63:
+        raise ValueError(f"{go_str(v)} cannot be represented as a nanoseconds timestamp since it "
+                         "overflows int64")
+    ms = _go_trunc_div(int(ns), 1_000_000)
+    seconds, millis = divmod(ms, 1000)
+    t = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    frac = f"{millis:03d}".rstrip("0")
     return t.strftime("%Y-%m-%d %H:%M:%S") + (f".{frac}" if frac else "") + " +0000 UTC"
+
+
+def _go_int64(v: float) -> int:
+    """int64(v) as Go compiles it on amd64: out of range (or NaN) is the minimum int64."""
+    if v != v or not -(2.0**63) <= v < 2.0**63:
+        return -(2**63)
+    return int(v)
+
+
+def _go_trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def _go_rem(a: int, b: int) -> int:
+    return a - b * _go_trunc_div(a, b)
 
 
 _VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d+))?([a-zA-Z%])")
@@ -184,6 +210,10 @@ def _one(flags: str, width: str, prec: str | None, verb: str, a) -> str:
             return f"%!{verb}(int={a})"
         if not math.isfinite(a):
             return _pct_g(a)
+        if verb in "gG" and prec is None:  # Go's %g is the shortest representation
+            text = go_str(a)
+            text = text.upper() if verb == "G" else text
+            return f"{text:{_align(flags)}{width}}"
         return ("%" + spec + verb) % a
     if verb in "xX":
         return ("%" + spec + verb) % int(a)

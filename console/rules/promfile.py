@@ -61,6 +61,8 @@ def _duration(text, what: str) -> float:
         return 0.0
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         raise ValueError(f"{what}: not a valid duration string: {text!r}")
+    if re.fullmatch(r"0+(ms|[smhdwy])?", str(text).strip()):  # the parser refuses zero durations
+        return 0.0
     try:
         return promql_parser.parse_duration(str(text)) / timedelta(seconds=1)
     except (ValueError, TypeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ def _seconds(text, what: str) -> float:
     if text is None:
         return 0.0
     s = str(text).strip()
-    if s == "0":
+    if re.fullmatch(r"0+(ms|[smhdwy])?", s):  # the parser refuses zero durations; Prometheus does not
         return 0.0
     try:
         return promql_parser.parse_duration(s) / timedelta(seconds=1)
