@@ -361,6 +361,12 @@ def _corpus_groups() -> list[dict]:
             continue  # failures, and unit-less durations ([600]): 3.x syntax 2.42 cannot parse
         if re.search(r"sort_by_label|,\s*\d+[smhdwy]\)", case.expr):
             continue  # newer than 2.42: sort_by_label (2.49), durations as numbers (3.x)
+        if case.file in ("subquery.test", "at_modifier.test"):
+            # 3.x files (checked against their own expectations in test_promql_functions.py);
+            # they use 3.x syntax (`@ 100s`, `offset 50`), promtool 2.42 loads no sample after
+            # the last eval time (`@ 1500`), and 2.42 counts fewer samples when a range is
+            # shorter than its enclosing subquery's step (README, Local PromQL).
+            continue
         if re.search(r"\b(sum|avg)\s*(\(|by|without)", case.expr):
             continue  # sums over 4 series of fractions: promtool's load order changes the rounding
         group = by_samples.setdefault(case.samples, {"exprs": []})
