@@ -141,3 +141,40 @@ def test_a_template_failing_on_its_data_reads_as_prometheus_writes_it():
     info = render_alert(rule, {"__name__": "up", "job": "api"}, 90.0, AlertContext({"api": "api"}))
     assert info["summary"] == "<error expanding template: error calling gt: incompatible types for comparison>"
     assert info["service"] == "api" and info["labels"] == {"job": "api", "alertname": "Hot"}
+
+
+async def test_a_rule_file_incident_on_screen(tmp_path):
+    """The console on a config with rule_files, over the simulator: what the on-call reads."""
+    from console.clock import VirtualClock
+    from console.config.writer import write_config
+    from console.demo import Demo, demo_config_dict
+    from console.session import Session
+    from screens.app import OpsApp
+    from tests.conftest import START, advance_app, screen_text
+
+    clock = VirtualClock(START)
+    demo = Demo(clock, scenario="normal", seed=1)
+    urls = await demo.fleet.start(host="127.0.0.1")
+    try:
+        (tmp_path / "rules").mkdir()
+        (tmp_path / "rules" / "datapipe.yml").write_text(RULES)
+        data = demo_config_dict(urls, tick=5.0)
+        data.update(rule_files=["rules/*.yml"], external_labels={"cluster": "eu-1"},
+                    severity_map={"sev1": "P1"}, record=False)
+        write_config(str(tmp_path / "console.toml"), data)
+        app = OpsApp(Session(config_path=str(tmp_path / "console.toml"), clock=clock), autorun=False)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await advance_app(app, pilot, 90, 5.0)
+            text = screen_text(app)
+            # the incident table (titles cut to the column): severity from the map, and unassigned
+            assert re.search(r"P1\s+● triggered\s+DatapipeServing o", text), text
+            assert re.search(r"P3\s+● triggered\s+Orphan on unassig", text), text
+            inc = next(i for i in app.engine.state.incidents if i.rule == "DatapipeServing")
+            app.open_incident(inc.id)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            detail = screen_text(app)
+            assert "seen in eu-1" in detail, detail  # the rendered description
+            assert re.search(r"datapipe serves [\d.]+k? req/s", detail), detail  # the summary
+    finally:
+        await demo.stop()
