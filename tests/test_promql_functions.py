@@ -280,6 +280,7 @@ def test_corpus_is_substantial() -> None:
     assert sum(1 for c in CASES if c.file == "aggregators.test") == 88
     assert sum(1 for c in CASES if c.file == "operators.test") == 134
     assert sum(1 for c in CASES if c.file == "subquery.test") == 25
+    assert sum(1 for c in CASES if c.file == "functions_more.test") == 84
     assert sum(1 for c in CASES if c.file == "at_modifier.test") == 45
     assert sum(1 for c in CASES if c.end_ms > c.start_ms) == 39
 
