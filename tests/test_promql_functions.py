@@ -238,7 +238,7 @@ KNOWN_FAILURES = {
 }
 
 FILES = ("functions.test", "functions_more.test", "histograms.test", "aggregators.test",
-         "operators.test", "subquery.test", "at_modifier.test")
+         "operators.test", "subquery.test", "at_modifier.test", "limit.test")
 CASES = [c for name in FILES for c in parse_file(DATA / name)]
 
 
@@ -280,9 +280,10 @@ def test_corpus_is_substantial() -> None:
     assert sum(1 for c in CASES if c.file == "aggregators.test") == 88
     assert sum(1 for c in CASES if c.file == "operators.test") == 134
     assert sum(1 for c in CASES if c.file == "subquery.test") == 25
+    assert sum(1 for c in CASES if c.file == "limit.test") == 10
     assert sum(1 for c in CASES if c.file == "functions_more.test") == 84
     assert sum(1 for c in CASES if c.file == "at_modifier.test") == 45
-    assert sum(1 for c in CASES if c.end_ms > c.start_ms) == 39
+    assert sum(1 for c in CASES if c.end_ms > c.start_ms) == 45
 
 
 @pytest.mark.parametrize("expr,construct", SKIPPED_UNSUPPORTED)
