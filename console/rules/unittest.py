@@ -86,8 +86,8 @@ class _Run:
         self.store.add_many(samples)
 
     def load(self) -> None:
-        # Without `interval`, promtool 2.42 puts every value at time 0 (the first one is kept);
-        # newer promtool steps by the evaluation interval.
+        # Without `interval`, promtool 2.42 puts every value at time 0 (the first one is kept:
+        # checked against it); in the 3.x dialect values step by the evaluation interval.
         default = 0.0 if self.semantics == "prometheus-2" else self.eval_interval
         given = self.test.get("interval")
         interval = default if given is None else _seconds(given, "interval")
