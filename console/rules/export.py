@@ -6,7 +6,7 @@ from console import promql
 from console.config.schema import Config
 
 from .load import load_rules
-from .unittest import _fmt_duration
+from .unittest import fmt_duration
 
 
 def prometheus_rules(cfg: Config) -> dict:
@@ -18,7 +18,7 @@ def prometheus_rules(cfg: Config) -> dict:
             continue
         rule = {"alert": r.name, "expr": r.expr}
         if r.for_:
-            rule["for"] = _fmt_duration(r.for_)
+            rule["for"] = fmt_duration(r.for_)
         rule["labels"] = {"severity": r.severity, "service": r.service}
         ann = {}
         if r.summary:

@@ -43,7 +43,7 @@ def _seconds(text, what: str) -> float:
         raise ValueError(f"{what}: not a valid duration string: {s!r}") from None
 
 
-def _fmt_duration(seconds: float) -> str:
+def fmt_duration(seconds: float) -> str:
     """Go's model.Duration String(): 1h5m, 30s, 0s."""
     ms = round(seconds * 1000)
     if ms == 0:
@@ -160,7 +160,7 @@ def _check_alerts(run: _Run, t: float, case: dict, result: GroupResult) -> None:
     exp.sort()
     if got != exp:
         result.problems.append(
-            f"    alertname: {name}, time: {_fmt_duration(t)}, \n"
+            f"    alertname: {name}, time: {fmt_duration(t)}, \n"
             f"        exp:{_alerts_text(exp)}, \n        got:{_alerts_text(got)}")
 
 
@@ -176,7 +176,7 @@ def _check_expr(run: _Run, t: float, case: dict, result: GroupResult) -> None:
     try:
         got = run.query(expr, t)
     except ValueError as e:
-        result.problems.append(f"    expr: {expr!r}, time: {_fmt_duration(t)}, err: {e}")
+        result.problems.append(f"    expr: {expr!r}, time: {fmt_duration(t)}, err: {e}")
         return
     got_s = sorted((tuple(sorted(l.items())), v) for l, v in got)
     exp_s = []
@@ -187,7 +187,7 @@ def _check_expr(run: _Run, t: float, case: dict, result: GroupResult) -> None:
     if [k for k, _ in got_s] != [k for k, _ in exp_s] or any(
             not (a == b) for (_, a), (_, b) in zip(got_s, exp_s)):
         result.problems.append(
-            f"    expr: {expr!r}, time: {_fmt_duration(t)},\n"
+            f"    expr: {expr!r}, time: {fmt_duration(t)},\n"
             f"        exp: {_samples_text(exp_s)}\n        got: {_samples_text(got_s)}")
 
 
