@@ -238,7 +238,8 @@ KNOWN_FAILURES = {
 }
 
 FILES = ("functions.test", "functions_more.test", "histograms.test", "aggregators.test",
-         "operators.test", "subquery.test", "at_modifier.test", "limit.test")
+         "operators.test", "subquery.test", "at_modifier.test", "limit.test",
+         "histograms_more.test")
 CASES = [c for name in FILES for c in parse_file(DATA / name)]
 
 

@@ -359,7 +359,7 @@ def _corpus_groups() -> list[dict]:
     for case in CASES:
         if case.fail or re.search(r"\[\d+\]", case.expr):
             continue  # failures, and unit-less durations ([600]): 3.x syntax 2.42 cannot parse
-        if re.search(r"sort_by_label|ts_of_|mad_over_time|first_over_time|double_exponential|limitk|limit_ratio"
+        if re.search(r"sort_by_label|ts_of_|mad_over_time|first_over_time|double_exponential|limitk|limit_ratio|histogram_fraction"
                      r"|,\s*\d+[smhdwy]\)", case.expr):
             continue  # newer than 2.42: those functions (2.49–3.x), durations as numbers (3.x)
         if case.file in ("subquery.test", "at_modifier.test"):
