@@ -284,19 +284,7 @@ def _ts_of(func: str, ts: list[int], vals: list[float]) -> float:
 
 def apply(sem: Semantics, func: str, w: Window, param=None, t_ms: int = 0) -> float | None:
     """The value of range function `func` over one window, or None for no output sample."""
-    if func in ("deriv", "predict_linear"):
-        ts, vals = w.points()
-        if len(vals) < 2:
-            return None
-        if func == "deriv":
-            return linear_regression(sem, ts, vals, ts[0])[0]
-        slope, intercept = linear_regression(sem, ts, vals, t_ms)
-        return slope * param + intercept
-    if func.startswith("ts_of_"):
-        ts, vals = w.points()
-        return _ts_of(func, ts, vals) if vals else None
-    if func == "double_exponential_smoothing":
-        return double_exponential_smoothing(_values(w), *param)
+    # The functions rules use most come first: this runs once per series per rule per tick.
     if func in ("rate", "increase", "delta"):
         return extrapolated_rate(sem, w, func != "delta", func == "rate")
     if func in ("irate", "idelta"):
@@ -310,6 +298,17 @@ def apply(sem: Semantics, func: str, w: Window, param=None, t_ms: int = 0) -> fl
         # No NaN: the builtins pick the same element as Prometheus' loop, much faster.
         window = w.series.vals[w.a:w.b]
         return min(window) if func == "min_over_time" else max(window)
+    if func in ("deriv", "predict_linear"):
+        ts, vals = w.points()
+        if len(vals) < 2:
+            return None
+        if func == "deriv":
+            return linear_regression(sem, ts, vals, ts[0])[0]
+        slope, intercept = linear_regression(sem, ts, vals, t_ms)
+        return slope * param + intercept
+    if func.startswith("ts_of_"):
+        ts, vals = w.points()
+        return _ts_of(func, ts, vals) if vals else None
     vals = _values(w)
     if not vals:
         return None
@@ -317,10 +316,12 @@ def apply(sem: Semantics, func: str, w: Window, param=None, t_ms: int = 0) -> fl
         return vals[-1]
     if func == "first_over_time":
         return vals[0]
-    if func == "mad_over_time":
-        return _mad(vals)
     if func == "quantile_over_time":
         return quantile(param, vals)
+    if func == "mad_over_time":
+        return _mad(vals)
+    if func == "double_exponential_smoothing":
+        return double_exponential_smoothing(vals, *param)
     return _AGG_OVER_TIME[func](sem, vals)
 
 

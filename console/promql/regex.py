@@ -9,6 +9,7 @@ from .errors import UnsupportedQuery
 # A rule re-tests the same few label values every tick; RE2's binding costs ~3 µs a call
 # (UTF-8 conversion), so answers are remembered per value, up to this many.
 _CACHE_LIMIT = 4096
+_UNSEEN = object()
 
 
 def _options(dot_all: bool) -> re2.Options:
@@ -40,12 +41,12 @@ class MatcherRegex:
         self._seen: dict[str, bool] = {}
 
     def fullmatch(self, value: str) -> bool | None:
-        hit = self._seen.get(value)
-        if hit is None:
+        hit = self._seen.get(value, _UNSEEN)
+        if hit is _UNSEEN:
             if len(self._seen) >= _CACHE_LIMIT:
                 self._seen.clear()
-            hit = self._seen[value] = self._re.search(value) is not None
-        return True if hit else None
+            hit = self._seen[value] = True if self._re.search(value) is not None else None
+        return hit
 
 
 def compile_matcher(pattern: str, dot_all: bool = True) -> MatcherRegex:
