@@ -178,3 +178,40 @@ async def test_a_rule_file_incident_on_screen(tmp_path):
             assert re.search(r"datapipe serves [\d.]+k? req/s", detail), detail  # the summary
     finally:
         await demo.stop()
+
+
+def test_a_group_interval_spaces_its_evaluations():
+    """`interval: 30s` on a group: its rules run every 30 s, not every tick (recorded samples too)."""
+    from console.metrics.store import SeriesStore
+    from console.promql import evaluate
+    from console.rules.lifecycle import RuleEvaluator
+    from console.rules.load import from_file_rule
+    from console.rules.promfile import parse_text
+
+    groups = parse_text("groups:\n- name: g\n  interval: 30s\n  rules:\n  - record: two\n    expr: vector(2)\n"
+                        "  - alert: Always\n    expr: vector(1)\n    for: 40s\n", "r.yml", promql.check)
+    rules = [from_file_rule(r, groups[0].interval) for r in groups[0].rules]
+    store = SeriesStore(retention=1e9, keep=lambda n: True)
+    ev = RuleEvaluator(rules, record=store.add_many)
+    states = {}
+    for t in range(0, 91, 5):
+        states[t] = [s.state for s in ev.evaluate(float(t), lambda e, at: evaluate(e, store, at))]
+    # evaluated at 0, 30, 60, 90: pending from 0, firing from the first evaluation 40 s later (60)
+    assert states[55] == ["pending"] and states[60] == ["firing"]
+    (_, recorded), = store.series("two")
+    assert [t for t, _ in recorded.samples()] == [0.0, 30.0, 60.0, 90.0]
+
+
+def test_group_labels_and_query_offset():
+    from console.rules.alertinfo import AlertContext, render_alert
+    from console.rules.load import from_file_rule
+    from console.rules.promfile import parse_text
+
+    groups = parse_text("groups:\n- name: g\n  query_offset: 1m\n  labels:\n    team: infra\n    severity: warning\n"
+                        "  rules:\n  - alert: A\n    expr: up\n    labels:\n      severity: critical\n",
+                        "r.yml", promql.check)
+    assert groups[0].query_offset == 60.0
+    rule = from_file_rule(groups[0].rules[0], 0.0, groups[0].query_offset)
+    info = render_alert(rule, {"__name__": "up", "job": "x"}, 0.0, AlertContext())
+    assert info["labels"] == {"job": "x", "team": "infra", "severity": "critical", "alertname": "A"}
+    assert info["severity"] == "P1" and rule.query_offset == 60.0

@@ -39,14 +39,24 @@ class RuleEvaluator:
         self._alerts: dict[tuple[str, str], dict[tuple, Alert]] = {}
         self._errors: dict[tuple[str, str], str] = {}
         self._recorded: dict[str, set[tuple]] = {}  # recording rule → series it wrote last time
+        self._due: dict[tuple[str, str], float] = {}  # rule → its group's next evaluation
 
     def evaluate(self, now: float, query: Callable[[str, float], list[tuple[dict, float]]]) -> list[RuleState]:
         """Run every rule at `now`; return the pending and firing ones (and the ones whose query failed)."""
         out: list[RuleState] = []
         for rule in self.rules:
             rk = (rule.name, rule.service or rule.origin)
+            if rule.interval:  # a rule file group's interval: between its evaluations, as it was
+                due = self._due.get(rk)
+                if due is not None and due - rule.interval <= now < due:
+                    if not rule.record:
+                        out.extend(self._states(rk, rule))
+                    elif rk in self._errors:
+                        out.append(self._error_state(rk, rule))
+                    continue
+                self._due[rk] = now + rule.interval
             try:
-                result = query(rule.expr, now)
+                result = query(rule.expr, now - rule.query_offset)
                 self._errors.pop(rk, None)
             except Exception as e:  # a bad series must not stop the other rules
                 self._errors[rk] = f"{type(e).__name__}: {e}".splitlines()[0][:200]
@@ -149,3 +159,4 @@ class RuleEvaluator:
         self._alerts.clear()
         self._errors.clear()
         self._recorded.clear()
+        self._due.clear()

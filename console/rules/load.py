@@ -35,6 +35,8 @@ class Rule:
     labels: tuple = ()  # (name, Template): rendered per alert
     annotations: tuple = ()  # (name, Template)
     origin: str = ""  # 'file: group "g", rule N' for rule-file rules
+    interval: float = 0.0  # a rule file group's `interval`: evaluated that often (0: every tick)
+    query_offset: float = 0.0  # a rule file group's `query_offset`: queries look this far back
 
 
 def shipped() -> list[dict]:
@@ -79,14 +81,15 @@ def file_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
     except RuleFileError as e:
         raise ConfigError(f"{cfg.source_path}: rule_files: {e.problems[0]}"
                           + (f" (and {len(e.problems) - 1} more)" if len(e.problems) > 1 else "")) from None
-    return [from_file_rule(r) for g in groups for r in g.rules]
+    return [from_file_rule(r, g.interval or 0.0, g.query_offset) for g in groups for r in g.rules]
 
 
-def from_file_rule(r) -> Rule:
+def from_file_rule(r, interval: float = 0.0, query_offset: float = 0.0) -> Rule:
     """A rule-file rule as the console's Rule; severity, runbook and summary are per alert."""
     return Rule(r.name, r.expr, r.for_, "", "", "", "", "", (),
                 record=r.record, keep_firing_for=r.keep_firing_for, labels=r.labels,
-                annotations=r.annotations, origin=r.where)
+                annotations=r.annotations, origin=r.where, interval=interval,
+                query_offset=query_offset)
 
 
 def _toml_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:

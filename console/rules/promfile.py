@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import glob
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -54,6 +54,7 @@ class RuleGroup:
     name: str
     interval: float | None
     rules: list[FileRule] = field(default_factory=list)
+    query_offset: float = 0.0  # evaluate this much in the past (Prometheus 2.53+)
 
 
 def _duration(text, what: str) -> float:
@@ -126,11 +127,20 @@ def parse_text(text: str, file: str, check_expr) -> list[RuleGroup]:
         except ValueError as e:
             problems.append(str(e))
             interval = None
-        group = RuleGroup(file, name, interval)
+        try:
+            offset = _duration(g.get("query_offset"), f'{file}: group "{name}": query_offset')
+        except ValueError as e:
+            problems.append(str(e))
+            offset = 0.0
+        # Group labels (Prometheus 3.x) go on every rule of the group; a rule's own label wins.
+        group_labels = _templates(g.get("labels"), f'{file}: group "{name}"', "labels", problems, True)
+        group = RuleGroup(file, name, interval, query_offset=offset)
         for ri, r in enumerate(g.get("rules") or [], 1):
             rule = _rule(file, name, ri, r, problems, check_expr)
             if rule is not None:
-                group.rules.append(rule)
+                own = {k for k, _ in rule.labels}
+                merged = tuple(x for x in group_labels if x[0] not in own) + rule.labels
+                group.rules.append(replace(rule, labels=merged))
         groups.append(group)
     if problems:
         raise RuleFileError(problems)

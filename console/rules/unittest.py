@@ -215,6 +215,6 @@ def run_file(path: Path, semantics: str) -> tuple[list[GroupResult], list[str]]:
     if order:
         rank = {name: i for i, name in enumerate(order)}
         groups = sorted(groups, key=lambda g: rank.get(g.name, len(rank)))
-    rules = [from_file_rule(r) for g in groups for r in g.rules]
+    rules = [from_file_rule(r, 0.0, g.query_offset) for g in groups for r in g.rules]  # promtool: one interval
     results = [run_group(t or {}, rules, eval_interval, semantics) for t in doc.get("tests") or []]
     return results, []
