@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--env", help="only this environment's incidents")
     i.add_argument("--open", action="store_true", help="only triggered, acknowledged or mitigating ones")
     i.add_argument("--json", action="store_true", help="one JSON document, with every transition")
+    from console.rules.cli import add_parser as add_rules  # `rules check|test|export`
+
+    add_rules(sub)
     return p
 
 
@@ -122,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_audit(args))
         if args.cmd == "incidents":
             return asyncio.run(_incidents(args))
+        if args.cmd == "rules":
+            from console.rules.cli import main as rules_main
+
+            return rules_main(args)
         return _tui(args)
     except ConfigError as e:
         print(f"opsconsole: {e}", file=sys.stderr)

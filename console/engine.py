@@ -23,6 +23,7 @@ from console.metrics.panels import Figures, exprs_for
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
 from console.rules.lifecycle import RuleEvaluator
+from console.rules.load import alert_context
 from console.rules.thresholds import markers
 from console.rules.transitions import RuleTransitions
 from .sources import Reading, build_source, read
@@ -56,10 +57,11 @@ class Engine:
         for s in cfg.services:
             exprs += exprs_for(s.kind, s.job or s.name)
         exprs += catalog.evidence  # mitigations are verified by PromQL too: keep the series they read
-        exprs += playbook_exprs(self.rules, lambda svc: cfg.service(svc).job or svc)  # incident detail's live values
+        # the incident detail's live values (rules from rule files may belong to no configured service)
+        exprs += playbook_exprs([r for r in self.rules if r.service], lambda svc: cfg.service(svc).job or svc)
         keep, retention = needs(exprs)
         self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))
-        self.evaluator = RuleEvaluator(self.rules)
+        self.evaluator = RuleEvaluator(self.rules, alert_context(cfg), record=self.store.add_many)
         self.transitions = RuleTransitions()
         self.figures = Figures({s.name: markers(self.rules, s.name, s.kind) for s in cfg.services})
         self.actions = RecentActions()  # an executor adds to it; a replay restores it

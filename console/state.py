@@ -72,6 +72,7 @@ class RuleState:
     for_: float
     actions: list[str] = field(default_factory=list)
     error: str | None = None  # evaluation error, one line
+    description: str = ""  # a rule file's rendered `description` annotation (beside its summary)
 
     @property
     def key(self) -> str:

@@ -45,7 +45,8 @@ def head_text(inc: Incident, now: float) -> str:
     where = inc.runbook.replace("#", " § ") if inc.runbook else "no runbook"
     origin = {"rule": f"rule {inc.rule}", "alertmanager": f"Alertmanager {inc.service}",
               "path_tracker": f"{inc.service} alert history"}.get(inc.source, inc.source)
-    return (f"[b]{inc.id}[/]  [b]{inc.severity}[/]  {state}  [b]{escape(inc.title)}[/]  [dim]{escape(inc.summary)}[/]\n"
+    summary = inc.summary + (f" — {inc.info['description']}" if inc.info.get("description") else "")  # rule files
+    return (f"[b]{inc.id}[/]  [b]{inc.severity}[/]  {state}  [b]{escape(inc.title)}[/]  [dim]{escape(summary)}[/]\n"
             f"opened {hms(inc.opened_at)} UTC ({age(now - inc.opened_at)} ago) from {escape(origin)} · "
             f"runbook [dim]{escape(where)}[/]\n{_timers(inc, now)}")
 

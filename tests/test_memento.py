@@ -56,7 +56,7 @@ def driven(tmp_path_factory):
 
 def test_the_driven_engine_remembers_something_in_every_part(driven):
     _, snaps = driven
-    assert any(name == "HighErrorRate" and fired is not None for name, _, _, _, fired in snaps["alerts"]["alerts"])
+    assert any(name == "HighErrorRate" and fired is not None for name, _, _, _, fired, *_ in snaps["alerts"]["alerts"])
     assert "firing" in snaps["transitions"]["states"].values()
     assert snaps["figures"]["stages"]["path-tracker"][0] == 60  # advanced from 35
     inc = next(i for i in snaps["incidents"]["incidents"] if i["rule"] == "HighErrorRate")
@@ -112,6 +112,8 @@ def _as_then(doc: dict) -> dict:
                                                                  "generate_error_threshold"}
     for svc in doc["services"].values():
         svc["figures"] = {k: v for k, v in svc["figures"].items() if k not in later}
+    for rule in doc["rules"]:
+        rule.pop("description", None)  # rule files' annotations (issue 11) came later too
     return doc
 
 

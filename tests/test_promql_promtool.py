@@ -232,8 +232,53 @@ def _group_b() -> dict:
     return {"interval": 60.0, "series": series_b, "exprs": exprs_b}
 
 
+def _group_c() -> dict:
+    """The functions, operators and modifiers beyond the shipped rules' subset, on group A's data."""
+    g = _group_a()
+    g["series"]['src{job="api",path="/v1/users/42"}'] = [float(i) for i in range(60)]
+    g["series"]['src{job="web",path="/health"}'] = [float(60 - i) for i in range(60)]
+    exprs = []
+    for t in (300, 450, 600, 735, 900):
+        exprs += [
+            ("max_over_time(rate(reqs_total[1m])[5m:1m])", t),
+            ("avg_over_time(temp[3m:30s])", t), ("sum_over_time(up[2m:15s] offset 1m)", t),
+            ("min_over_time(sum by (job) (reqs_total)[4m:])", t),
+            ("rate(reqs_total[2m:30s])", t), ("count_over_time((temp > 10)[5m:45s])", t),
+            ("absent_over_time(nothing[5m:1m])", t), ("last_over_time(vector(time())[2m:1m])", t),
+            ("reqs_total @ 300", t), ("rate(reqs_total[1m] @ 450)", t),
+            ("max_over_time(temp[2m:30s] @ 600)", t), ("temp offset 30s @ 735", t),
+            ("deriv(temp[3m])", t), ("deriv(reqs_total[5m])", t),
+            ("predict_linear(temp[5m], 600)", t), ("predict_linear(reqs_total[4m], 3600)", t),
+            ("timestamp(up)", t), ("timestamp(temp > 5)", t), ("timestamp(up offset 1m)", t),
+            ('label_replace(src, "v", "$1", "path", "/v(\\\\d+)/.*")', t),
+            ('label_replace(src, "p", "${1}-x", "path", "/([a-z]+)")', t),
+            ('label_replace(src, "job", "", "job", ".*")', t),
+            ('label_join(src, "jp", ":", "job", "path")', t),
+            ('label_join(temp, "x", "", "none")', t),
+            ("sort(temp)", t), ("sort_desc(temp)", t),
+            ('count_values("v", up)', t), ('count_values by (job) ("v", up)', t),
+            ("year(vector(1700000000 + time()))", t), ("month(src * 2e7)", t),
+            ("day_of_month(src * 1e6)", t), ("day_of_week(src * 1e5)", t),
+            ("day_of_year(src * 2e6)", t), ("hour(src * 4000)", t), ("minute(src * 70)", t),
+            ("days_in_month(src * 3e6)", t), ("hour()", t),
+            ("stddev by (job) (temp)", t), ("stdvar(up)", t), ("quantile(0.3, temp)", t),
+            ("group by (job) (reqs_total)", t), ("clamp(temp, 0, 15)", t),
+            ("sgn(temp - 10)", t), ("round(temp, 0.5)", t), ("exp(up)", t), ("ln(up)", t),
+            ("resets(reqs_total[5m])", t), ("changes(up[10m])", t),
+            ("temp and on(job) (up == 1)", t), ("reqs_total unless on(job) up == 0", t),
+            ("sum by (job) (reqs_total) / on(job) group_right sum by (job, code) (reqs_total)", t),
+            ("present_over_time(up[1m])", t), ("absent_over_time(up[30s])", t),
+        ]
+    g["exprs"] = exprs
+    return g
+
+
 def fixed_groups() -> list[dict]:
     return [_group_a(), _group_b()]
+
+
+def test_new_functions_and_modifiers_match_promtool(tmp_path: Path) -> None:
+    run_promtool(tmp_path, [_group_c()])
 
 
 def test_fixed_scenario_matches_promtool(tmp_path: Path) -> None:
@@ -316,7 +361,16 @@ def _corpus_groups() -> list[dict]:
     for case in CASES:
         if case.fail or re.search(r"\[\d+\]", case.expr):
             continue  # failures, and unit-less durations ([600]): 3.x syntax 2.42 cannot parse
-        if re.search(r"\b(sum|avg)\s*(\(|by|without)", case.expr):
+        if re.search(r"sort_by_label|ts_of_|mad_over_time|first_over_time|double_exponential|limitk|limit_ratio|histogram_fraction"
+                     r"|,\s*\d+[smhdwy]\)", case.expr):
+            continue  # newer than 2.42: those functions (2.49–3.x), durations as numbers (3.x)
+        if case.file in ("subquery.test", "at_modifier.test"):
+            # 3.x files (checked against their own expectations in test_promql_functions.py);
+            # they use 3.x syntax (`@ 100s`, `offset 50`), promtool 2.42 loads no sample after
+            # the last eval time (`@ 1500`), and 2.42 counts fewer samples when a range is
+            # shorter than its enclosing subquery's step (README, Local PromQL).
+            continue
+        if re.search(r"\b(sum|avg|stddev|stdvar)\s*(\(|by|without)", case.expr):
             continue  # sums over 4 series of fractions: promtool's load order changes the rounding
         group = by_samples.setdefault(case.samples, {"exprs": []})
         steps = range(case.start_ms, case.end_ms + 1, case.step_ms)

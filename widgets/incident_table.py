@@ -81,7 +81,7 @@ def incident_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
     for r in state.active():
         if r.state == "pending" and r.key not in opened:  # not an incident yet: shown so nobody is surprised
             since = r.active_since
-            name = f"{r.name} on {r.service}"
+            name = f"{r.name} on {r.service or 'unassigned'}"  # a rule-file alert of no service
             rows.append((f"rule:{r.key}", ("", Text(r.severity, style="dim"), _cell("◌ pending", STATE_WIDTH, "dim yellow"),
                                            _cell(name[:TITLE_WIDTH], TITLE_WIDTH, "dim"),
                                            _cell(f"for {coarse_age(state.ts - since)}" if since else "", TARGET_WIDTH),

@@ -155,6 +155,12 @@ class Config(_Strict):
     tick: Seconds = 1.0
     services: list[Service] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
+    # Prometheus rule files (globs), relative to this config file; see console/rules/promfile.py.
+    rule_files: list[str] = Field(default_factory=list)
+    # A rule file's `severity` label → P1–P4 (added to, and overriding, the defaults).
+    severity_map: dict[str, Literal["P1", "P2", "P3", "P4"]] = Field(default_factory=dict)
+    # $externalLabels in rule-file templates (Prometheus' global.external_labels).
+    external_labels: dict[str, str] = Field(default_factory=dict)
     environments: dict[str, Environment] = Field(default_factory=dict)
     keys: dict[str, str] = Field(default_factory=dict)  # binding id → key, e.g. "app.help" = "f1"
     actions: list[dict[str, Any]] = Field(default_factory=list)  # mitigations added by the user (console/actions.py)

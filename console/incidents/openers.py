@@ -26,11 +26,14 @@ def _label_suffix(labels: dict[str, str], skip: tuple[str, ...]) -> str:
 
 
 def rule_spec(rule: RuleState) -> dict:
-    extra = {k: v for k, v in rule.labels.items() if k not in ("job", "instance")}
+    extra = {k: v for k, v in rule.labels.items() if k not in ("job", "instance", "alertname", "severity")}
     where = "".join(f" {k}={v}" for k, v in sorted(extra.items()))
-    return {"key": rule.key, "title": f"{rule.name} on {rule.service}{where}", "severity": rule.severity,
+    # A rule file's alert whose job is no configured service is still an incident: unassigned.
+    service = rule.service or "unassigned"
+    return {"key": rule.key, "title": f"{rule.name} on {service}{where}", "severity": rule.severity,
             "source": "rule", "service": rule.service, "runbook": rule.runbook, "rule": rule.name,
-            "summary": rule.summary, "labels": dict(rule.labels), "expr": rule.expr, "value": rule.value}
+            "summary": rule.summary, "labels": dict(rule.labels), "expr": rule.expr, "value": rule.value,
+            "info": {"description": rule.description} if rule.description else {}}
 
 
 def severity_of(labels: dict[str, str]) -> str:

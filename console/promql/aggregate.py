@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 from . import gomath
 from .errors import EvalError
 from .histogram import quantile
+from .labelhash import labels_hash
 from .semantics import Semantics, kahan_inc
 
 Vector = list[tuple[dict[str, str], float]]
@@ -112,6 +114,12 @@ def aggregate(sem: Semantics, op: str, vec: Vector, without: bool, names: tuple[
               param: float | None) -> Vector:
     if op in ("topk", "bottomk"):
         return _topk(sem, op, vec, without, names, param)
+    if op == "limitk":
+        return _limitk(vec, without, names, param)
+    if op == "limit_ratio":
+        return _limit_ratio(vec, param)
+    if op == "count_values":
+        return _count_values(vec, without, names, param)
     groups: dict[tuple, _Group] = {}
     for labels, f in vec:
         key = _group_key(labels, without, names)
@@ -199,5 +207,64 @@ def _topk(sem: Semantics, op: str, vec: Vector, without: bool, names: tuple[str,
             _offer(sem, op, h, k, sample)
     out: Vector = []
     for h in heaps.values():
-        out.extend(sorted(h, key=lambda s: s[1], reverse=(op == "topk")))
+        # NaN is sorted away from the top and the bottom: last either way.
+        nan = [s for s in h if s[1] != s[1]]
+        out.extend(sorted((s for s in h if s[1] == s[1]), key=lambda s: s[1],
+                          reverse=(op == "topk")) + nan)
     return out
+
+
+# --- limitk, limit_ratio, count_values ---
+
+def _limitk(vec: Vector, without: bool, names: tuple[str, ...], param: float) -> Vector:
+    """The first k series of each group, in the input's order."""
+    k = gomath.go_int64(param)
+    if k is None:
+        raise EvalError(f"Scalar value {param} overflows int64")
+    if k < 1:
+        return []
+    kept: dict[tuple, int] = {}
+    out: Vector = []
+    for sample in vec:
+        key = _group_key(sample[0], without, names)
+        n = kept.get(key, 0)
+        if n < k:
+            kept[key] = n + 1
+            out.append(sample)
+    return out
+
+
+def _limit_ratio(vec: Vector, ratio: float) -> Vector:
+    """A deterministic sample by the series' label hash: ratio r keeps those whose hash falls
+    in [0, r) of the hash space, -r the complement (RatioSampler)."""
+    if ratio != ratio:
+        raise EvalError("Ratio value is NaN")
+    ratio = max(-1.0, min(1.0, ratio))
+    out = []
+    for labels, v in vec:
+        offset = labels_hash(labels) / 18446744073709551615.0
+        if (ratio >= 0 and offset < ratio) or (ratio < 0 and offset >= 1.0 + ratio):
+            out.append((labels, v))
+    return out
+
+
+def format_value(f: float) -> str:
+    """strconv.FormatFloat(f, 'f', -1, 64): the shortest decimal, never an exponent."""
+    if f != f:
+        return "NaN"
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    text = format(Decimal(repr(f)), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def _count_values(vec: Vector, without: bool, names: tuple[str, ...], label: str) -> Vector:
+    counts: dict[tuple, float] = {}
+    for labels, v in vec:
+        group = dict(_group_key(labels, without, names))
+        group[label] = format_value(v)
+        key = tuple(sorted(group.items()))
+        counts[key] = counts.get(key, 0.0) + 1.0
+    return [(dict(k), n) for k, n in counts.items()]

@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 
 from console.metrics.store import SeriesStore, is_stale
 
-from . import binops, functions, rangefns
+from . import binops, datefns, functions, labelfns, rangefns
 from .aggregate import aggregate
 from .errors import EvalError
-from .parse import SET_OPS, Agg, Binary, Call, Neg, Num, Range, Selector, Str
+from .parse import DATE_FUNCTIONS, SET_OPS, Agg, Binary, Call, Neg, Num, Range, Selector, Str, Subquery
 from .rangefns import Window
 from .semantics import LOOKBACK_MS, Semantics, drop_name
+from .subquery import subquery_windows
+
+# The step of a subquery written without one (`x[1h:]`): Prometheus uses the global evaluation
+# interval; rules here are evaluated about every second, but promtool and promqltest use 1m.
+DEFAULT_SUBQUERY_STEP_MS = 60_000
 
 Vector = list[tuple[dict[str, str], float]]
+LABEL_FUNCTIONS = frozenset({"label_replace", "label_join", "sort", "sort_desc", "sort_by_label",
+                             "sort_by_label_desc"})
 
 
 class Evaluator:
     """One evaluation: a store, an instant (int ms) and a dialect. Values: float (scalar),
     list of (labels, value) (instant vector) or str; label dicts are shared, never mutated."""
 
-    def __init__(self, store: SeriesStore, t_ms: int, sem: Semantics) -> None:
+    def __init__(self, store: SeriesStore, t_ms: int, sem: Semantics,
+                 query_range: tuple[int, int] | None = None,
+                 default_step_ms: int = DEFAULT_SUBQUERY_STEP_MS) -> None:
         self.store, self.t_ms, self.sem = store, t_ms, sem
+        # start() and end() of the @ modifier: the query's own range (one instant here).
+        self.query_range = query_range or (t_ms, t_ms)
+        self.default_step_ms = default_step_ms
+
+    def at_ms(self, at: tuple[str, int] | None) -> int:
+        """The instant an expression with this @ modifier is evaluated at."""
+        if at is None:
+            return self.t_ms
+        kind, ms = at
+        if kind == "at":
+            return ms
+        return self.query_range[0] if kind == "start" else self.query_range[1]
 
     def eval(self, node: object):
         kind = type(node)
@@ -53,9 +75,12 @@ class Evaluator:
             if all(m.matches(labels, dot_all) for m in filters):
                 yield labels, s
 
-    def instant(self, sel: Selector) -> Vector:
-        """Latest sample per series within the lookback; a trailing staleness marker hides it."""
-        ref = self.t_ms - sel.offset_ms
+    def instant(self, sel: Selector, with_ts: bool = False) -> Vector:
+        """Latest sample per series within the lookback; a trailing staleness marker hides it.
+
+        with_ts: the sample's timestamp in seconds instead of its value (timestamp()).
+        """
+        ref = self.at_ms(sel.at) - sel.offset_ms
         lo = ref - LOOKBACK_MS
         left_open = self.sem.left_open
         out = []
@@ -69,11 +94,13 @@ class Evaluator:
             v = s.vals[i]
             if v != v and is_stale(v):
                 continue
-            out.append((labels, v))
+            out.append((labels, t / 1000 if with_ts else v))
         return out
 
-    def windows(self, rng: Range) -> list[Window]:
-        end = self.t_ms - rng.sel.offset_ms
+    def windows(self, rng: Range | Subquery) -> list[Window]:
+        if type(rng) is Subquery:
+            return subquery_windows(self, rng)
+        end = self.at_ms(rng.sel.at) - rng.sel.offset_ms
         start = end - rng.range_ms
         out = []
         for labels, s in self._select(rng.sel):
@@ -92,13 +119,25 @@ class Evaluator:
             return [({}, self.eval(args[0]))]
         if name == "scalar":
             return functions.scalar(self.eval(args[0]))
-        rng = next((a for a in args if type(a) is Range), None)
+        if name == "pi":
+            return math.pi
+        rng = next((a for a in args if type(a) is Range or type(a) is Subquery), None)
         if rng is not None:
             return self.range_call(name, args, rng)
         if name == "absent":
             return [] if self.eval(args[0]) else [(functions.absent_labels(args[0]), 1.0)]
         if name == "histogram_quantile":
             return functions.histogram_quantile(sem, self.eval(args[0]), self.eval(args[1]))
+        if name == "histogram_fraction":
+            return functions.histogram_fraction(sem, self.eval(args[0]), self.eval(args[1]),
+                                                self.eval(args[2]))
+        if name in DATE_FUNCTIONS:
+            vec = self.eval(args[0]) if args else [({}, self.t_ms / 1000)]
+            return datefns.date_fn(sem, name, vec)
+        if name == "timestamp":
+            return self.timestamp(args[0])
+        if name in LABEL_FUNCTIONS:
+            return self.label_call(name, args)
         vec = self.eval(args[0])
         if name in functions.SIMPLE:
             out = functions.simple(sem, name, vec)
@@ -114,17 +153,48 @@ class Evaluator:
             raise EvalError(f"function {name!r} is not implemented")
         return functions.check_unique(out)
 
-    def range_call(self, name: str, args: tuple, rng: Range) -> Vector:
+    def timestamp(self, arg: object) -> Vector:
+        # Of a selector: each sample's own time; of anything else: the evaluation time.
+        if type(arg) is Selector:
+            vec = self.instant(arg, with_ts=True)
+        else:
+            vec = [(labels, self.t_ms / 1000) for labels, _ in self.eval(arg)]
+        return functions.check_unique([(drop_name(self.sem, labels), v) for labels, v in vec])
+
+    def label_call(self, name: str, args: tuple) -> Vector:
+        vec = self.eval(args[0])
+        rest = [self.eval(a) for a in args[1:]]
+        if name == "label_replace":
+            out = labelfns.label_replace(self.sem, vec, *rest)
+        elif name == "label_join":
+            out = labelfns.label_join(self.sem, vec, rest[0], rest[1], rest[2:])
+        elif name in ("sort", "sort_desc"):
+            return labelfns.sort_by_value(vec, name == "sort_desc")
+        else:
+            return labelfns.sort_by_label(vec, rest, name == "sort_by_label_desc")
+        return functions.check_unique(out)
+
+    def range_call(self, name: str, args: tuple, rng: Range | Subquery) -> Vector:
         windows = self.windows(rng)
         if name == "absent_over_time":
             if any(w.count() for w in windows):
                 return []
-            return [(functions.absent_labels(rng.sel), 1.0)]
-        param = self.eval(args[0]) if name == "quantile_over_time" else None
-        keep_name = name == "last_over_time"  # it acts like an offset, so the name stays
+            sel = rng.sel if type(rng) is Range else None
+            return [(functions.absent_labels(sel), 1.0)]
+        param = None
+        if name == "quantile_over_time":
+            param = self.eval(args[0])
+        elif name == "predict_linear":
+            param = self.eval(args[1])
+        elif name == "double_exponential_smoothing":
+            param = (self.eval(args[1]), self.eval(args[2]))
+            if not (0 < param[0] < 1) or not (0 < param[1] < 1):
+                raise EvalError("invalid smoothing or trend factor: both must be between 0 and 1")
+        # last_over_time and first_over_time act like an offset, so the name stays.
+        keep_name = name in ("last_over_time", "first_over_time")
         out = []
         for w in windows:
-            v = rangefns.apply(self.sem, name, w, param)
+            v = rangefns.apply(self.sem, name, w, param, self.t_ms)
             if v is not None:
                 out.append((w.labels if keep_name else drop_name(self.sem, w.labels), v))
         return functions.check_unique(out)

@@ -6,7 +6,7 @@ import math
 
 from . import gomath
 from .errors import EvalError
-from .histogram import bucket_quantile, group_buckets
+from .histogram import bucket_fraction, bucket_quantile, group_buckets
 from .parse import Selector
 from .semantics import Semantics, drop_name
 
@@ -72,4 +72,46 @@ def histogram_quantile(sem: Semantics, q: float, vec: Vector) -> Vector:
     out = []
     for labels, buckets in group_buckets(vec):
         out.append((drop_name(sem, labels), bucket_quantile(sem, q, buckets)))
+    return check_unique(out)
+
+
+def _go_math(fn):
+    """Go's math returns NaN or ±Inf where Python raises."""
+    def wrapped(x: float) -> float:
+        try:
+            return fn(x)
+        except ValueError:
+            return math.nan
+        except OverflowError:
+            return math.inf
+    return wrapped
+
+
+def _atanh(x: float) -> float:
+    if x == 1:
+        return math.inf
+    if x == -1:
+        return -math.inf
+    return math.atanh(x) if -1 < x < 1 else math.nan
+
+
+def _deg(x: float) -> float:
+    return x * 180 / math.pi
+
+
+def _rad(x: float) -> float:
+    return x * math.pi / 180
+
+
+for _name, _fn in (("acos", math.acos), ("acosh", math.acosh), ("asin", math.asin),
+                   ("asinh", math.asinh), ("atan", math.atan), ("cos", math.cos),
+                   ("cosh", math.cosh), ("sin", math.sin), ("sinh", math.sinh),
+                   ("tan", math.tan), ("tanh", math.tanh)):
+    SIMPLE[_name] = _go_math(_fn)
+SIMPLE.update(atanh=_atanh, deg=_deg, rad=_rad)
+
+
+def histogram_fraction(sem: Semantics, lower: float, upper: float, vec: Vector) -> Vector:
+    out = [(drop_name(sem, labels), bucket_fraction(sem, lower, upper, buckets))
+           for labels, buckets in group_buckets(vec)]
     return check_unique(out)

@@ -150,3 +150,48 @@ def group_buckets(vector: list[tuple[dict[str, str], float]]):
             group = groups[key] = ({k: v for k, v in labels.items() if k != "le"}, [])
         group[1].append((upper, value))
     return list(groups.values())
+
+
+def bucket_fraction(sem: Semantics, lower: float, upper: float,
+                    raw: list[tuple[float, float]]) -> float:
+    """histogram_fraction on classic buckets: the share of observations in [lower, upper],
+    interpolating linearly inside a bucket (the lowest bucket starts at 0 when its bound is
+    positive, as histogram_quantile assumes)."""
+    ordered = sorted(([u, c] for u, c in raw), key=lambda b: b[0])
+    if ordered[-1][0] != math.inf:
+        return math.nan
+    buckets = _coalesce(ordered)
+    if sem.ignore_small_bucket_deltas:
+        _ensure_monotonic(buckets, True)
+    else:
+        _ensure_monotonic_2x(buckets)
+    count = buckets[-1][1]
+    if count == 0 or lower != lower or upper != upper:
+        return math.nan
+    if lower >= upper:
+        return 0.0
+    rank = lower_rank = upper_rank = 0.0
+    lower_set = upper_set = False
+    for i, (bound, cum) in enumerate(buckets):
+        if i > 0:
+            lo = buckets[i - 1][0]
+        else:
+            lo = 0.0 if bound > 0 else -math.inf
+        if not lower_set and lo >= lower:
+            lower_rank, lower_set = rank, True
+        if not upper_set and lo >= upper:
+            upper_rank, upper_set = rank, True
+        if lower_set and upper_set:
+            break
+        if not lower_set and lo < lower < bound:
+            lower_rank, lower_set = rank + (cum - rank) * (lower - lo) / (bound - lo), True
+        if not upper_set and lo < upper < bound:
+            upper_rank, upper_set = rank + (cum - rank) * (upper - lo) / (bound - lo), True
+        if lower_set and upper_set:
+            break
+        rank = cum
+    if not lower_set or lower_rank > count:
+        lower_rank = count
+    if not upper_set or upper_rank > count:
+        upper_rank = count
+    return (upper_rank - lower_rank) / count

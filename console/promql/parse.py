@@ -10,26 +10,33 @@ from functools import lru_cache
 import promql_parser as pp
 
 from .errors import UnsupportedQuery
+from .regex import MatcherRegex, compile_matcher
 
 
 def _unsupported(what: str) -> UnsupportedQuery:
     return UnsupportedQuery(f"unsupported PromQL: {what}")
 
 
-# Argument types are checked by the parser; a range argument can only be a selector here
-# because subqueries are rejected.
+# Argument types are checked by the parser; a range argument is a selector or a subquery.
 RANGE_FUNCTIONS = frozenset({
     "rate", "increase", "delta", "irate", "idelta", "avg_over_time", "min_over_time",
     "max_over_time", "sum_over_time", "count_over_time", "last_over_time", "quantile_over_time",
     "stddev_over_time", "stdvar_over_time", "present_over_time", "absent_over_time", "resets",
-    "changes",
+    "changes", "deriv", "predict_linear", "mad_over_time", "first_over_time",
+    "ts_of_min_over_time", "ts_of_max_over_time", "ts_of_last_over_time",
+    "ts_of_first_over_time", "double_exponential_smoothing",
 })
-FUNCTIONS = RANGE_FUNCTIONS | {
-    "histogram_quantile", "abs", "ceil", "floor", "round", "sqrt", "exp", "ln", "log2", "log10",
-    "sgn", "clamp", "clamp_min", "clamp_max", "scalar", "vector", "time", "absent",
+DATE_FUNCTIONS = frozenset({"year", "month", "day_of_month", "day_of_year", "day_of_week", "hour",
+                            "minute", "days_in_month"})
+FUNCTIONS = RANGE_FUNCTIONS | DATE_FUNCTIONS | {
+    "histogram_quantile", "histogram_fraction", "abs", "ceil", "floor", "round", "sqrt", "exp",
+    "ln", "log2", "log10", "sgn", "clamp", "clamp_min", "clamp_max", "scalar", "vector", "time",
+    "absent", "label_replace", "label_join", "timestamp", "sort", "sort_desc", "sort_by_label",
+    "sort_by_label_desc", "acos", "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "sin",
+    "sinh", "tan", "tanh", "deg", "rad", "pi",
 }
 AGGREGATIONS = {"sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
-                "topk", "bottomk", "quantile"}
+                "topk", "bottomk", "quantile", "count_values", "limitk", "limit_ratio"}
 ARITHMETIC = {"+", "-", "*", "/", "%", "^", "atan2"}
 COMPARISON = {"==", "!=", ">", "<", ">=", "<="}
 SET_OPS = {"and", "or", "unless"}
@@ -52,8 +59,8 @@ class Matcher:
     name: str
     op: str  # "=", "!=", "=~", "!~"
     value: str
-    regex: re.Pattern | None  # for =~ / !~, matched whole (fullmatch) as Prometheus anchors it
-    regex_2x: re.Pattern | None  # the same without DOTALL: before 3.0 "." did not match "\n"
+    regex: MatcherRegex | None  # for =~ / !~, RE2 anchored as Prometheus anchors it
+    regex_2x: MatcherRegex | None  # the same without (?s): before 3.0 "." did not match "\n"
 
     def matches(self, labels: dict[str, str], dot_all: bool = True) -> bool:
         v = labels.get(self.name, "")  # a missing label matches as the empty string
@@ -72,12 +79,25 @@ class Selector:
     matchers: tuple[Matcher, ...]  # includes a __name__ matcher when the name is given
     offset_ms: int
     type = "vector"
+    at: tuple[str, int] | None = None  # ("at", ms) | ("start", 0) | ("end", 0): the @ modifier
 
 
 @dataclass(frozen=True, slots=True)
 class Range:
     sel: Selector
     range_ms: int
+    type = "matrix"
+
+
+@dataclass(frozen=True, slots=True)
+class Subquery:
+    """`expr[range:step]`: expr evaluated every step (0: the default step) inside the range."""
+
+    expr: object
+    range_ms: int
+    step_ms: int
+    offset_ms: int
+    at: tuple[str, int] | None
     type = "matrix"
 
 
@@ -140,19 +160,24 @@ def _matcher(m: pp.Matcher) -> Matcher:
     op = _lookup(_OPS, m.op)
     regex = regex_2x = None
     if op in ("=~", "!~"):
-        # RE2's \d, \w, \s and \b are ASCII-only, hence re.ASCII.
-        try:
-            regex = re.compile(m.value, re.DOTALL | re.ASCII)
-            regex_2x = re.compile(m.value, re.ASCII)
-        except re.error as e:
-            raise UnsupportedQuery(
-                f"PromQL parse error: invalid regular expression {m.value!r}: {e}") from e
+        regex, regex_2x = compile_matcher(m.value), compile_matcher(m.value, dot_all=False)
     return Matcher(m.name, op, m.value, regex, regex_2x)
 
 
+def _at(at) -> tuple[str, int] | None:
+    if at is None:
+        return None
+    if at.type == pp.AtModifierType.Start:
+        return ("start", 0)
+    if at.type == pp.AtModifierType.End:
+        return ("end", 0)
+    # The binding panics reading a time before 1970 (compile_expr refuses those) and prints
+    # milliseconds: read its text.
+    text = str(at).removeprefix("@").strip()
+    return ("at", round(float(text) * 1000))
+
+
 def _selector(vs: pp.VectorSelector) -> Selector:
-    if vs.at is not None:
-        raise _unsupported("@ modifier")
     if vs.matchers.or_matchers:
         raise _unsupported("'or' in label matchers")
     matchers = [_matcher(m) for m in vs.matchers.matchers]
@@ -161,7 +186,7 @@ def _selector(vs: pp.VectorSelector) -> Selector:
     name = vs.name
     if name is None:  # {__name__="x"} still narrows the lookup
         name = next((m.value for m in matchers if m.name == "__name__" and m.op == "="), None)
-    return Selector(name, tuple(matchers), _ms(vs.offset))
+    return Selector(name, tuple(matchers), _ms(vs.offset), _at(vs.at))
 
 
 def _call(e: pp.Call) -> Call:
@@ -169,7 +194,7 @@ def _call(e: pp.Call) -> Call:
     if name not in FUNCTIONS:
         raise _unsupported(f"function {name!r}")
     args = tuple(_convert(a) for a in e.args)
-    ret = "scalar" if name in ("scalar", "time") else "vector"
+    ret = "scalar" if name in ("scalar", "time", "pi") else "vector"
     return Call(name, args, ret)
 
 
@@ -221,7 +246,7 @@ def _convert(e) -> object:
     if isinstance(e, pp.MatrixSelector):
         return Range(_selector(e.vector_selector), _ms(e.range))
     if isinstance(e, pp.SubqueryExpr):
-        raise _unsupported("subquery")
+        return Subquery(_convert(e.expr), _ms(e.range), _ms(e.step), _ms(e.offset), _at(e.at))
     if isinstance(e, pp.Call):
         return _call(e)
     if isinstance(e, pp.AggregateExpr):
@@ -234,9 +259,14 @@ def _convert(e) -> object:
     raise _unsupported(f"expression {type(e).__name__}")
 
 
+_NEGATIVE_AT = re.compile(r"@\s*-")
+
+
 @lru_cache(maxsize=1024)
 def compile_expr(expr: str) -> object:
     """Parse and validate once; the tree is immutable so it is cached by the text."""
+    if _NEGATIVE_AT.search(expr):
+        raise _unsupported("@ with a time before 1970")  # the binding reads it as 0
     try:
         tree = pp.parse(expr)
     except ValueError as e:

@@ -213,8 +213,78 @@ def _changes(vals: list[float]) -> float:
                      if cur != prev and not (cur != cur and prev != prev)))
 
 
-def apply(sem: Semantics, func: str, w: Window, param: float | None) -> float | None:
+def linear_regression(sem: Semantics, ts: list[int], vals: list[float],
+                      intercept_ms: int) -> tuple[float, float]:
+    """(slope, intercept) by least squares with Kahan sums (linearRegression); 3.x also
+    answers a constant series exactly (slope 0), 2.42 did not."""
+    n = sum_x = sum_y = sum_xy = sum_x2 = 0.0
+    c_x = c_y = c_xy = c_x2 = 0.0
+    init_y, const_y = vals[0], sem.kahan_aggregation
+    for i, (t, v) in enumerate(zip(ts, vals)):
+        if const_y and i > 0 and v != init_y:
+            const_y = False
+        n += 1.0
+        x = (t - intercept_ms) / 1e3
+        sum_x, c_x = kahan_inc(sem, x, sum_x, c_x)
+        sum_y, c_y = kahan_inc(sem, v, sum_y, c_y)
+        sum_xy, c_xy = kahan_inc(sem, x * v, sum_xy, c_xy)
+        sum_x2, c_x2 = kahan_inc(sem, x * x, sum_x2, c_x2)
+    if const_y:
+        if math.isinf(init_y):
+            return math.nan, math.nan
+        return 0.0, init_y
+    sum_x += c_x
+    sum_y += c_y
+    sum_xy += c_xy
+    sum_x2 += c_x2
+    cov_xy = sum_xy - sum_x * sum_y / n
+    var_x = sum_x2 - sum_x * sum_x / n
+    slope = gomath.div(cov_xy, var_x)
+    return slope, sum_y / n - slope * sum_x / n
+
+
+def _mad(vals: list[float]) -> float:
+    median = quantile(0.5, vals)
+    return quantile(0.5, [abs(v - median) for v in vals])
+
+
+def _trend(i: int, tf: float, s0: float, s1: float, b: float) -> float:
+    if i == 0:
+        return b
+    return tf * (s1 - s0) + (1 - tf) * b
+
+
+def double_exponential_smoothing(vals: list[float], sf: float, tf: float) -> float | None:
+    if len(vals) < 2:
+        return None
+    s0, s1, b = 0.0, vals[0], vals[1] - vals[0]
+    for i in range(1, len(vals)):
+        x = sf * vals[i]
+        b = _trend(i - 1, tf, s0, s1, b)
+        y = (1 - sf) * (s1 + b)
+        s0, s1 = s1, x + y
+    return s1
+
+
+def _ts_of(func: str, ts: list[int], vals: list[float]) -> float:
+    if func == "ts_of_first_over_time":
+        return ts[0] / 1000
+    if func == "ts_of_last_over_time":
+        return ts[-1] / 1000
+    best = 0
+    for i, v in enumerate(vals):  # the latest of equal extremes, as upstream
+        b = vals[best]
+        if func == "ts_of_min_over_time":
+            if v <= b or b != b:
+                best = i
+        elif v >= b or b != b:
+            best = i
+    return ts[best] / 1000
+
+
+def apply(sem: Semantics, func: str, w: Window, param=None, t_ms: int = 0) -> float | None:
     """The value of range function `func` over one window, or None for no output sample."""
+    # The functions rules use most come first: this runs once per series per rule per tick.
     if func in ("rate", "increase", "delta"):
         return extrapolated_rate(sem, w, func != "delta", func == "rate")
     if func in ("irate", "idelta"):
@@ -228,13 +298,30 @@ def apply(sem: Semantics, func: str, w: Window, param: float | None) -> float | 
         # No NaN: the builtins pick the same element as Prometheus' loop, much faster.
         window = w.series.vals[w.a:w.b]
         return min(window) if func == "min_over_time" else max(window)
+    if func in ("deriv", "predict_linear"):
+        ts, vals = w.points()
+        if len(vals) < 2:
+            return None
+        if func == "deriv":
+            return linear_regression(sem, ts, vals, ts[0])[0]
+        slope, intercept = linear_regression(sem, ts, vals, t_ms)
+        return slope * param + intercept
+    if func.startswith("ts_of_"):
+        ts, vals = w.points()
+        return _ts_of(func, ts, vals) if vals else None
     vals = _values(w)
     if not vals:
         return None
     if func == "last_over_time":
         return vals[-1]
+    if func == "first_over_time":
+        return vals[0]
     if func == "quantile_over_time":
         return quantile(param, vals)
+    if func == "mad_over_time":
+        return _mad(vals)
+    if func == "double_exponential_smoothing":
+        return double_exponential_smoothing(vals, *param)
     return _AGG_OVER_TIME[func](sem, vals)
 
 

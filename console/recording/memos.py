@@ -48,7 +48,7 @@ def read(part: str, data: Any) -> dict[str, Any]:
 def transitions_from(alerts: dict[str, Any]) -> dict[str, Any]:
     """The transitions memory implied by an alerts snapshot (older recordings stored only the alerts)."""
     states = {}
-    for name, service, labels, _, fired in alerts["alerts"]:
+    for name, service, labels, _, fired, *_ in alerts["alerts"]:
         key = RuleState(name, service, "", "", None, labels, None, None, "", "", "", 0.0).key
         states[key] = "firing" if fired is not None else "pending"
     return {"v": SNAPSHOT_VERSION, "states": states}

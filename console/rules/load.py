@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Callable
 
 from console.config.schema import Config, ConfigError, RuleConfig
@@ -27,6 +28,15 @@ class Rule:
     runbook: str
     summary: str
     actions: tuple[str, ...] = ()
+    # Rules from Prometheus rule files (rule_files): bound to no service here; each alert's
+    # service is the one whose job its `job` label names ("" when none: unassigned).
+    record: bool = False
+    keep_firing_for: float = 0.0
+    labels: tuple = ()  # (name, Template): rendered per alert
+    annotations: tuple = ()  # (name, Template)
+    origin: str = ""  # 'file: group "g", rule N' for rule-file rules
+    interval: float = 0.0  # a rule file group's `interval`: evaluated that often (0: every tick)
+    query_offset: float = 0.0  # a rule file group's `query_offset`: queries look this far back
 
 
 def shipped() -> list[dict]:
@@ -51,7 +61,38 @@ def _merge(shipped: list[dict], overrides: list[RuleConfig], source: str) -> lis
 
 
 def load_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
-    """Bind every rule to each configured service of its kind; bad expressions fail here, naming the rule."""
+    """Bind every rule to each configured service of its kind; bad expressions fail here, naming the rule.
+
+    Then the config's rule_files, group by group in file order (recording rules before the
+    alerts that read them, as Prometheus evaluates a group).
+    """
+    return _toml_rules(cfg, check) + file_rules(cfg, check)
+
+
+def file_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
+    """The rules of the config's `rule_files`, resolved relative to the config file."""
+    from .promfile import RuleFileError, expand_paths, load_files
+
+    if not cfg.rule_files:
+        return []
+    base = Path(cfg.source_path).parent if cfg.source_path != "<built-in>" else Path.cwd()
+    try:
+        groups = load_files(expand_paths(cfg.rule_files, base), check)
+    except RuleFileError as e:
+        raise ConfigError(f"{cfg.source_path}: rule_files: {e.problems[0]}"
+                          + (f" (and {len(e.problems) - 1} more)" if len(e.problems) > 1 else "")) from None
+    return [from_file_rule(r, g.interval or 0.0, g.query_offset) for g in groups for r in g.rules]
+
+
+def from_file_rule(r, interval: float = 0.0, query_offset: float = 0.0) -> Rule:
+    """A rule-file rule as the console's Rule; severity, runbook and summary are per alert."""
+    return Rule(r.name, r.expr, r.for_, "", "", "", "", "", (),
+                record=r.record, keep_firing_for=r.keep_firing_for, labels=r.labels,
+                annotations=r.annotations, origin=r.where, interval=interval,
+                query_offset=query_offset)
+
+
+def _toml_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
     rules: list[Rule] = []
     for i, r in enumerate(_merge(shipped(), cfg.rules, cfg.source_path)):
         where = f"{cfg.source_path}: rules ({r['name']})"
@@ -72,3 +113,11 @@ def load_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
             rules.append(Rule(r["name"], expr, for_, r["severity"], svc.name, svc.kind,
                               r.get("runbook", ""), r.get("summary", ""), tuple(r.get("actions", []))))
     return rules
+
+
+def alert_context(cfg: Config):
+    """What rule-file alerts are rendered with: services by job, severity map, external labels."""
+    from .alertinfo import AlertContext
+
+    return AlertContext({(s.job or s.name): s.name for s in cfg.services}, dict(cfg.severity_map),
+                        dict(cfg.external_labels))
