@@ -26,13 +26,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the Prometheus launcher the proof tests use
 
 from console import promql  # noqa: E402
-from console.metrics.backends.prometheus import PrometheusClient  # noqa: E402
+from console.backends.prometheus import PrometheusClient  # noqa: E402
 from console.clock import WallClock  # noqa: E402
 from console.config.schema import Prometheus, parse_config  # noqa: E402
 from console.demo import Demo, demo_config_dict  # noqa: E402
 from console.rules.load import load_rules  # noqa: E402
 
-CONCURRENCY = 6  # as console.metrics.backends.RemoteMetrics
+CONCURRENCY = 6  # as console.backends.RemoteMetrics
 
 
 def _median_ms(samples: list[float]) -> float:

@@ -89,7 +89,7 @@ class Engine:
         self.backend = None
         self._scrapers: list = []
         if cfg.prometheus is not None and mode == "live":
-            from console.metrics.backends import RemoteMetrics
+            from console.backends import RemoteMetrics
 
             self.backend = RemoteMetrics(cfg, self.store, self.rules)
             self.state.backend = self.backend.state

@@ -319,7 +319,7 @@ async def test_direct_scraping_agrees_with_prometheus_within_what_scrape_instant
     later (computed locally on Prometheus's raw samples, which give its answer exactly, see above):
     1.5 times that, plus 5 %.
     """
-    from console.metrics.backends import route
+    from console.backends import route
 
     direct, server = live.direct, live.server
     cfg = live.config()
@@ -506,7 +506,7 @@ def test_shipped_rules_on_random_series_match_promtool(group) -> None:
 
 def test_rule_and_panel_routing_covers_every_expression() -> None:
     """What stays local is exactly what reads console-derived gauges (Prometheus never has them)."""
-    from console.metrics.backends import route
+    from console.backends import route
     from console.metrics.panels import PLOTS
 
     exprs = [expr for _, expr in shipped_rules()]
