@@ -24,12 +24,13 @@ demo: $(STAMP)
 sim: $(STAMP)
 	$(BIN)/opsconsole sim $(ARGS)
 
+# the suite waits on loopback HTTP and virtual clocks more than it computes: 3 workers on 2 cores
 test: $(DEV)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n 3 $(ARGS)
 
 # the inner loop: everything but the tests that start a real prometheus, promtool, alertmanager or moto
 test-fast: $(DEV)
-	$(BIN)/python -m pytest -q -m "not external" $(ARGS)
+	$(BIN)/python -m pytest -q -n 3 -m "not external" $(ARGS)
 
 bench: $(DEV)
 	$(BIN)/python bench/aggregator.py
