@@ -69,6 +69,15 @@ async def test_conversion_stall_becomes_stale_after_five_virtual_minutes(watch_f
     assert w.rule("ConversionPipelineStall").state == "firing"
 
 
+async def test_a_stall_is_one_incident_not_one_more_per_frontend_type(watch_factory):
+    """Every type at 0 is the stall (P2), not an Emission Gap per type: that is for types missing while others flow."""
+    w = await watch_factory("conversion-stall", tick=5.0)
+    await w.run_for(900)
+    assert w.rule("ConversionPipelineStall").state == "firing"
+    assert [r for r in w.engine.state.rules if r.name == "ConversionEmissionGap"] == []
+    assert [i.rule for i in w.engine.state.incidents if i.is_open] == ["ConversionPipelineStall"]
+
+
 async def test_service_down_keeps_other_panels_updating(watch_factory):
     w = await watch_factory("service-down")
     state = await w.run_for(120)
