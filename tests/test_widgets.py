@@ -103,3 +103,18 @@ async def test_q_asks_first_while_an_incident_is_unacknowledged():
         await pilot.press("q")  # nothing unacknowledged: quits at once
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_conversion_types_are_unknown_not_missing_without_a_health_reading():
+    """The conversion JSON refused (401) or not polled yet: `types ?`, never `▲ missing paywall_viewed`."""
+    from console.metrics.panels import Figures
+    from console.state import ServiceState
+
+    figures = Figures().compute(ServiceState("pulse", "conversion", "Pulse"), "pulse", lambda expr: [], 0.0)
+    assert figures["types"] is None and figures["missing_unexpected"] is None
+    fake = FakeFacade(state(pulse=figures))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        assert "types ?" in screen_text(app) and "missing" not in screen_text(app).replace("expected missing", "")

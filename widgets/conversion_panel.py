@@ -21,13 +21,16 @@ class ConversionPanel(Panel):
             status += " [$warning]≠ disagree[/]"
         elif f.get("degraded_expected"):
             status += " [dim](expected)[/]"
-        types = f.get("types") or []
-        seen = sum(1 for t in types if t["seen"])
-        deferred = sum(1 for t in types if not t["seen"] and t["deferred"])
-        missing = f.get("missing_unexpected") or []
-        cover = f"types {seen}/{len(types)} seen · {deferred} deferred [dim](expected missing)[/]"
-        if missing:
-            cover = f"types {seen}/{len(types)} · [$error]▲ missing {', '.join(missing)}[/]"
+        types = f.get("types")
+        if types is None:  # no health reading: unknown, never shown as missing
+            cover = "types [dim]?[/]"
+        else:
+            seen = sum(1 for t in types if t["seen"])
+            deferred = sum(1 for t in types if not t["seen"] and t["deferred"])
+            missing = f.get("missing_unexpected") or []
+            cover = f"types {seen}/{len(types)} seen · {deferred} deferred [dim](expected missing)[/]"
+            if missing:
+                cover = f"types {seen}/{len(types)} · [$error]▲ missing {', '.join(missing)}[/]"
         invalid = f.get("invalid") or {}
         card = invalid.get("cardinality_exceeded")
         other = sum(v for r, v in invalid.items() if r != "cardinality_exceeded")

@@ -144,9 +144,11 @@ class Figures:
 
     def _conversion(self, svc: ServiceState, vals: dict, now: float, marks: dict) -> dict[str, Any]:
         health, stats, cfg = svc.data("conversion_health"), svc.data("stats"), svc.data("config")
-        by_type = health.get("events_by_type") or {}
-        types = [{"type": t, "count": by_type.get(t), "deferred": t in DEFERRED_TYPES,
-                  "seen": bool(by_type.get(t))} for t in KNOWN_TYPES]
+        by_type = health.get("events_by_type")
+        # no reading (refused, failing, not polled yet): the types are unknown, not missing
+        types = None if not isinstance(by_type, dict) else [
+            {"type": t, "count": by_type.get(t), "deferred": t in DEFERRED_TYPES, "seen": bool(by_type.get(t))}
+            for t in KNOWN_TYPES]
         increase_5m = self._one(vals["increase_5m"])
         seen_local = self._one(vals["types_seen"]) or 0
         computed = None
@@ -158,7 +160,8 @@ class Figures:
             else:
                 computed = "healthy"
         reported = health.get("status")
-        missing_unexpected = [t["type"] for t in types if not t["seen"] and not t["deferred"]]
+        missing_unexpected = None if types is None else [t["type"] for t in types
+                                                         if not t["seen"] and not t["deferred"]]
         return {
             "status_reported": reported,
             "status_computed": computed,
