@@ -56,6 +56,11 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen #plan { height: auto; max-height: 30; overflow-y: auto; }
     ConfirmScreen #buttons { height: 3; align-horizontal: right; margin-top: 1; }
     ConfirmScreen Button { margin-left: 2; }
+    /* Cancel is the default and looks it; Send is outlined, so it never reads as the safe choice */
+    ConfirmScreen #send { background: $surface; color: $warning; border: tall $warning; text-style: bold; }
+    ConfirmScreen #send.-dangerous { color: $error; border: tall $error; }
+    ConfirmScreen #send:focus { background: $warning; color: $surface; }
+    ConfirmScreen #send.-dangerous:focus { background: $error; color: $surface; }
     """
 
     def __init__(self, view: dict) -> None:
@@ -68,8 +73,8 @@ class ConfirmScreen(ModalScreen[bool]):
             v.border_subtitle = "y send · n / esc cancel"
             yield Static(plan_table(self.view), id="plan")
             with Horizontal(id="buttons"):
-                yield Button("Cancel", id="cancel", variant="default")
-                yield Button("Send", id="send", variant="error" if self.view["dangerous"] else "warning")
+                yield Button("Cancel (default)", id="cancel", variant="primary")
+                yield Button("Send", id="send", classes="-dangerous" if self.view["dangerous"] else "")
 
     def on_mount(self) -> None:
         install(self, "confirm")

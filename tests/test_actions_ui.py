@@ -140,6 +140,7 @@ async def test_each_built_in_action_key_confirm_send_verify(kind):
             assert plan["action"] == action
             assert plan["steps"][0]["url"] in dialog.replace("\n", "") and plan["runbook"] in dialog  # full URL, runbook
             assert plan["steps"][0]["method"] in dialog and not any(s in dialog for s in secrets(app))
+            assert ":  =" not in dialog  # a proof without a field reads `config = {…}`
             assert len(fleet(app).mutations) == sent_before  # nothing before the confirm
             await confirm(app, pilot)
             if path:

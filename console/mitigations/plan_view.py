@@ -20,13 +20,13 @@ def proof_text(plan: Plan) -> str:
     """What the re-poll after sending must show, e.g. `intake: mode = "pause"`."""
     p = plan.action.proves
     v = plan.steps[0].values
-    where = p.endpoint + ": "
+    where = p.endpoint
     if p.rows:
         match = ", ".join(f"{k}={render(m, v)}" for k, m in p.match.items())
-        where += f"{p.rows}[{match}]" if len(plan.steps) == 1 else f"{p.rows}[each {', '.join(p.match)}]"
+        where += f": {p.rows}[{match}]" if len(plan.steps) == 1 else f": {p.rows}[each {', '.join(p.match)}]"
         where += f".{p.field}" if p.field else ""
-    else:
-        where += p.field or ""
+    elif p.field:
+        where += f": {p.field}"  # no field: the whole answer, e.g. `config = {...}` (was `config:  = {...}`)
     expected = "" if p.op == "absent" else json.dumps(render(p.value, v))
     op = {"equals": "=", "contains": "contains", "excludes": "excludes", "absent": "no longer listed",
           "decreased": "below"}[p.op]
