@@ -39,6 +39,8 @@ STATIC: tuple[Command, ...] = (
     _c("app.quit", "q", "Quit", "app", "quit", note="asks first while an incident is open and unacknowledged"),
     _c("app.help", "question_mark", "Keys", "app", "help"),
     _c("app.palette", "ctrl+p", "Palette", "app", "command_palette", show=False),
+    _c("app.screenshot", "f12", "Screenshot", "app", "screenshot", show=False,
+       note="an SVG of the screen in <data dir>/screenshots/"),
     _c("app.undo", "u", "Undo", "app", "undo", mutates="send", note="the inverse of the last action, confirmed first"),
     _c("dashboard.detail", "enter", "Detail", "dashboard", "open_detail",
        note="the focused panel's service (on a table: the selected row's), with plots over the last hour"),

@@ -20,6 +20,7 @@ Commands (`cmd` key):
     mitigation.cancel    plan_id                                                                mutating
     draft.write          id, template, text -> path                                             mutating
     draft.copied         id, template                                                           mutating
+    screenshot.write     svg -> path (in the data dir; the screen is not the service's business)
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ class ReplaySession(Session):
                 "Drafts" if name.startswith("draft.") else "Mitigations")
             self._refuse(cmd, name)
             return refused(f"{what} are {DISABLED}")
-        if name in ("incident.view", "range"):
+        if name in ("incident.view", "range", "screenshot.write"):
             return await super().request(cmd)
         return failed(f"unknown command {name!r}")
 

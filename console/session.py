@@ -283,6 +283,21 @@ class Session:
         self.engine.incidents.record_update(iid, template, f"written to {path}")
         return ok(f"{template} draft written to {path}", path=str(path))
 
+    async def cmd_screenshot_write(self, cmd: dict) -> dict:
+        """An SVG of what the user sees, into <data dir>/screenshots/ (never ~/Downloads, which may not exist)."""
+        folder = data_dir(self.engine.cfg.data_dir) / "screenshots"
+        path = folder / f"opsconsole-{utc_iso(self.clock.now()).replace(':', '')}.svg"
+
+        def write():
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(cmd["svg"], encoding="utf-8")
+
+        try:
+            await asyncio.to_thread(write)
+        except OSError as e:
+            return failed(f"cannot write the screenshot: {e.strerror}")
+        return ok(f"Screenshot written to {path}", path=str(path))
+
     async def cmd_draft_copied(self, cmd: dict) -> dict:
         self.engine.incidents.record_update(cmd["id"], cmd["template"], "copied to the clipboard")
         return ok(f"{cmd['template']} draft copied to the clipboard (OSC 52)")

@@ -162,7 +162,8 @@ class OpsApp(App):
     # --- keys, help, palette: all from the registry ------------------------------------------
 
     def get_system_commands(self, screen):
-        yield from super().get_system_commands(screen)
+        # Textual's own Screenshot writes to ~/Downloads (and fails when it does not exist): ours is in the registry
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Screenshot")
         if self.registry is None:
             return
         scopes = getattr(screen, "SCOPES", ())
@@ -193,6 +194,16 @@ class OpsApp(App):
             self.push_screen(QuitScreen(why), lambda yes: self.exit() if yes else None)
             return
         self.exit()
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """F12 or the palette: the screen as SVG, written by the console into its data dir; says where."""
+        svg = self.export_screenshot()
+        self.run_worker(self._write_screenshot(svg), group="screenshot")
+
+    async def _write_screenshot(self, svg: str) -> None:
+        res = await self.command({"cmd": "screenshot.write", "svg": svg})
+        if res["ok"]:
+            self.notify(res["message"], timeout=8)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

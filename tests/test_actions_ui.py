@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 import json
 
 import pytest
@@ -371,3 +373,17 @@ async def test_an_attempt_refused_before_the_dialog_is_shown_and_audited():
         assert rec.status == "refused" and rec.answer == "nothing to undo" and "⊘ refused" in activity(app)
     rows = await read_rows(audit_path())
     assert [(r["action"], r["result"], r["detail"]) for r in rows] == [("undo", "refused", "nothing to undo")]
+
+
+async def test_f12_writes_a_screenshot_into_the_data_dir_and_says_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home-without-downloads"))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 2)
+        await pilot.press("f12")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        [note] = [n.message for n in app._notifications if n.message.startswith("Screenshot written to ")]
+        path = Path(note.removeprefix("Screenshot written to "))
+        assert path.parent == Path(os.environ["OPSCONSOLE_DATA_DIR"]) / "screenshots"
+        assert path.read_text().startswith("<svg") and "Conversion&#160;health" in path.read_text()
