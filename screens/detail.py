@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from console.clock import hms
+from console.metrics.panels import PERCENT
 from console.state import ConsoleState
 from widgets.fmt import age
 from widgets.header_bar import HeaderBar
@@ -21,14 +23,22 @@ from widgets.bindings import install
 PLOT_STEP = 60.0  # 1 h at 1 min resolution: the plots change once a minute
 
 
-def _fmt_value(v) -> str:
-    """A figure as plain text (not markup: service data may contain brackets)."""
+def _fmt_value(v, name: str = "", now: float | None = None) -> str:
+    """A figure as a person reads it, as plain text (not markup: service data may contain brackets)."""
+    if v is None:
+        return "?"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)) and name.endswith(("_since", "_at")) and now is not None:
+        return f"{hms(v)} UTC ({age(now - v)} ago)"
+    if isinstance(v, (int, float)) and name in PERCENT:
+        return f"{v * 100:.3g}%"
     if isinstance(v, float):
         return f"{v:.4g}"
     if isinstance(v, (list, dict)):
         text = json.dumps(v, default=str)
         return text if len(text) < 100 else text[:97] + "…"
-    return "?" if v is None else str(v)
+    return str(v)
 
 
 class ServiceDetail(Screen):
@@ -61,6 +71,9 @@ class ServiceDetail(Screen):
 
     def on_mount(self) -> None:
         install(self, "detail")
+        svc = self.app.session.state.services.get(self.service)
+        if svc is not None:  # the service's mitigations work here too, and the footer says so
+            install(self, f"panel:{svc.kind}", self.service, mitigations_only=True)
         self.query_one("#detail-figures").border_title = f"{self.service} · figures"
         self.query_one("#detail-endpoints").border_title = "endpoints"
         self.query_one("#detail-rules").border_title = "rules pending / firing"
@@ -76,13 +89,14 @@ class ServiceDetail(Screen):
             self.query_one(f"#plot-{i}", SeriesChart).set_series(points, now)
 
     def show(self, state: ConsoleState) -> None:
-        if not self.is_current:
+        if not self.is_current or not self.is_mounted:  # a state can arrive between push and compose
             return
         svc = state.services.get(self.service)
         if svc is None:
             return
         self.query_one(HeaderBar).show(state)
-        figs = Text("\n").join(Text.assemble((k, "bold"), " ", _fmt_value(v)) for k, v in svc.figures.items())
+        figs = Text("\n").join(Text.assemble((k.replace("_", " "), "bold"), " ", _fmt_value(v, k, state.ts))
+                                for k, v in svc.figures.items())
         self.query_one("#detail-figures", Static).update(figs if svc.figures else "[dim]waiting…[/]")
         eps = []
         for k, ep in svc.endpoints.items():

@@ -141,7 +141,7 @@ class IncidentDetail(Screen):
         return "\n".join(lines)
 
     def show(self, state: ConsoleState) -> None:
-        if not self.is_current:
+        if not self.is_current or not self.is_mounted:  # a state can arrive between push and compose
             return
         self.inc = inc = next((i for i in state.incidents if i.id == self.inc.id), self.inc)
         self.now = state.ts

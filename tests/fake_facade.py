@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from console.facade import View, failed, ok
+from console.metrics.panels import PLOTS
 from console.mitigations.catalog import action_rows, builtin_actions
 from console.state import ConsoleState, ServiceState
 
@@ -32,6 +33,7 @@ class FakeFacade:
         self.mode, self.read_only = mode, read_only
         self.answers = answers or {}  # cmd → the result to give
         self.sent: list[dict] = []
+        self.points: list[tuple[float, float]] = []  # what every `range` answers
         self._subs: list[Callable[[ConsoleState], None]] = []
 
     async def start(self) -> None:
@@ -48,8 +50,9 @@ class FakeFacade:
 
     def view(self) -> View:
         actions = action_rows({a.id: a for a in builtin_actions()})
+        plots = {name: [[t, e] for t, e in PLOTS.get(kind, [])] for kind, name in SERVICES.items()}
         return View(mode=self.mode, environment=self.state.environment, production=False,
-                    read_only=self.read_only, services_by_kind=dict(SERVICES), actions=actions)
+                    read_only=self.read_only, services_by_kind=dict(SERVICES), actions=actions, plots=plots)
 
     def notices(self) -> list[tuple[str, str]]:
         return []
@@ -68,7 +71,7 @@ class FakeFacade:
         if cmd["cmd"] in self.answers:
             return self.answers[cmd["cmd"]]
         if cmd["cmd"] == "range":
-            return ok(now=self.state.ts, series=[[] for _ in cmd["exprs"]])
+            return ok(now=self.state.ts, series=[list(self.points) for _ in cmd["exprs"]])
         if cmd["cmd"] == "incident.view":
             return ok(mitigations=[], live=[])
         return failed("not in this test")

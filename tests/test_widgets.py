@@ -118,3 +118,31 @@ async def test_conversion_types_are_unknown_not_missing_without_a_health_reading
         fake.publish()
         await pilot.pause()
         assert "types ?" in screen_text(app) and "missing" not in screen_text(app).replace("expected missing", "")
+
+
+async def test_service_detail_reads_as_the_dashboard_does():
+    """Figures in percent and clock time (not `True`, `1.79e+09`, fractions); plots in UTC clock time with a range
+    around a flat line; the service's mitigation keys in the footer."""
+    from tests.fake_facade import START
+
+    st = state(**{"path-tracker": {"enabled": True, "stage_since": START - 600, "fallback_rate_local": 0.087}})
+    fake = FakeFacade(st)
+    fake.points = [(START - 120, 35.0), (START - 60, 35.0)]
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        app.open_detail("path-tracker")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "enabled yes" in text and "fallback rate local 8.7%" in text
+        assert "stage since 11:06:40 UTC (10m00s ago)".replace("11:06:40", _hms(START - 600)) in text
+        assert "True" not in text and "e+09" not in text
+        assert _hms(START - 120)[:5] in text and "-1.0" not in text  # clock time; not plotext's −1…1 for a flat line
+        assert "Next stage" in text and "Rollback 0%" in text  # path tracker's mitigation keys in the footer
+
+
+def _hms(ts):
+    from console.clock import hms
+
+    return hms(ts)

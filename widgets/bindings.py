@@ -16,7 +16,7 @@ def binding(c: Command, refused: frozenset[str] = frozenset()) -> Binding:
     return Binding(c.key, c.action, title, show=c.show, key_display=shown, priority=c.priority, id=c.id)
 
 
-def install(node: DOMNode, scope: str, service: str | None = None) -> None:
+def install(node: DOMNode, scope: str, service: str | None = None, mitigations_only: bool = False) -> None:
     """Give a widget or screen the registry's keys for `scope`, ahead of its own (a DataTable's cursor keys).
 
     Textual reads bindings from class attributes; a registry that knows the config's actions and `[keys]`
@@ -26,6 +26,8 @@ def install(node: DOMNode, scope: str, service: str | None = None) -> None:
     registry = getattr(app, "registry", None)
     if registry is None:
         return
-    ours = BindingsMap([binding(c, getattr(app, "refused", frozenset())) for c in registry.scope(scope, service)])
+    commands = [c for c in registry.scope(scope, service)
+                if not mitigations_only or c.action.startswith("app.request_action")]
+    ours = BindingsMap([binding(c, getattr(app, "refused", frozenset())) for c in commands])
     node._bindings = BindingsMap.merge([ours, node._bindings])
     node.refresh_bindings()

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from textual_plotext import PlotextPlot
 
+from console.clock import hms
+
+
+def hm(ts: float) -> str:
+    return hms(ts)[:5]
+
 
 class SeriesChart(PlotextPlot):
     DEFAULT_CSS = "SeriesChart { height: 1fr; min-height: 8; border: round $panel-lighten-2; }"
@@ -25,8 +31,18 @@ class SeriesChart(PlotextPlot):
             plt.title("no data yet")
         else:
             xs = [(t - now) / 60 for t, _ in points]  # minutes before now
-            plt.plot(xs, [v for _, v in points], marker="braille")
+            ys = [v for _, v in points]
+            plt.plot(xs, ys, marker="braille")
             if threshold is not None:
                 plt.horizontal_line(threshold, color="red")
-            plt.xlabel("minutes ago")
+            # the axis in UTC clock time, as the header shows it (not negative decimal minutes)
+            lo, hi = min(xs), max(xs)
+            ticks = [lo + (hi - lo) * i / 4 for i in range(5)] if hi > lo else [lo]
+            plt.xticks(ticks, [hm(now + x * 60) for x in ticks])
+            low, high = min(ys + ([threshold] if threshold is not None else [])), max(
+                ys + ([threshold] if threshold is not None else []))
+            if high == low:  # one value (or a flat line): a range around it, not plotext's −1…1
+                pad = abs(high) * 0.1 or 1.0
+                plt.ylim(low - pad, high + pad)
+            plt.xlabel("UTC")
         self.refresh()

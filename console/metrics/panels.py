@@ -74,6 +74,13 @@ PLOTS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# figures that are fractions: the panels (and the detail screen) show them in percent
+PERCENT = frozenset({"coverage", "failure_rate_1h", "unsubscribe_rate_1h", "fallback_rate_reported",
+                     "fallback_rate_local", "fallback_threshold", "generate_error_rate_reported",
+                     "generate_error_rate_local", "generate_error_threshold", "error_ratio_5m", "error_ratio_threshold",
+                     "queue_fill", "queue_threshold", "cpu", "cpu_threshold"})
+
+
 def exprs_for(kind: str, job: str) -> list[str]:
     """Every expression the panel and plots of one service evaluate (for retention)."""
     out = [e.replace("$job", job) for e in EXPRS.get(kind, {}).values()]
