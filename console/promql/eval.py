@@ -42,16 +42,13 @@ class Evaluator:
     # --- selectors ---
 
     def _select(self, sel: Selector):
-        source = self.store.series(sel.name) if sel.name is not None else self.store.series()
+        """(labels, Series) the selector picks, resolved on the store's label postings (no scan)."""
         first = sel.matchers[0] if sel.matchers else None
         # The name lookup already applied an equality matcher on __name__: skip re-checking it.
         skip = (first is not None and first.name == "__name__" and first.op == "="
                 and first.value == sel.name)
         filters = sel.matchers[1:] if skip else sel.matchers
-        dot_all = self.sem.regex_dot_all
-        for labels, s in source:
-            if all(m.matches(labels, dot_all) for m in filters):
-                yield labels, s
+        return self.store.select(sel.name, filters, self.sem.regex_dot_all)
 
     def instant(self, sel: Selector) -> Vector:
         """Latest sample per series within the lookback; a trailing staleness marker hides it."""
