@@ -48,6 +48,7 @@ class Engine:
         keep, retention = needs(exprs)
         self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))
         self.evaluator = RuleEvaluator(self.rules)
+        self._memo = promql.TickMemo()  # rules and panels share their subexpressions within a tick
         self.figures = Figures()
         self.state = ConsoleState(ts=clock.now(), environment=cfg.environment, read_only=cfg.read_only,
                                   mode=mode, scenario=scenario)
@@ -201,7 +202,7 @@ class Engine:
     def query(self, expr: str, at: float) -> list[tuple[dict, float]]:
         if self.backend is not None:
             return self.backend.query(expr, at)
-        return promql.evaluate(expr, self.store, at, semantics=self.cfg.promql_semantics)
+        return promql.evaluate(expr, self.store, at, semantics=self.cfg.promql_semantics, memo=self._memo)
 
     def _safe_query(self, at: float):
         def q(expr: str) -> list[tuple[dict, float]]:

@@ -121,6 +121,7 @@ class SeriesStore:
         self._gen: dict[str, int] = {}
         self._gen_all = 0
         self._selections: dict[tuple, tuple[int, list]] = {}
+        self.version = 0  # changes whenever what an evaluation could read changes (tick_cache keys on it)
         self.newest_ms: int | None = None
         self._next_sweep_ms: int | None = None
         self._pending: list[int] = []  # ids still to trim in the armed sweep
@@ -167,6 +168,7 @@ class SeriesStore:
         t_ms = round(ts * 1000)
         if not s.append(t_ms, float(value)):
             return False
+        self.version += 1
         self._advance(t_ms)
         return True
 
@@ -183,6 +185,7 @@ class SeriesStore:
                 if newest is None or t_ms > newest:
                     newest = t_ms
         if newest is not None:
+            self.version += 1
             self._advance(newest)
         return accepted
 
@@ -205,6 +208,7 @@ class SeriesStore:
     def sweep_step(self, budget: int = SWEEP_BATCH) -> int:
         """Trim up to `budget` series of the armed sweep; returns how many are still pending."""
         pending, cutoff = self._pending, self._cutoff_ms
+        self.version += 1
         for _ in range(min(budget, len(pending))):
             sid = pending.pop()
             s = self._by_id.get(sid)
@@ -270,6 +274,7 @@ class SeriesStore:
         self._keys.clear()
         self._selections.clear()
         self._pending = []
+        self.version += 1
         self._gen_all += 1
         for name in self._gen:
             self._gen[name] += 1

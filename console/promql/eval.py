@@ -20,13 +20,23 @@ class Evaluator:
     """One evaluation: a store, an instant (int ms) and a dialect. Values: float (scalar),
     list of (labels, value) (instant vector) or str; label dicts are shared, never mutated."""
 
-    def __init__(self, store: SeriesStore, t_ms: int, sem: Semantics) -> None:
+    def __init__(self, store: SeriesStore, t_ms: int, sem: Semantics, memo: dict | None = None) -> None:
         self.store, self.t_ms, self.sem = store, t_ms, sem
+        self.memo = memo  # node → value at this instant (tick_cache.TickMemo), or None
 
     def eval(self, node: object):
         kind = type(node)
         if kind is Num or kind is Str:
             return node.value
+        memo = self.memo
+        if memo is None:
+            return self._eval(kind, node)
+        value = memo.get(node)  # nodes are frozen dataclasses: equal subtrees share one entry
+        if value is None:
+            value = memo[node] = self._eval(kind, node)
+        return value
+
+    def _eval(self, kind: type, node: object):
         if kind is Selector:
             return self.instant(node)
         if kind is Call:
