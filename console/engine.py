@@ -16,7 +16,7 @@ from console.config.schema import Config
 from console.incidents.store import IncidentStore, default_path
 from console.incidents.manager import IncidentManager
 from .model import Observation
-from console.metrics.panels import Figures, exprs_for
+from console.metrics.panels import Figures, exprs_for, panel_exprs
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
 from console.rules.lifecycle import RuleEvaluator
@@ -49,6 +49,8 @@ class Engine:
         self.store = SeriesStore(retention=retention, keep=lambda n: keep(n) or n.startswith("opsconsole_"))
         self.evaluator = RuleEvaluator(self.rules)
         self._memo = promql.TickMemo()  # rules and panels share their subexpressions within a tick
+        self._tick_exprs = list(dict.fromkeys(
+            [r.expr for r in self.rules] + [e for s in cfg.services for e in panel_exprs(s.kind, s.job or s.name)]))
         self.figures = Figures()
         self.state = ConsoleState(ts=clock.now(), environment=cfg.environment, read_only=cfg.read_only,
                                   mode=mode, scenario=scenario)
@@ -128,6 +130,7 @@ class Engine:
         for batch in batches:
             for obs in batch:
                 self.ingest(obs)
+                await asyncio.sleep(0)  # a hundred services' scrapes in a row would otherwise hold the loop
         at = self.clock.now()
         if self.backend is not None:
             scraping = self.backend.scraping
@@ -135,7 +138,19 @@ class Engine:
             if self.backend.scraping and not scraping:
                 for src in self._scrapers:
                     src.expedite()  # fallback: scrape /metrics from the next tick on
+        else:
+            await self._prewarm(at)
         return self.evaluate(at)
+
+    async def _prewarm(self, at: float) -> None:
+        """Compute the tick's rule and panel expressions into the memo one at a time, yielding in between,
+        so `evaluate` (synchronous) finds them done instead of holding the loop for all of them."""
+        for expr in self._tick_exprs:
+            try:
+                self.query(expr, at)
+            except Exception:  # evaluate() reports it where it belongs (the rule's or the panel's error)
+                pass
+            await asyncio.sleep(0)
 
     async def run(self) -> None:
         """Tick forever at the configured cadence; a tick never overlaps the next."""

@@ -82,6 +82,11 @@ def exprs_for(kind: str, job: str) -> list[str]:
     return out
 
 
+def panel_exprs(kind: str, job: str) -> list[str]:
+    """The expressions a service's panel evaluates every tick (its plots only when shown)."""
+    return [e.replace("$job", job) for e in EXPRS.get(kind, {}).values()]
+
+
 def debt_band(score: float | None) -> str | None:
     if score is None:
         return None

@@ -106,6 +106,8 @@ class SeriesStore:
     call trims at most `SWEEP_BATCH` series, so no single call stalls the event loop for long.
     """
 
+    sweep_batch = SWEEP_BATCH  # a bench sets it unbounded to measure the one-shot sweep it replaced
+
     def __init__(self, retention: float = 3600.0, keep: Callable[[str], bool] | None = None) -> None:
         self.retention = float(retention)
         self._keep = keep
@@ -193,12 +195,12 @@ class SeriesStore:
         if self.newest_ms is None or t_ms > self.newest_ms:
             self.newest_ms = t_ms
         if self._pending:
-            self.sweep_step()
+            self.sweep_step(self.sweep_batch)
         if self._next_sweep_ms is None:
             self._next_sweep_ms = t_ms + _SWEEP_EVERY_MS
         elif t_ms >= self._next_sweep_ms:
             self._arm_sweep()
-            self.sweep_step()
+            self.sweep_step(self.sweep_batch)
 
     def _arm_sweep(self) -> None:
         self._cutoff_ms = self.newest_ms - round((self.retention + LOOKBACK_SLACK_S) * 1000)
