@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import statistics
@@ -33,22 +34,35 @@ PER_SERVICE = 400
 
 
 class Watchdog:
-    """Lateness of a 10 ms timer, sampled for as long as it runs."""
+    """Lateness of a 10 ms timer, sampled for as long as it runs; and the garbage collector's pauses."""
 
     def __init__(self, period: float = 0.010) -> None:
-        self.period, self.late = period, []
+        self.period, self.late, self.gc_pauses = period, [], []
+        self._gc_started = 0.0
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.append((info["generation"], time.perf_counter() - self._gc_started))
 
     async def run(self) -> None:
-        while True:
-            t0 = time.perf_counter()
-            await asyncio.sleep(self.period)
-            self.late.append(time.perf_counter() - t0 - self.period)
+        gc.callbacks.append(self._gc)
+        try:
+            while True:
+                t0 = time.perf_counter()
+                await asyncio.sleep(self.period)
+                self.late.append(time.perf_counter() - t0 - self.period)
+        finally:
+            gc.callbacks.remove(self._gc)
 
     def report(self) -> dict:
         late = sorted(self.late)
         return {"wakeups": len(late), "max_stall_ms": round(late[-1] * 1000, 1),
                 "p99_stall_ms": round(late[int(len(late) * 0.99)] * 1000, 1),
-                "median_stall_ms": round(statistics.median(late) * 1000, 2)}
+                "median_stall_ms": round(statistics.median(late) * 1000, 2),
+                "longest_gc_pause_ms": round(max((d for _, d in self.gc_pauses), default=0.0) * 1000, 1),
+                "full_collections": sum(1 for g, _ in self.gc_pauses if g == 2)}
 
 
 def prefill(store: SeriesStore, series: list, span: int, step: int) -> list[float]:
