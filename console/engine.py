@@ -68,6 +68,7 @@ class Engine:
         store = IncidentStore(default_path(cfg.data_dir), cfg.environment) if persist else None
         self.incidents = IncidentManager(self, store)
         self._client: httpx.AsyncClient | None = None
+        self._poll_clients: dict[str, httpx.AsyncClient] = {}
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
         self._trend_at = 0.0
@@ -86,7 +87,13 @@ class Engine:
     async def start(self) -> None:
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
-        self._sources = [build_source(s, self._client, self.clock) for s in self.cfg.services]
+        # Each service polled through a small pool of its own: httpcore assigns queued requests by
+        # scanning every connection of a pool, so one shared pool for a hundred services costs
+        # requests x connections per request (most of a tick at 50 services), and its keep-alive
+        # limit made most polls open a new connection.
+        own = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        self._poll_clients = {s.name: httpx.AsyncClient(limits=own, follow_redirects=False) for s in self.cfg.services}
+        self._sources = [build_source(s, self._poll_clients[s.name], self.clock) for s in self.cfg.services]
         await self.incidents.start()
         if self.backend is not None:
             self._split_scrapers()
@@ -101,10 +108,10 @@ class Engine:
             if not metrics:
                 json_sources.append(src)
                 continue
-            self._scrapers.append(Source(src.service, self._client, self.clock, metrics))
+            self._scrapers.append(Source(src.service, src.client, self.clock, metrics))
             rest = [e for e in src.endpoints if e.format != "metrics"]
             if rest:
-                json_sources.append(Source(src.service, self._client, self.clock, rest))
+                json_sources.append(Source(src.service, src.client, self.clock, rest))
         self._sources = json_sources
 
     def _polling(self) -> list:
@@ -122,6 +129,9 @@ class Engine:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        clients, self._poll_clients = self._poll_clients, {}
+        for client in clients.values():
+            await client.aclose()
 
     async def tick(self) -> ConsoleState:
         """Poll every due endpoint (concurrently), ingest what came back, evaluate, publish."""

@@ -12,6 +12,7 @@ from .errors import EvalError
 from .parse import SET_OPS, Agg, Binary, Call, Neg, Num, Range, Selector, Str
 from .rangefns import Window
 from .semantics import LOOKBACK_MS, Semantics, drop_name
+from .tick_cache import canonical
 
 Vector = list[tuple[dict[str, str], float]]
 
@@ -22,7 +23,7 @@ class Evaluator:
 
     def __init__(self, store: SeriesStore, t_ms: int, sem: Semantics, memo: dict | None = None) -> None:
         self.store, self.t_ms, self.sem = store, t_ms, sem
-        self.memo = memo  # node → value at this instant (tick_cache.TickMemo), or None
+        self.memo = memo  # values at this instant (tick_cache.TickMemo.values), or None
 
     def eval(self, node: object):
         kind = type(node)
@@ -31,9 +32,12 @@ class Evaluator:
         memo = self.memo
         if memo is None:
             return self._eval(kind, node)
-        value = memo.get(node)  # nodes are frozen dataclasses: equal subtrees share one entry
-        if value is None:
-            value = memo[node] = self._eval(kind, node)
+        canon = canonical(node)  # equal subtrees of different expressions share one entry
+        hit = memo.get(id(canon))
+        if hit is not None and hit[0] is canon:
+            return hit[1]
+        value = self._eval(kind, node)
+        memo[id(canon)] = (canon, value)
         return value
 
     def _eval(self, kind: type, node: object):

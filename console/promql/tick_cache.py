@@ -2,6 +2,26 @@
 
 from __future__ import annotations
 
+# Hashing a frozen tree walks all of it, on every lookup; so each node object is mapped, once, to
+# the first equal node seen (its canonical), and the memo is keyed by the canonical's identity.
+# Entries hold the nodes themselves, so an id is never reused while it is a key here.
+_CANON_LIMIT = 50_000
+_canon: dict[int, tuple[object, object]] = {}  # id(node) → (node, canonical)
+_by_value: dict[object, object] = {}  # node → canonical
+
+
+def canonical(node: object) -> object:
+    """The one object standing for every node equal to `node` (same subtree, same expression)."""
+    hit = _canon.get(id(node))
+    if hit is not None and hit[0] is node:
+        return hit[1]
+    if len(_canon) >= _CANON_LIMIT:  # ad-hoc queries must not grow it without bound
+        _canon.clear()
+        _by_value.clear()
+    canon = _by_value.setdefault(node, node)
+    _canon[id(node)] = (node, canon)
+    return canon
+
 
 class TickMemo:
     """A memo valid while (store, its version, instant, dialect) stay the same; any change starts it afresh.
@@ -17,6 +37,7 @@ class TickMemo:
         self._values: dict = {}
 
     def values(self, store, t_ms: int, dialect: str) -> dict | None:
+        """The memo's table for this evaluation: id(canonical node) → (canonical node, value)."""
         version = getattr(store, "version", None)
         if version is None:  # a store view that cannot tell when it changed is never memoized
             return None
