@@ -17,6 +17,7 @@ import httpx
 from console.config.schema import Auth, Service
 from console.model import Observation
 from .exposition import parse_exposition
+from .loop_budget import budget_for
 
 MAX_BACKOFF = 60.0
 JITTER = 0.2
@@ -85,6 +86,7 @@ class Source:
                 status = resp.status_code
                 if status not in ep.accept_statuses:
                     raise SourceError(_status_error(resp, self.service.auth, self._secrets()))
+                await budget_for(self.clock).spend()  # many responses at once must not freeze the screen
                 result = self._decode(ep, resp)
         except SourceError as e:
             result = {"error": str(e)}
