@@ -60,7 +60,17 @@ def scan_select(self, name, matchers, dot_all=True):
     return [(labels, s) for labels, s in self.series(name) if all(m.matches(labels, dot_all) for m in matchers)]
 
 
-async def phase(cfg, ticks: int, warmup: int) -> dict:
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (the simulators'), from /proc."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def phase(cfg, ticks: int, warmup: int, sims: list[int]) -> dict:
     engine = Engine(cfg, WallClock(), mode="live", persist_incidents=False)
     await engine.start()
     dog = Watchdog()
@@ -70,23 +80,27 @@ async def phase(cfg, ticks: int, warmup: int) -> dict:
         for k in range(warmup + ticks):
             if k == warmup:
                 task = asyncio.create_task(dog.run())
+                s0, t0 = cpu_seconds(sims), time.perf_counter()
             w0, c0 = time.perf_counter(), time.process_time()
             await engine.tick()
             if k >= warmup:
                 took.append(time.perf_counter() - w0)
                 cpu += time.process_time() - c0
             await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - w0)))  # Engine.run's 1 s cadence
+        sim_cpu = (cpu_seconds(sims) - s0) / (time.perf_counter() - t0)
     finally:
         if task is not None:
             task.cancel()
         await engine.stop()
     took.sort()
+    errors = sum(1 for svc in engine.state.services.values() for ep in svc.endpoints.values() if ep.error)
     services = len(cfg.services)
     up = sum(1 for svc in engine.state.services.values() if any(ep.error is None for ep in svc.endpoints.values()))
-    return {"ticks": ticks, "services_answering": up, "series": len(engine.store),
+    return {"ticks": ticks, "services_answering": up, "endpoints_in_error": errors, "series": len(engine.store),
             "tick_s_p50": round(statistics.median(took), 3), "tick_s_p95": round(took[int(len(took) * 0.95)], 3),
             "tick_s_max": round(took[-1], 3),
             "cpu_ms_per_service_per_tick": round(cpu / ticks / services * 1000, 2),
+            "console_cpu_cores": round(cpu / sum(took), 2), "simulators_cpu_cores": round(sim_cpu, 2),
             "max_loop_stall_ms": dog.report()["max_stall_ms"] if dog.late else None}
 
 
@@ -110,7 +124,7 @@ async def main() -> None:
     procs = [subprocess.Popen([sys.executable, __file__, "--host", str(min(per, fleets - i)), str(i)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
              for i in range(0, fleets, per)]
-    services = []
+    services, sims = [], [p.pid for p in procs]
     try:
         for p in procs:
             for k, urls in json.loads(p.stdout.readline()):
@@ -127,12 +141,12 @@ async def main() -> None:
             sys.modules.pop("sniffio", None)
             sys.meta_path.insert(0, NoSniffio)
             try:
-                out["before"] = await phase(cfg, args.ticks, args.warmup)
+                out["before"] = await phase(cfg, args.ticks, args.warmup, sims)
             finally:
                 sys.meta_path.remove(NoSniffio)
                 SeriesStore.select, console.engine.build_source = real_select, real_build
                 await shared.aclose()
-        out["after"] = await phase(cfg, args.ticks, args.warmup)
+        out["after"] = await phase(cfg, args.ticks, args.warmup, sims)
     finally:
         for p in procs:
             p.stdin.close()

@@ -16,7 +16,7 @@ import httpx
 
 from console.config.schema import Auth, Service
 from console.model import Observation
-from .exposition import parse_exposition
+from .exposition import Reparser
 from .loop_budget import budget_for
 
 MAX_BACKOFF = 60.0
@@ -57,6 +57,7 @@ class Source:
         self.endpoints = endpoints
         self.client = client
         self.clock = clock
+        self._reparsers: dict[str, Reparser] = {}  # per metrics endpoint: successive bodies parse cheaply
         # Seeded so that a test (or a replayed run) sees the same jitter every time.
         self._rng = rng or random.Random(service.name)
         start = clock.now()
@@ -131,8 +132,11 @@ class Source:
                 text = resp.content.decode("utf-8")
             except UnicodeDecodeError:
                 raise SourceError("metrics: body is not UTF-8 text") from None
+            parser = self._reparsers.get(ep.key)
+            if parser is None:
+                parser = self._reparsers[ep.key] = Reparser(self.service.job, self.service.instance)
             try:
-                samples = parse_exposition(text, self.service.job, self.service.instance)
+                samples = parser.parse(text)
             except ValueError as e:
                 raise SourceError(str(e)) from None
             return {"samples": tuple(samples)}
