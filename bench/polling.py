@@ -101,7 +101,7 @@ async def phase(cfg, ticks: int, warmup: int, sims: list[int]) -> dict:
             "tick_s_max": round(took[-1], 3),
             "cpu_ms_per_service_per_tick": round(cpu / ticks / services * 1000, 2),
             "console_cpu_cores": round(cpu / sum(took), 2), "simulators_cpu_cores": round(sim_cpu, 2),
-            "max_loop_stall_ms": dog.report()["max_stall_ms"] if dog.late else None}
+            **({k: v for k, v in dog.report().items() if k.startswith(("max_stall", "longest_gc"))} if dog.late else {})}
 
 
 async def main() -> None:
