@@ -8,7 +8,7 @@ from .errors import EvalError, UnsupportedQuery
 from .eval import Evaluator
 from .parse import check, compile_expr
 from .semantics import BY_NAME
-from .tick_cache import TickMemo
+from .tick_cache import TickMemo, compiled
 
 __all__ = ["EvalError", "TickMemo", "UnsupportedQuery", "check", "evaluate"]
 
@@ -24,7 +24,7 @@ def evaluate(expr: str, store: SeriesStore, at: float,
         sem = BY_NAME[semantics]
     except KeyError:
         raise ValueError(f"unknown semantics {semantics!r}; use one of {sorted(BY_NAME)}") from None
-    node = compile_expr(expr)
+    node = compiled(expr, compile_expr)
     t_ms = round(at * 1000)
     values = None if memo is None else memo.values(store, t_ms, sem.name)
     value = Evaluator(store, t_ms, sem, values).eval(node)
