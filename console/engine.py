@@ -19,7 +19,7 @@ from console.incidents.store import IncidentStore, default_path
 from console.incidents.manager import IncidentManager
 from .memento import Memento
 from .model import Observation
-from console.metrics.panels import Figures, exprs_for
+from console.metrics.panels import Figures, exprs_for, panel_exprs
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
 from console.rules.lifecycle import RuleEvaluator
@@ -65,6 +65,9 @@ class Engine:
         self.transitions = RuleTransitions()
         self.figures = Figures({s.name: markers(self.rules, s.name, s.kind) for s in cfg.services})
         self.actions = RecentActions()  # an executor adds to it; a replay restores it
+        self._memo = promql.TickMemo()  # rules and panels share their subexpressions within a tick
+        self._tick_exprs = list(dict.fromkeys(
+            [r.expr for r in self.rules] + [e for s in cfg.services for e in panel_exprs(s.kind, s.job or s.name)]))
         self.state = ConsoleState(ts=clock.now(), environment=cfg.environment, read_only=cfg.read_only,
                                   mode=mode, scenario=scenario, actions=self.actions.items)
         for s in cfg.services:
@@ -81,6 +84,7 @@ class Engine:
                                         store=store)
         self.incidents = incidents
         self._client: httpx.AsyncClient | None = None
+        self._poll_clients: dict[str, httpx.AsyncClient] = {}
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
         self._trend_at = 0.0
@@ -99,7 +103,16 @@ class Engine:
     async def start(self) -> None:
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
-        self._sources = [build_source(s, self._client, self.clock) for s in self.cfg.services]
+        # Each service polled through a small pool of its own: httpcore assigns queued requests by
+        # scanning every connection of a pool, so one shared pool for a hundred services costs
+        # requests x connections per request (most of a tick at 50 services), and its keep-alive
+        # limit made most polls open a new connection. One TLS context for all: building one loads the
+        # CA bundle (~30 ms), which 200 times over held start-up for 6 s.
+        own = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+        tls = httpx.create_ssl_context()
+        self._poll_clients = {s.name: httpx.AsyncClient(limits=own, verify=tls, follow_redirects=False)
+                              for s in self.cfg.services}
+        self._sources = [build_source(s, self._poll_clients[s.name], self.clock) for s in self.cfg.services]
         await self.incidents.start()
         if self.backend is not None:
             self._split_scrapers()
@@ -114,10 +127,10 @@ class Engine:
             if not metrics:
                 json_sources.append(src)
                 continue
-            self._scrapers.append(Source(src.service, self._client, self.clock, metrics))
+            self._scrapers.append(Source(src.service, src.client, self.clock, metrics))
             rest = [e for e in src.endpoints if e.format != "metrics"]
             if rest:
-                json_sources.append(Source(src.service, self._client, self.clock, rest))
+                json_sources.append(Source(src.service, src.client, self.clock, rest))
         self._sources = json_sources
 
     def _polling(self) -> list:
@@ -135,6 +148,9 @@ class Engine:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        clients, self._poll_clients = self._poll_clients, {}
+        for client in clients.values():
+            await client.aclose()
 
     async def tick(self) -> ConsoleState:
         """Poll every due endpoint (concurrently), ingest what came back, evaluate, publish."""
@@ -143,6 +159,7 @@ class Engine:
         for batch in batches:
             for obs in batch:
                 self.ingest(obs)
+                await asyncio.sleep(0)  # a hundred services' scrapes in a row would otherwise hold the loop
         at = self.clock.now()
         if self.backend is not None:
             scraping = self.backend.scraping
@@ -150,7 +167,19 @@ class Engine:
             if self.backend.scraping and not scraping:
                 for src in self._scrapers:
                     src.expedite()  # fallback: scrape /metrics from the next tick on
+        else:
+            await self._prewarm(at)
         return self.evaluate(at)
+
+    async def _prewarm(self, at: float) -> None:
+        """Compute the tick's rule and panel expressions into the memo one at a time, yielding in between,
+        so `evaluate` (synchronous) finds them done instead of holding the loop for all of them."""
+        for expr in self._tick_exprs:
+            try:
+                self.query(expr, at)
+            except Exception:  # evaluate() reports it where it belongs (the rule's or the panel's error)
+                pass
+            await asyncio.sleep(0)
 
     async def run(self) -> None:
         """Tick forever at the configured cadence; a tick never overlaps the next."""
@@ -217,7 +246,7 @@ class Engine:
     def query(self, expr: str, at: float) -> list[tuple[dict, float]]:
         if self.backend is not None:
             return self.backend.query(expr, at)
-        return promql.evaluate(expr, self.store, at, semantics=self.cfg.promql_semantics)
+        return promql.evaluate(expr, self.store, at, semantics=self.cfg.promql_semantics, memo=self._memo)
 
     def _safe_query(self, at: float):
         def q(expr: str) -> list[tuple[dict, float]]:

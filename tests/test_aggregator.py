@@ -108,3 +108,26 @@ def test_memory_per_sample_is_compact() -> None:
     for _, s in store.series():
         total += sum(sys.getsizeof(a) for a in (s.ts, s.vals, s.nans, s.resets))
     assert total / store.sample_count() < 20  # two 8-byte arrays plus growth slack
+
+
+def test_sweep_is_spread_over_ingestion_calls() -> None:
+    from console.metrics.store import SWEEP_BATCH
+
+    store = SeriesStore(retention=60)
+    n = 3 * SWEEP_BATCH + 10
+    for t in range(0, 400, 10):  # 400 s of samples: past retention + lookback (360 s)
+        store.add_many([(_labels(i=str(i)), t, 1.0) for i in range(n)])
+
+    def trimmed() -> int:
+        return sum(1 for _, s in store.series("m") if s.ts[0] > 0)
+
+    # The first sweep was armed at t=60 with nothing old enough to drop; arm one that trims t=0..:
+    swept = []
+    for t in range(400, 480, 10):
+        store.add_many([(_labels(i=str(i)), t, 1.0) for i in range(n)])
+        swept.append(trimmed())
+    steps = [b - a for a, b in zip([0] + swept, swept)]
+    assert max(steps) <= SWEEP_BATCH, steps  # no call trims more than one batch
+    assert swept[-1] == n  # and the pass completes within a few calls
+    oldest = min(s.ts[0] for _, s in store.series())
+    assert oldest >= (470 - 360 - 60) * 1000

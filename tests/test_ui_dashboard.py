@@ -64,7 +64,7 @@ async def test_enter_opens_detail_with_plots_and_escape_returns():
         assert isinstance(app.screen, ServiceDetail) and app.screen.service == "converge"
         await advance(app, pilot, 2)
         text = screen_text(app)
-        assert "debt score · last hour" in text and "debt_score" in text
+        assert "debt score · last hour" in text and "debt score 1" in text  # the figures box, named as read
         await pilot.press("escape")
         assert isinstance(app.screen, Dashboard)
 

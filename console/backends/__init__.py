@@ -72,6 +72,11 @@ class Overlay:
         else:
             yield from self.pulled.series(name)
 
+    def select(self, name: str | None, matchers: tuple, dot_all: bool = True) -> list:
+        if name is None:
+            return self.local.select(None, matchers, dot_all) + self.pulled.select(None, matchers, dot_all)
+        return (self.local if name.startswith(LOCAL_PREFIX) else self.pulled).select(name, matchers, dot_all)
+
 
 def load_matrix(store: SeriesStore, matrix: Iterable[tuple[dict[str, str], list[tuple[float, float]]]]) -> int:
     """Add raw samples (as a range-vector instant query returns them) to a store; returns how many."""

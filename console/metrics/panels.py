@@ -88,6 +88,11 @@ def exprs_for(kind: str, job: str) -> list[str]:
     return out
 
 
+def panel_exprs(kind: str, job: str) -> list[str]:
+    """The expressions a service's panel evaluates every tick (its plots only when shown)."""
+    return [e.replace("$job", job) for e in EXPRS.get(kind, {}).values()]
+
+
 def debt_band(score: float | None, yellow: float | None = 30, red: float | None = 70) -> str | None:
     """The band of a score; its edges are the debt rules' thresholds (runbook 002: 30 and 70)."""
     if score is None:

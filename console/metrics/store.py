@@ -7,6 +7,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 
+from .postings import Postings
+
 # Prometheus' staleness marker: a NaN with a specific payload (value.StaleNaN).
 STALE_NAN_BITS = 0x7FF0000000000002
 _STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
@@ -16,6 +18,9 @@ STALE_NAN: float = struct.unpack("<d", _STALE_BYTES)[0]
 LOOKBACK_SLACK_S = 300.0
 # Trim at most once per this much data time: trimming is a memmove, so it is batched.
 _SWEEP_EVERY_MS = 60_000
+# Series trimmed per ingestion call while a sweep is armed: ~1 ms of work at 1 h of 1 s samples.
+SWEEP_BATCH = 500
+_MAX_SELECTIONS = 4096
 
 
 def is_stale(v: float) -> bool:
@@ -95,7 +100,13 @@ def _key(labels: dict[str, str]) -> tuple:
 
 
 class SeriesStore:
-    """Series keyed by their label set, indexed by metric name, trimmed to the retention."""
+    """Series keyed by their label set, indexed by metric name and label postings, trimmed to the retention.
+
+    Trimming is incremental: once a minute of data time a sweep is armed, and each later ingestion
+    call trims at most `SWEEP_BATCH` series, so no single call stalls the event loop for long.
+    """
+
+    sweep_batch = SWEEP_BATCH  # a bench sets it unbounded to measure the one-shot sweep it replaced
 
     def __init__(self, retention: float = 3600.0, keep: Callable[[str], bool] | None = None) -> None:
         self.retention = float(retention)
@@ -103,8 +114,20 @@ class SeriesStore:
         self._keep_cache: dict[str, bool] = {}
         self._series: dict[tuple, Series] = {}
         self._by_name: dict[str, dict[tuple, Series]] = {}
+        self._postings: dict[str, Postings] = {}
+        self._by_id: dict[int, Series] = {}
+        self._keys: dict[int, tuple] = {}
+        self._next_id = 0
+        # Selections are cached until the series of their metric name change (a new or a dropped
+        # series bumps the name's generation); in steady state a rule's selector is one lookup.
+        self._gen: dict[str, int] = {}
+        self._gen_all = 0
+        self._selections: dict[tuple, tuple[int, list]] = {}
+        self.version = 0  # changes whenever what an evaluation could read changes (tick_cache keys on it)
         self.newest_ms: int | None = None
         self._next_sweep_ms: int | None = None
+        self._pending: list[int] = []  # ids still to trim in the armed sweep
+        self._cutoff_ms = 0
 
     def __len__(self) -> int:
         return len(self._series)
@@ -128,7 +151,16 @@ class SeriesStore:
                 return None
             s = self._series[key] = Series(dict(labels))
             self._by_name.setdefault(name, {})[key] = s
+            sid = self._next_id
+            self._next_id += 1
+            self._by_id[sid], self._keys[sid] = s, key
+            self._postings.setdefault(name, Postings()).add(sid, s.labels)
+            self._changed(name)
         return s
+
+    def _changed(self, name: str) -> None:
+        self._gen[name] = self._gen.get(name, 0) + 1
+        self._gen_all += 1
 
     def add(self, labels: dict[str, str], ts: float, value: float) -> bool:
         """Store one sample; False when it was filtered out or out of order."""
@@ -138,6 +170,7 @@ class SeriesStore:
         t_ms = round(ts * 1000)
         if not s.append(t_ms, float(value)):
             return False
+        self.version += 1
         self._advance(t_ms)
         return True
 
@@ -154,31 +187,56 @@ class SeriesStore:
                 if newest is None or t_ms > newest:
                     newest = t_ms
         if newest is not None:
+            self.version += 1
             self._advance(newest)
         return accepted
 
     def _advance(self, t_ms: int) -> None:
         if self.newest_ms is None or t_ms > self.newest_ms:
             self.newest_ms = t_ms
+        if self._pending:
+            self.sweep_step(self.sweep_batch)
         if self._next_sweep_ms is None:
             self._next_sweep_ms = t_ms + _SWEEP_EVERY_MS
         elif t_ms >= self._next_sweep_ms:
-            self.sweep()
+            self._arm_sweep()
+            self.sweep_step(self.sweep_batch)
 
-    def sweep(self) -> None:
-        """Drop samples older than newest - retention - 5 min, and series left empty."""
-        if self.newest_ms is None:
-            return
-        cutoff = self.newest_ms - round((self.retention + LOOKBACK_SLACK_S) * 1000)
-        for key, s in list(self._series.items()):
+    def _arm_sweep(self) -> None:
+        self._cutoff_ms = self.newest_ms - round((self.retention + LOOKBACK_SLACK_S) * 1000)
+        self._pending = list(self._by_id)
+        self._next_sweep_ms = self.newest_ms + _SWEEP_EVERY_MS
+
+    def sweep_step(self, budget: int = SWEEP_BATCH) -> int:
+        """Trim up to `budget` series of the armed sweep; returns how many are still pending."""
+        pending, cutoff = self._pending, self._cutoff_ms
+        self.version += 1
+        for _ in range(min(budget, len(pending))):
+            sid = pending.pop()
+            s = self._by_id.get(sid)
+            if s is None:
+                continue
             s.trim_before(cutoff)
             if not s.ts:
-                del self._series[key]
-                name = s.labels.get("__name__", "")
-                del self._by_name[name][key]
-                if not self._by_name[name]:
-                    del self._by_name[name]
-        self._next_sweep_ms = self.newest_ms + _SWEEP_EVERY_MS
+                self._drop(sid, s)
+        return len(pending)
+
+    def _drop(self, sid: int, s: Series) -> None:
+        key = self._keys.pop(sid)
+        del self._by_id[sid], self._series[key]
+        name = s.labels.get("__name__", "")
+        self._postings[name].remove(sid, s.labels)
+        del self._by_name[name][key]
+        if not self._by_name[name]:
+            del self._by_name[name], self._postings[name]
+        self._changed(name)
+
+    def sweep(self) -> None:
+        """Drop samples older than newest - retention - 5 min, and series left empty, all at once."""
+        if self.newest_ms is None:
+            return
+        self._arm_sweep()
+        self.sweep_step(len(self._pending))
 
     def series(self, name: str | None = None) -> Iterator[tuple[dict[str, str], Series]]:
         """(labels, Series) for every series, or only those of metric `name`."""
@@ -186,9 +244,42 @@ class SeriesStore:
         for s in source.values():
             yield s.labels, s
 
+    def select(self, name: str | None, matchers: tuple, dot_all: bool = True) -> list[tuple[dict[str, str], Series]]:
+        """(labels, Series) of metric `name` (any name when None) that every matcher accepts.
+
+        Resolved on the postings, never by a scan; the answer is shared between callers until
+        the name's series change, so it must not be mutated.
+        """
+        key = (name, matchers, dot_all)
+        gen = self._gen_all if name is None else self._gen.get(name, 0)
+        hit = self._selections.get(key)
+        if hit is not None and hit[0] == gen:
+            return hit[1]
+        names = list(self._postings) if name is None else (name,)
+        ids: list[int] = []
+        for n in names:
+            postings = self._postings.get(n)
+            if postings is not None:
+                ids += postings.resolve(matchers, dot_all)
+        by_id = self._by_id
+        out = [(by_id[i].labels, by_id[i]) for i in sorted(ids)]  # ids grow with arrival: the scan's order
+        if len(self._selections) >= _MAX_SELECTIONS:
+            self._selections.clear()  # ad-hoc queries must not grow it without bound
+        self._selections[key] = (gen, out)
+        return out
+
     def clear(self) -> None:
         self._series.clear()
         self._by_name.clear()
+        self._postings.clear()
+        self._by_id.clear()
+        self._keys.clear()
+        self._selections.clear()
+        self._pending = []
+        self.version += 1
+        self._gen_all += 1
+        for name in self._gen:
+            self._gen[name] += 1
         self.newest_ms = self._next_sweep_ms = None
 
     def sample_count(self) -> int:

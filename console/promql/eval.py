@@ -14,6 +14,7 @@ from .parse import DATE_FUNCTIONS, SET_OPS, Agg, Binary, Call, Neg, Num, Range, 
 from .rangefns import Window
 from .semantics import LOOKBACK_MS, Semantics, drop_name
 from .subquery import subquery_windows
+from .tick_cache import canonical
 
 # The step of a subquery written without one (`x[1h:]`): Prometheus uses the global evaluation
 # interval; rules here are evaluated about every second, but promtool and promqltest use 1m.
@@ -30,11 +31,13 @@ class Evaluator:
 
     def __init__(self, store: SeriesStore, t_ms: int, sem: Semantics,
                  query_range: tuple[int, int] | None = None,
-                 default_step_ms: int = DEFAULT_SUBQUERY_STEP_MS) -> None:
+                 default_step_ms: int = DEFAULT_SUBQUERY_STEP_MS, memo: dict | None = None) -> None:
         self.store, self.t_ms, self.sem = store, t_ms, sem
         # start() and end() of the @ modifier: the query's own range (one instant here).
         self.query_range = query_range or (t_ms, t_ms)
         self.default_step_ms = default_step_ms
+        self.memo = memo  # values at this instant (tick_cache.TickMemo.values), or None; a subquery's inner
+        # evaluations run at other instants and never share it
 
     def at_ms(self, at: tuple[str, int] | None) -> int:
         """The instant an expression with this @ modifier is evaluated at."""
@@ -49,6 +52,18 @@ class Evaluator:
         kind = type(node)
         if kind is Num or kind is Str:
             return node.value
+        memo = self.memo
+        if memo is None:
+            return self._eval(kind, node)
+        canon = canonical(node)  # equal subtrees of different expressions share one entry
+        hit = memo.get(id(canon))
+        if hit is not None and hit[0] is canon:
+            return hit[1]
+        value = self._eval(kind, node)
+        memo[id(canon)] = (canon, value)
+        return value
+
+    def _eval(self, kind: type, node: object):
         if kind is Selector:
             return self.instant(node)
         if kind is Call:
@@ -64,16 +79,13 @@ class Evaluator:
     # --- selectors ---
 
     def _select(self, sel: Selector):
-        source = self.store.series(sel.name) if sel.name is not None else self.store.series()
+        """(labels, Series) the selector picks, resolved on the store's label postings (no scan)."""
         first = sel.matchers[0] if sel.matchers else None
         # The name lookup already applied an equality matcher on __name__: skip re-checking it.
         skip = (first is not None and first.name == "__name__" and first.op == "="
                 and first.value == sel.name)
         filters = sel.matchers[1:] if skip else sel.matchers
-        dot_all = self.sem.regex_dot_all
-        for labels, s in source:
-            if all(m.matches(labels, dot_all) for m in filters):
-                yield labels, s
+        return self.store.select(sel.name, filters, self.sem.regex_dot_all)
 
     def instant(self, sel: Selector, with_ts: bool = False) -> Vector:
         """Latest sample per series within the lookback; a trailing staleness marker hides it.

@@ -16,7 +16,8 @@ import httpx
 
 from console.config.schema import Auth, Service
 from console.model import Observation
-from .exposition import parse_exposition
+from .exposition import Reparser
+from .loop_budget import budget_for
 
 MAX_BACKOFF = 60.0
 JITTER = 0.2
@@ -56,6 +57,7 @@ class Source:
         self.endpoints = endpoints
         self.client = client
         self.clock = clock
+        self._reparsers: dict[str, Reparser] = {}  # per metrics endpoint: successive bodies parse cheaply
         # Seeded so that a test (or a replayed run) sees the same jitter every time.
         self._rng = rng or random.Random(service.name)
         start = clock.now()
@@ -85,6 +87,7 @@ class Source:
                 status = resp.status_code
                 if status not in ep.accept_statuses:
                     raise SourceError(_status_error(resp, self.service.auth, self._secrets()))
+                await budget_for(self.clock).spend()  # many responses at once must not freeze the screen
                 result = self._decode(ep, resp)
         except SourceError as e:
             result = {"error": str(e)}
@@ -129,8 +132,11 @@ class Source:
                 text = resp.content.decode("utf-8")
             except UnicodeDecodeError:
                 raise SourceError("metrics: body is not UTF-8 text") from None
+            parser = self._reparsers.get(ep.key)
+            if parser is None:
+                parser = self._reparsers[ep.key] = Reparser(self.service.job, self.service.instance)
             try:
-                samples = parse_exposition(text, self.service.job, self.service.instance)
+                samples = parser.parse(text)
             except ValueError as e:
                 raise SourceError(str(e)) from None
             return {"samples": tuple(samples)}

@@ -23,6 +23,9 @@ each line is first checked and lightly rewritten so the parser's gaps do not rea
   repeated series keeps its first sample, as Prometheus's storage does.
 
 Any problem → ValueError("metrics: line N: <reason>"), one line.
+
+`Reparser` parses successive bodies of one target: when a body repeats the last one apart from
+values and timestamps (the usual scrape), it reuses the labels instead of parsing them again.
 """
 
 from __future__ import annotations
@@ -152,3 +155,115 @@ def _with_target(labels: dict[str, str], target: dict[str, str]) -> dict[str, st
             new = "exported_" + new
         labels[new] = value
     return labels
+
+
+# --- successive scrapes of one target ---------------------------------------------------
+
+
+class Reparser:
+    """`parse_exposition` for successive bodies of one target, at a fraction of the cost per sample.
+
+    A scrape body almost always repeats the last one line for line, with new values: same comment
+    lines, same series text in the same order. Then every sample's labels (target labels applied)
+    are the ones the last full parse produced, and only each line's value and timestamp need
+    reading, checked exactly as the full parse checks them. Any other difference (a line added,
+    removed, reordered or changed, an exemplar, a value or timestamp the full parse would refuse,
+    a body whose first parse failed or repeated a series) goes through `parse_exposition`, which
+    also gives its errors their exact wording.
+    """
+
+    def __init__(self, job: str, instance: str) -> None:
+        self.job, self.instance = job, instance
+        self._shape: list[str | None] = []  # per line: None for a comment/blank (kept in _comments), else its series text
+        self._comments: dict[int, str] = {}
+        self._labels: list[dict[str, str]] = []  # per sample line, in order
+
+    def parse(self, text: str) -> list[Sample]:
+        out = self._reuse(text)
+        if out is not None:
+            return out
+        samples = parse_exposition(text, self.job, self.instance)
+        self._learn(text, samples)
+        return samples
+
+    def _reuse(self, text: str) -> list[Sample] | None:
+        shape = self._shape
+        lines = text.split("\n")
+        if not shape or len(lines) != len(shape):
+            return None
+        comments, labels, out = self._comments, self._labels, []
+        k = 0
+        for i, raw in enumerate(lines):
+            series = shape[i]
+            line = raw.strip()
+            if series is None:
+                if line != comments[i]:
+                    return None
+                continue
+            if not line.startswith(series):
+                return None
+            rest = line[len(series):]
+            if not rest or rest[0] not in " \t" or "#" in rest:
+                return None
+            tokens = rest.split()
+            if not tokens or len(tokens) > 2:
+                return None
+            value = _value(tokens[0])
+            if value is None:
+                return None
+            ts = None
+            if len(tokens) == 2:
+                if not _INT.fullmatch(tokens[1]):
+                    return None
+                ts = int(tokens[1]) / 1000
+            out.append(Sample(labels=dict(labels[k]), value=value, ts=ts))
+            k += 1
+        return out
+
+    def _learn(self, text: str, samples: list[Sample]) -> None:
+        """Remember the body's shape when each sample line gave exactly one sample, in order."""
+        self._shape, self._comments, self._labels = [], {}, []
+        lines = text.split("\n")
+        shape, comments = [], {}
+        for i, raw in enumerate(lines):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                shape.append(None)
+                comments[i] = line
+                continue
+            series = _series_text(line)
+            if series is None:
+                return
+            shape.append(series)
+        texts = [s for s in shape if s is not None]
+        if len(texts) != len(samples):
+            return  # a repeated series was dropped: reuse would misalign
+        if any(t.split("{", 1)[0] != s.labels.get("__name__") for t, s in zip(texts, samples)):
+            return  # samples not in line order (or a name given as {__name__=...}): never reuse
+        keys = {tuple(sorted(s.labels.items())) for s in samples}
+        if len(keys) != len(samples):
+            return
+        self._shape, self._comments, self._labels = shape, comments, [s.labels for s in samples]
+
+
+def _value(token: str) -> float | None:
+    """The sample value exactly as the full parse reads it (int first: "-0" is 0.0), None if refused."""
+    try:
+        _go_float(token)
+    except ValueError:
+        return None
+    try:
+        return float(int(token))
+    except ValueError:
+        return float(token)
+
+
+def _series_text(line: str) -> str | None:
+    """The series part of a checked sample line (up to the whitespace before the value)."""
+    try:
+        series, rest = _split_series(line)
+    except ValueError:
+        return None
+    if not rest or rest[0] not in " \t":
+        return None
+    return series
