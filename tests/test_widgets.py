@@ -146,3 +146,17 @@ def _hms(ts):
     from console.clock import hms
 
     return hms(ts)
+
+
+async def test_off_switches_come_first_and_are_all_visible():
+    pipelines = [{"pipeline": f"p{n:02d}", "enabled": n % 7 != 3, "updated_at": None} for n in range(28)]
+    fake = FakeFacade(state(storytailor={"switches": pipelines}))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        text = screen_text(app)
+        off = [f"p{n:02d}" for n in range(28) if n % 7 == 3]
+        rows = [line for line in text.splitlines() if "storytailor" in line]
+        assert all("○ OFF" in rows[i] and off[i] in rows[i] for i in range(len(off)))  # the four off rows on top
+        assert "28 switches, 4 off" in text

@@ -14,7 +14,7 @@ from .fmt import coarse_age
 from .keyed_table import KeyedTable
 
 ON = Text("● ON", style="green")
-OFF = Text("○ OFF", style="bold red")
+OFF = Text("○ OFF", style="bold reverse red")  # reverse: still stands out with NO_COLOR (not colour alone)
 UNK = Text("?", style="dim")
 
 
@@ -44,6 +44,8 @@ def switch_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
                 detail = " ".join(x for x in (fl.get("mode") or "", fl.get("source") or "?") if x)
                 rows.append((f"{svc.name}/{fl.get('name')}", (svc.name, fl.get("name") or "?",
                                                           _state(fl.get("enabled")), detail, "")))
+    # what is off first: the reason anyone looks at this table (28 rows do not fit; the off ones must)
+    rows.sort(key=lambda row: row[1][2] is not OFF)
     return rows
 
 
