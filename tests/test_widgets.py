@@ -160,3 +160,25 @@ async def test_off_switches_come_first_and_are_all_visible():
         rows = [line for line in text.splitlines() if "storytailor" in line]
         assert all("○ OFF" in rows[i] and off[i] in rows[i] for i in range(len(off)))  # the four off rows on top
         assert "28 switches, 4 off" in text
+
+
+async def test_incidents_are_told_apart_by_their_labels_and_use_the_width():
+    from console.incidents.model import Incident
+
+    st = state()
+    st.incidents = [Incident(f"INC-{n}", f"k{n}", "ConversionEmissionGap", "P3", "rule", "pulse", "", "ConversionEmissionGap",
+                             opened_at=st.ts, labels={"job": "pulse", "type": t}) for n, t in
+                    ((1, "paywall_viewed"), (2, "upgrade_clicked"))]
+    fake = FakeFacade(st)
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "paywall_viewed" in text and "upgrade_clicked" in text  # the label that tells them apart
+        assert " upd" in text  # the stakeholder-update column stays
+    async with OpsApp(FakeFacade(st), autorun=False).run_test(size=(120, 40)) as pilot:
+        pilot.app.session.publish()
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "paywall_viewed" in text and "upgrade_clicked" in text

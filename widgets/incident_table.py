@@ -71,19 +71,35 @@ def update_cell(inc: Incident, now: float) -> Text:
     return _cell(f"▲ {_minutes(now - due)}m late", UPDATE_WIDTH, "bold red")
 
 
-def incident_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
+SAME_FOR_ALL = {"job", "instance", "alertname", "severity", "__name__"}  # never what tells two incidents apart
+OTHER_COLUMNS = 6 + 3 + STATE_WIDTH + TARGET_WIDTH + UPDATE_WIDTH + 6 * 2 + 3  # id, sev, the rest, padding, border
+
+
+def fit(text: str, width: int) -> str:
+    """Cut to the column with an ellipsis (never silently), padded so an update in place keeps the width."""
+    return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
+
+
+def name_cell(title: str, labels: dict[str, str], width: int, style: str = "") -> Text:
+    """The title, and under it the values of the labels that tell it from its siblings (`upgrade_clicked`; the
+    detail screen names them), each cut with an ellipsis to the column (such a row is two lines high)."""
+    told = " ".join(v for k, v in sorted(labels.items()) if k not in SAME_FOR_ALL)
+    return Text(fit(title, width) + (f"\n{fit(told, width)}" if told else ""), style=style)
+
+
+def incident_rows(state: ConsoleState, title_width: int = TITLE_WIDTH) -> list[tuple[str, tuple]]:
     rows = []
     for inc in state.incidents:
-        title = (inc.title if len(inc.title) <= TITLE_WIDTH else inc.title[: TITLE_WIDTH - 1] + "…").ljust(TITLE_WIDTH)
-        rows.append((inc.id, (inc.id, Text(inc.severity, style=SEV.get(inc.severity, "")), state_cell(inc), title,
-                              timer_cell(inc, state.ts), update_cell(inc, state.ts))))
+        rows.append((inc.id, (inc.id, Text(inc.severity, style=SEV.get(inc.severity, "")), state_cell(inc),
+                              name_cell(inc.title, inc.labels, title_width), timer_cell(inc, state.ts),
+                              update_cell(inc, state.ts))))
     opened = {i.key for i in state.incidents if i.is_open}
     for r in state.active():
         if r.state == "pending" and r.key not in opened:  # not an incident yet: shown so nobody is surprised
             since = r.active_since
-            name = f"{r.name} on {r.service or 'unassigned'}"  # a rule-file alert of no service
+            name = f"{r.name} on {r.service or 'unassigned'}"  # unassigned: a rule-file alert of no configured service
             rows.append((f"rule:{r.key}", ("", Text(r.severity, style="dim"), _cell("◌ pending", STATE_WIDTH, "dim yellow"),
-                                           _cell(name[:TITLE_WIDTH], TITLE_WIDTH, "dim"),
+                                           name_cell(name, r.labels, title_width, "dim"),
                                            _cell(f"for {coarse_age(state.ts - since)}" if since else "", TARGET_WIDTH),
                                            _cell("", UPDATE_WIDTH))))
     return rows
@@ -121,7 +137,9 @@ class IncidentTable(Vertical):
         yield self.table
 
     def show(self, state: ConsoleState) -> None:
-        rows = incident_rows(state)
+        # the incident column takes the width the others leave: two incidents must be told apart at a glance
+        width = self.size.width or 78
+        rows = incident_rows(state, max(TITLE_WIDTH, width - OTHER_COLUMNS))
         self.table.sync(rows)
         self._services = {i.id: i.service for i in state.incidents}
         self._services.update({f"rule:{r.key}": r.service for r in state.active()})

@@ -28,7 +28,7 @@ class KeyedTable(DataTable):
             selected = self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
             self.clear()
             for key, cells in rows:
-                self.add_row(*cells, key=key)
+                self.add_row(*cells, key=key, height=None)  # a cell of two lines makes its row two high
             self._cells = dict(rows)
             self._order = keys
             if selected in keys:
