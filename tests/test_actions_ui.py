@@ -387,3 +387,23 @@ async def test_f12_writes_a_screenshot_into_the_data_dir_and_says_where(tmp_path
         path = Path(note.removeprefix("Screenshot written to "))
         assert path.parent == Path(os.environ["OPSCONSOLE_DATA_DIR"]) / "screenshots"
         assert path.read_text().startswith("<svg") and "Conversion&#160;health" in path.read_text()
+
+
+async def test_undoing_a_kill_still_propagating_never_rewrites_it_as_failed():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance(app, pilot, 2)
+        await press_action(app, pilot, "switch-table", "k", 2)  # story-scoring: runs every 5 min
+        await confirm(app, pilot)
+        kill = app.session.engine.state.actions[0]
+        assert kill.status == "propagating"
+        await pilot.press("u")
+        await pilot.pause()
+        await confirm(app, pilot)
+        await advance(app, pilot, 60, step=5)  # well past the re-poll that reads it enabled again
+        undo = app.session.engine.state.actions[0]
+        assert undo.inverse_of == kill.seq and undo.status in ("confirmed", "propagating")
+        assert kill.status == "propagating" and f"undone by #{undo.seq}" in kill.proof
+    rows = await read_rows(audit_path())
+    assert [(r["attempt"], r["result"]) for r in rows if r["attempt"] == kill.seq] == [
+        (kill.seq, "sent"), (kill.seq, "propagating")]  # never a later "failed" for the kill

@@ -271,6 +271,13 @@ class Executor:
         self._in_flight[plan.key] = rec
         if plan.inverse_of is not None:
             self._undone.add(plan.inverse_of)
+            # the action being undone stops being verified: its outcome so far stands (an undo never rewrites it
+            # as failed), and the record says what came after it
+            undone = self._verifying.pop(plan.inverse_of, None)
+            if undone is not None:
+                undone.record.proof = (undone.record.proof + " · " if undone.record.proof else "") + \
+                    f"undone by #{rec.seq} before it settled"
+                self._changed(undone.record)
         code, answer, ok = None, "", True
         for n, step in enumerate(plan.steps):
             code, answer, ok = await self._send(plan, step)
