@@ -141,6 +141,12 @@ async def test_mitigation_audit_rows_land_on_the_timeline_and_in_the_drafts(watc
     assert inc.timeline[-1].kind == "action" and "conversion.test_event" in inc.timeline[-1].text
     draft = comms.render("escalation", inc, w.clock.now())
     assert "Actions Taken: " in draft and "conversion.test_event: confirmed (202 accepted)" in draft
+    # read-only: an attempt refused before the network stays on the timeline, not in what the draft says was done
+    w.engine.hub.publish(MitigationAudited(w.clock.now(), USER, "demo", "pulse", "conversion.disable_all", None, 2,
+                                           "refused", "PUT /api/conversion/config", "read-only (demo): nothing sent"))
+    assert "conversion.disable_all: refused" in inc.timeline[-1].text
+    draft = comms.render("update", inc, w.clock.now())
+    assert "conversion.test_event: confirmed" in draft and "disable_all" not in draft
     pb = playbook_for(inc.runbook)
     step = next(s for s in pb.diagnosis if any(lv.action for lv in s.live))
     results = {a: r for (svc, a), r in w.engine.incidents.action_results.items() if svc == "pulse"}

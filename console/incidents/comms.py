@@ -70,9 +70,12 @@ def templates_for(inc: Incident) -> list[str]:
 
 
 def actions_taken(inc: Incident) -> list[str]:
-    """What was done, in order: the mitigations run (audit log) and the human state changes."""
+    """What was done, in order: the mitigations run (audit log) and the human state changes. An attempt that was
+    refused (read-only, in flight) or cancelled did nothing: the timeline keeps it, a stakeholder draft does not."""
     out = []
     for e in sorted(inc.timeline, key=lambda e: e.ts):
+        if e.kind == "action" and e.text.split(": ", 1)[-1].startswith(("refused", "cancelled")):
+            continue
         if e.kind == "action" or (e.kind == "state" and e.who not in (None, "console", "alertmanager")):
             out.append(f"{hms(e.ts)} {e.text}" + (f" ({e.who})" if e.who else ""))
         elif e.kind == "state" and e.who == "alertmanager":
