@@ -260,7 +260,10 @@ async def test_pipeline_stall_steps_show_their_live_values(watch_factory):
 def test_threshold_split_for_the_plot():
     assert split_threshold('x{job="a"} >= 30 < 70') == ('x{job="a"}', 30.0)
     assert split_threshold("sum(a) / sum(b) > 0.05") == ("sum(a) / sum(b)", 0.05)
-    assert split_threshold("(a == 0) or on (job) (up == 0)") == ("(a == 0) or on (job) (up == 0)", None)
+    # a set operation with a parenthesised first operand plots that operand (ServiceDown: readiness; the stall:
+    # Pulse's stale status), not the whole expression
+    assert split_threshold("(a == 0) or on (job) (up == 0)") == ("a", 0.0)
+    assert split_threshold("(a == 0) + (b == 1)") == ("(a == 0) + (b == 1)", None)  # not a set operation
 
 
 # --- communication drafts ------------------------------------------------------------------------
@@ -291,3 +294,25 @@ async def test_a_bare_incident_renders_every_template_without_crashing(watch_fac
         assert "{" not in text and "None" not in text
     assert "path-tracker" in comms.templates_for(inc)
     assert "symptom: <unknown>" in comms.render("path-tracker", inc, w.clock.now())
+
+
+async def test_the_runbooks_test_event_is_diagnosis_not_recovery(watch_factory):
+    """Runbook 000, Pipeline Stall, step 2: a test event accepted while no organic event flows; the stall stays."""
+    from conftest import executor_for
+    from console.mitigations.catalog import load_actions
+
+    w, inc = await stalled(watch_factory)
+    ex = executor_for(w.engine, load_actions(w.engine.cfg))
+    await ex.start()
+    try:
+        rec = await ex.execute(ex.plan("conversion.test_event"))
+        assert rec.status == "confirmed"
+        await w.run_for(60)
+        assert w.engine.state.services["pulse"].figures["status_reported"] != "stale"  # Pulse saw an event...
+        assert w.rule("ConversionPipelineStall").state == "firing"  # ...but the pipeline is still stalled
+        assert inc.recovered_at is None and "cleared" not in comms.render("update", inc, w.clock.now())
+        w.fleet.set_scenario("normal")  # organic events flow again: now it recovers
+        await w.run_for(120)
+        assert w.rule("ConversionPipelineStall") is None and inc.recovered_at is not None
+    finally:
+        await ex.stop()

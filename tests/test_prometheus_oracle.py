@@ -248,7 +248,7 @@ async def test_console_on_prometheus_equals_local_evaluation_of_its_samples(live
     figures = remote.state.services
     assert figures["datapipe"].figures["req_rate"] > 0 and figures["pulse"].figures["rate_1m"] > 0
     assert "PotentialBruteForce" in seen_remote  # a remote rule's lifecycle was compared, not only empties
-    assert remote.state.backend.remote > 30 and remote.state.backend.mixed == 1
+    assert remote.state.backend.remote > 30 and remote.state.backend.mixed == 2  # ServiceDown, ConversionPipelineStall
 
 
 def counter_exprs(store: SeriesStore) -> list[str]:
@@ -518,8 +518,9 @@ def test_rule_and_panel_routing_covers_every_expression() -> None:
         names = set(re.findall(r"([a-z_]+)\{", expr))
         local = {n for n in names if n.startswith("opsconsole_")}
         assert kind == ("local" if names == local else ("mixed" if local else "remote")), expr
-        if kind == "mixed":  # ServiceDown: its `up` side is pulled as raw samples over the lookback
-            assert selectors == [(f'up{{job="{JOB}"}}', 300.0)], expr
+        if kind == "mixed":  # its Prometheus side is pulled as raw samples over the lookback (or its range)
+            assert selectors in ([(f'up{{job="{JOB}"}}', 300.0)],  # ServiceDown
+                                 [(f'pulse_conversion_events_total{{job="{JOB}",surface!="runbook_test"}}', 300.0)]), expr
         kinds.add(kind)
     assert kinds == {"local", "remote", "mixed"}
     assert route('rate(x{a="b"}[5m] offset 1m) + on() opsconsole_y') == ("mixed", [('x{a="b"}', 360.0)])

@@ -121,11 +121,28 @@ def live_value(lv: Live, figures: dict, query: Callable[[str], list], job: str,
 _CMP = re.compile(r"\s*(?:>=|<=|==|!=|>|<)\s*(?:bool\s+)?(-?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 
 
+_SET_OP = re.compile(r"\s+(?:or|and|unless)\b")
+
+
+def _first_operand(expr: str) -> str:
+    text = expr.strip()
+    if not text.startswith("("):
+        return expr
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return text[1:i] if _SET_OP.match(text, i + 1) else expr
+    return expr
+
+
 def split_threshold(expr: str) -> tuple[str, float | None]:
     """(the expression without its trailing comparisons, the first of them) — what the plot draws.
 
-    In a band such as `x >= 30 < 70` the first comparison is the one the rule fires on.
+    In a band such as `x >= 30 < 70` the first comparison is the one the rule fires on. In `(a > 1) or on (job)
+    (...)` (a set operation whose first operand is parenthesised) the first operand is the condition to plot.
     """
+    expr = _first_operand(expr)
     base, threshold = expr, None
     while (m := _CMP.search(base)) is not None:
         threshold = float(m.group(1))
