@@ -16,6 +16,8 @@ from console.config.schema import Config
 from console.incidents.store import IncidentStore, default_path
 from console.incidents.manager import IncidentManager
 from .model import Observation
+from .safe_text import admit, clean
+from .sources.transport import config_scrubber
 from console.metrics.panels import Figures, exprs_for
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
@@ -39,6 +41,7 @@ class Engine:
                  persist_incidents: bool | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
+        self.scrub = config_scrubber(cfg)  # every configured secret, re-read from the environment each tick
         self.rules = load_rules(cfg, promql.check)
         exprs = [r.expr for r in self.rules]
         for s in cfg.services:
@@ -123,6 +126,7 @@ class Engine:
     async def tick(self) -> ConsoleState:
         """Poll every due endpoint (concurrently), ingest what came back, evaluate, publish."""
         now = self.clock.now()
+        self.scrub.refresh()
         batches = await asyncio.gather(*(s.poll_due(now) for s in self._polling()))
         for batch in batches:
             for obs in batch:
@@ -147,6 +151,7 @@ class Engine:
     # --- the one path every observation takes -------------------------------------------
 
     def ingest(self, obs: Observation) -> None:
+        obs = admit(obs, self.scrub)  # the boundary: nothing past here holds escapes or a secret a service echoed
         for fn in self.observers:
             fn(obs)
         svc = self.state.services.get(obs.source)
@@ -164,7 +169,7 @@ class Engine:
         try:
             reading: Reading = read(svc.kind, obs.endpoint, obs.payload, cfg.job or cfg.name, cfg.instance or "")
         except ValueError as e:
-            ep.error = str(e).splitlines()[0]
+            ep.error = clean(str(e).splitlines()[0], self.scrub, 200)
             return
         ep.data, ep.last_ok, ep.error = reading.data, obs.ts, None
         self._add_samples(obs, reading.gauges)

@@ -83,14 +83,14 @@ def exprs_for(kind: str, job: str) -> list[str]:
 
 
 def debt_band(score: float | None) -> str | None:
-    if score is None:
+    if score is None or not math.isfinite(score):  # NaN is in no band: unknown, never a guess
         return None
     return next(name for limit, name in DEBT_BANDS if score < limit)
 
 
 def recommended_intake(score: float | None, pending_reviews: float | None) -> str | None:
     """Runbook 002 'When to change mode' (incident-in-progress is the operator's call, not shown here)."""
-    if score is None:
+    if score is None or not math.isfinite(score):
         return None
     if score > 70:
         return "pause"
