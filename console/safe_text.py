@@ -118,3 +118,13 @@ def admit(obs, scrub: Scrubber):
     if obs.payload is not None:
         changes["payload"] = clean_tree(obs.payload, scrub)
     return replace(obs, **changes) if changes else obs
+
+
+def markup_escape(text: str) -> str:
+    """Text to place inside Textual markup, inert whatever it holds or wherever it was cut.
+
+    Textual's own `escape` leaves a cut tag (`[link=x`) alone, which then swallows the markup after it.
+    Every `[` is escaped; a final backslash (which would escape the closing tag after it) is shown as ⧵.
+    """
+    text = text.replace("[", "\\[")
+    return text[:-1] + "⧵" if text.endswith("\\") else text

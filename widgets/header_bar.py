@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from textual.containers import Horizontal
-from textual.markup import escape
+from console.safe_text import markup_escape as escape
 
 from console.clock import hms
 from console.state import ConsoleState
