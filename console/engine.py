@@ -17,7 +17,9 @@ from console.incidents.store import IncidentStore, default_path
 from console.incidents.manager import IncidentManager
 from .model import Observation
 from .safe_text import admit, clean
-from .sources.transport import config_scrubber
+from .sources.transport import config_scrubber, missing_secrets
+from . import tasks
+from .paths import data_dir
 from console.metrics.panels import Figures, exprs_for
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
@@ -87,6 +89,9 @@ class Engine:
         limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
         self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
         self._sources = [build_source(s, self._client, self.clock) for s in self.cfg.services]
+        tasks.install_log(data_dir(self.cfg.data_dir), self.scrub)
+        for line in missing_secrets(self.cfg):
+            log.warning(line)  # once, at start; only that service's requests fail, each saying why
         await self.incidents.start()
         if self.backend is not None:
             self._split_scrapers()
@@ -130,7 +135,7 @@ class Engine:
         batches = await asyncio.gather(*(s.poll_due(now) for s in self._polling()))
         for batch in batches:
             for obs in batch:
-                self.ingest(obs)
+                self._ingest_guarded(obs)
         at = self.clock.now()
         if self.backend is not None:
             scraping = self.backend.scraping
@@ -141,12 +146,31 @@ class Engine:
         return self.evaluate(at)
 
     async def run(self) -> None:
-        """Tick forever at the configured cadence; a tick never overlaps the next."""
+        """Tick forever at the configured cadence; a tick never overlaps the next, and one that fails is seen."""
         while True:
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception as e:  # noqa: BLE001 - the engine keeps ticking; the header shows what broke
+                self._failed("tick", e)
+                for fn in self.listeners:
+                    fn(self.state)
             now = self.clock.now()
             due = min([s.next_due() for s in self._polling()] + [now + self.cfg.tick])
             await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
+
+    def _ingest_guarded(self, obs: Observation) -> None:
+        """A reading the console cannot digest is that endpoint's error (and a log line), never the tick's."""
+        try:
+            self.ingest(obs)
+        except Exception as e:  # noqa: BLE001
+            line = tasks.report(f"ingest {obs.source}/{obs.endpoint}", e)
+            svc = self.state.services.get(obs.source)
+            if svc is not None:
+                svc.endpoints.setdefault(obs.endpoint, EndpointState(obs.endpoint)).error = f"internal error: {line}"
+
+    def _failed(self, where: str, e: BaseException) -> None:
+        self.state.engine_error = f"{where}: {tasks.report(where, e)}"
+        self.state.engine_error_at = self.clock.now()
 
     # --- the one path every observation takes -------------------------------------------
 
@@ -231,6 +255,8 @@ class Engine:
 
     def evaluate(self, now: float) -> ConsoleState:
         self.state.ts = now
+        for name, line in tasks.take_failures():  # a background writer that died (recorder, incident store)
+            self.state.engine_error, self.state.engine_error_at = f"{name}: {line}", now
         self.emit("tick", {"ts": now})
         self.state.rules = self.evaluator.evaluate(now, self.query)
         self._emit_transitions(now)

@@ -127,6 +127,8 @@ class ConsoleState:
     actions: list[ActionRecord] = field(default_factory=list)  # recent mitigations, newest first
     backend: BackendState | None = None  # None: metrics scraped directly (no [prometheus])
     incidents: list = field(default_factory=list)  # console.incidents.manager.Incident, open first (IncidentManager.visible)
+    engine_error: str | None = None  # the last failure of a tick or a background task, one line (console/tasks.py)
+    engine_error_at: float | None = None
 
     def active(self) -> list[RuleState]:
         """Firing first, then pending; newest first within each."""
@@ -175,4 +177,5 @@ class ConsoleState:
             "actions": [asdict(a) for a in self.actions],
             "metrics_backend": asdict(self.backend) if self.backend else {"status": "local"},
             "incidents": [i.to_json(self.ts) for i in self.incidents],
+            "engine_error": self.engine_error,
         }

@@ -23,6 +23,7 @@ from console.paths import data_dir
 from .replay import carried
 from .format import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
                         encode_samples, migrate, minute_of)
+from console.tasks import supervise
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +246,7 @@ class Recorder:
         self.engine.observers.append(self._on_obs)
         self.engine.event_listeners.append(self._on_event)
         self.engine.listeners.append(self._on_state)
-        self._task = asyncio.create_task(self._run(), name="recorder")
+        self._task = supervise(asyncio.create_task(self._run(), name="recorder"), "recorder")
         return self
 
     # --- the engine's callbacks: append only, never block -------------------------------

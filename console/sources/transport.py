@@ -56,6 +56,19 @@ def config_secrets(cfg) -> list[str]:
     return [s for s in out if s]
 
 
+def missing_secrets(cfg) -> list[str]:
+    """One warning per secret variable that is not set, naming it and who needs it."""
+    need: dict[str, list[str]] = {}
+    for s in cfg.services:
+        for env in s.auth.secret_envs():
+            need.setdefault(env, []).append(s.name)
+    if cfg.prometheus is not None:
+        for env in cfg.prometheus.secret_envs():
+            need.setdefault(env, []).append("[prometheus]")
+    return [f"environment variable {env} is not set: requests to {', '.join(who)} will fail until it is"
+            for env, who in need.items() if not os.environ.get(env)]
+
+
 def config_scrubber(cfg) -> Scrubber:
     """A Scrubber that re-reads the config's secrets from the environment on `refresh()`."""
     return Scrubber(lambda: config_secrets(cfg))
