@@ -69,7 +69,10 @@ class Source:
 
     async def poll_due(self, now: float) -> list[Observation]:
         due = [ep for ep in self.endpoints if self._due[ep.key] <= now]
-        return list(await asyncio.gather(*(self._poll(ep, now) for ep in due)))
+        out = list(await asyncio.gather(*(self._poll(ep, now) for ep in due)))
+        # a probe that just succeeded made the backed-off endpoints due: read them in this same tick
+        again = [ep for ep in self.endpoints if ep not in due and self._due[ep.key] <= now]
+        return out + list(await asyncio.gather(*(self._poll(ep, now) for ep in again)))
 
     async def _poll(self, ep: Endpoint, now: float) -> Observation:
         status = None
