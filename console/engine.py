@@ -152,8 +152,7 @@ class Engine:
                 await self.tick()
             except Exception as e:  # noqa: BLE001 - the engine keeps ticking; the header shows what broke
                 self._failed("tick", e)
-                for fn in self.listeners:
-                    fn(self.state)
+                self._publish()
             now = self.clock.now()
             due = min([s.next_due() for s in self._polling()] + [now + self.cfg.tick])
             await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
@@ -270,9 +269,16 @@ class Engine:
             self._trend_at = now - (now % TREND_STEP)
             self.state.trends = self._trends(now)
         self.incidents.evaluate(self.state, now)
-        for fn in self.listeners:
-            fn(self.state)
+        self._publish()
         return self.state
+
+    def _publish(self) -> None:
+        """Every listener gets the state; one that raises is reported and does not starve the others."""
+        for fn in self.listeners:
+            try:
+                fn(self.state)
+            except Exception as e:  # noqa: BLE001
+                self._failed("listener", e)
 
     def _emit_transitions(self, now: float) -> None:
         current = {r.key: r for r in self.state.rules if r.state in ("pending", "firing")}

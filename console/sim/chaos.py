@@ -75,7 +75,7 @@ async def run_chaos(minutes: float = 10.0, seed: int = 1, kinds: tuple[str, ...]
     if record:
         from console.recording.writer import open_recorder
 
-        recorder = await open_recorder(engine, str(data_dir(cfg.data_dir) / "recordings"))
+        recorder = await open_recorder(engine)  # into <data_dir>/recordings, as the TUI does
     fleet = demo.fleet
     kind_of = {s.name: s.kind for s in cfg.services}
     # per service: the fault now on (kind, until) or the quiet span's end
