@@ -145,7 +145,7 @@ async def _snapshot(args) -> int:
                 await clock.sleep(min(engine.cfg.tick, end - clock.now()))
     finally:
         await session.stop()
-    json.dump(state.to_json(), sys.stdout, indent=2, default=str)
+    json.dump(state.to_json(), sys.stdout, indent=2, default=str, allow_nan=False)
     sys.stdout.write("\n")
     return 1 if state.firing else 0
 

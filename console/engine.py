@@ -186,6 +186,7 @@ class Engine:
         if obs.endpoint == "metrics":
             self._ingest_metrics(obs, cfg.job or cfg.name, cfg.instance or "", ep)
             return
+        ep.retry_at = obs.meta.get("retry_at") if obs.error is not None else None
         if obs.error is not None:
             ep.error = obs.error
             return
@@ -202,6 +203,7 @@ class Engine:
         key = (obs.source, obs.endpoint)
         before = self._last_series.get(key, set())
         up = {"__name__": "up", "job": job, "instance": instance}
+        ep.retry_at = obs.meta.get("retry_at") if obs.error is not None else None
         if obs.error is not None:
             ep.error = obs.error
             for lk in before:

@@ -254,6 +254,7 @@ async def test_hostile_text_in_every_field_reaches_the_screen_as_text():
             assert app.is_running and app.return_code is None, fault
             assert_inert(app)
         assert "✖ error: ready: HTTP 500: [@click=app.quit]Q[/] [bold red]x[/]…[/] redlink [link=x" in screen_text(app)
+        assert "retrying in 5s" in screen_text(app)  # when the next try is, rather than a stale error alone
         # the detail screen of a hostile service (its endpoints and figures) renders the same way
         app.screen.query_one("#debt").focus()
         await pilot.press("enter")
@@ -285,3 +286,30 @@ async def test_an_engine_failure_is_in_the_header():
 
         assert f"✖ engine listener: KeyError: 'debt_band' at {hms(app.engine.state.ts)}" in screen_text(app)
         assert app.is_running
+
+
+def test_snapshot_json_is_strict_with_a_reason_for_each_null():
+    from console.state import ConsoleState, ServiceState
+
+    state = ConsoleState(ts=1.0, environment="t", read_only=False, mode="live")
+    state.services["c"] = ServiceState("c", "converge", "C", figures={"debt": float("nan"), "rate": float("inf"), "ok": 2.0})
+    doc = json.loads(json.dumps(state.to_json(), allow_nan=False))
+    assert doc["services"]["c"]["figures"] == {"debt": None, "rate": None, "ok": 2.0}
+    assert doc["non_finite"] == {"services.c.figures.debt": "NaN", "services.c.figures.rate": "+Inf"}
+
+
+async def test_an_unset_secret_variable_is_one_warning_and_only_its_service_fails(hostile, monkeypatch, caplog):
+    w = await hostile()
+    monkeypatch.delenv("OPSCONSOLE_DEMO_CONVERGE_KEY")
+    engine = Engine(w.engine.cfg, w.clock, scenario="normal", persist_incidents=False)
+    with caplog.at_level("WARNING"):
+        await engine.start()
+    try:
+        warned = [r.getMessage() for r in caplog.records if "OPSCONSOLE_DEMO_CONVERGE_KEY" in r.getMessage()]
+        assert warned == ["environment variable OPSCONSOLE_DEMO_CONVERGE_KEY is not set: requests to converge "
+                          "will fail until it is"]
+        state = await engine.tick()
+        assert state.services["converge"].error.endswith("auth: environment variable OPSCONSOLE_DEMO_CONVERGE_KEY is not set")
+        assert all(state.services[n].error is None for n in ("pulse", "storytailor", "path-tracker", "datapipe"))
+    finally:
+        await engine.stop()

@@ -55,7 +55,9 @@ class Panel(Vertical, can_focus=True):
         if err:
             self.status_line.set(f"[$error]✖ error: {escape(err)}[/]")
             last = svc.failing_since_ok(state.ts)
-            set_subtitle(self, f"last good {age(last)} ago" if last is not None else "no good reading yet")
+            retry = svc.retry_in(state.ts)
+            again = f" · retrying in {age(round(retry))}" if retry else ""
+            set_subtitle(self, (f"last good {age(last)} ago" if last is not None else "no good reading yet") + again)
         elif svc.last_ok is None:
             self.status_line.set("[dim]waiting for first poll…[/]")
         else:
