@@ -194,6 +194,9 @@ class Engine:
             reading: Reading = read(svc.kind, obs.endpoint, obs.payload, cfg.job or cfg.name, cfg.instance or "")
         except ValueError as e:
             ep.error = clean(str(e).splitlines()[0], self.scrub, 200)
+            for src in self._sources:
+                if src.name == obs.source:
+                    src.unusable(obs.endpoint)
             return
         ep.data, ep.last_ok, ep.error = reading.data, obs.ts, None
         self._add_samples(obs, reading.gauges)

@@ -67,7 +67,7 @@ async def run_chaos(minutes: float = 10.0, seed: int = 1, kinds: tuple[str, ...]
     clock = VirtualClock(START)
     demo = Demo(clock, scenario="normal", seed=seed)
     cfg = await demo.start(tick=tick)
-    services = [s.model_copy(update={"timeout": timeout, "metrics_interval": tick}) for s in cfg.services]
+    services = [s.model_copy(update={"timeout": timeout, "metrics_interval": max(tick, 5.0)}) for s in cfg.services]
     cfg = cfg.model_copy(update={"services": services})
     engine = Engine(cfg, clock, scenario="normal", persist_incidents=True)
     await engine.start()
@@ -91,6 +91,8 @@ async def run_chaos(minutes: float = 10.0, seed: int = 1, kinds: tuple[str, ...]
             now = clock.now()
             for name, (kind, until) in plan.items():
                 if now < until:
+                    continue
+                if kind is None and not kinds:  # the reference run: no fault, ever
                     continue
                 if kind is None:  # quiet span over: a fault starts
                     kind = rng.choice(kinds)

@@ -67,6 +67,12 @@ class Source:
         for key in keys or self._due:
             self._due[key] = now
 
+    def unusable(self, key: str) -> None:
+        """Its last answer could not be read (NaN, a wrong type): try again at the service's base interval,
+        not the endpoint's slow one, so the panel heals soon after the service does."""
+        if key in self._due:
+            self._due[key] = min(self._due[key], self.clock.now() + self.service.interval)
+
     async def poll_due(self, now: float) -> list[Observation]:
         due = [ep for ep in self.endpoints if self._due[ep.key] <= now]
         out = list(await asyncio.gather(*(self._poll(ep, now) for ep in due)))
