@@ -23,6 +23,7 @@ from .paths import data_dir
 from console.metrics.panels import Figures, exprs_for
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
+from console.metrics.resets import ResetWatch, is_counter
 from console.rules.lifecycle import RuleEvaluator
 from console.rules.load import load_rules
 from .sources import Reading, build_source, read
@@ -72,6 +73,7 @@ class Engine:
         self._client: httpx.AsyncClient | None = None
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
+        self._resets: dict[tuple[str, str], ResetWatch] = {}  # counters going backwards, per scrape target
         self._trend_at = 0.0
         # [prometheus]: rules and panel figures are the server's instant queries (live only: a replay
         # re-evaluates its recording locally); /metrics is then scraped only while it is unreachable.
@@ -216,11 +218,18 @@ class Engine:
             return
         samples = obs.samples or ()
         now_keys = set()
+        resets = self._resets.setdefault(key, ResetWatch())
         for s in samples:
-            now_keys.add(tuple(sorted(s.labels.items())))
+            lk = tuple(sorted(s.labels.items()))
+            now_keys.add(lk)
             self.store.add(s.labels, s.ts if s.ts is not None else obs.ts, s.value)
+            name = s.labels["__name__"]
+            if is_counter(name):
+                resets.add(lk, name, s.value)
         for lk in before - now_keys:
             self.store.add(dict(lk), obs.ts, STALE_NAN)
+        resets.forget(before - now_keys)
+        ep.warning = resets.warning()
         self._last_series[key] = now_keys
         self.store.add(up, obs.ts, 1.0)
         ep.last_ok, ep.error, ep.data = obs.ts, None, {"samples": len(samples)}
@@ -335,6 +344,7 @@ class Engine:
         self.evaluator.reset()
         self.figures.reset()
         self._last_series.clear()
+        self._resets.clear()
         self._rule_states.clear()
         self.incidents.reset()
         self._trend_at = 0.0

@@ -17,6 +17,7 @@ class EndpointState:
     last_poll: float | None = None
     error: str | None = None  # one line, set while the endpoint is failing
     retry_at: float | None = None  # while failing: when it is polled again (shown as "retrying in Ns")
+    warning: str | None = None  # readable but suspect, e.g. a counter that resets on most scrapes
 
 
 @dataclass
@@ -34,6 +35,11 @@ class ServiceState:
             if ep.error:
                 return f"{ep.key}: {ep.error}"
         return None
+
+    @property
+    def warning(self) -> str | None:
+        """The first endpoint's warning (shown when nothing is failing)."""
+        return next((f"{ep.key}: {ep.warning}" for ep in self.endpoints.values() if ep.warning), None)
 
     @property
     def last_ok(self) -> float | None:
@@ -165,6 +171,7 @@ class ConsoleState:
                 "figures": s.figures,
                 "endpoints": {
                     k: {"ok": e.error is None and e.last_ok is not None, "error": e.error,
+                        "warning": e.warning,
                         "retry_in_seconds": None if e.error is None or e.retry_at is None
                         else round(max(0.0, e.retry_at - self.ts), 3),
                         "age_seconds": None if e.last_ok is None else round(self.ts - e.last_ok, 3)}

@@ -71,6 +71,7 @@ CONVERGE_SAYS = {
     "drip": f"timeout after {DEADLINE:g}s",
     "hang": f"timeout after {DEADLINE:g}s",
     "duplicates": None,  # two flags alike are data, not an error (the widgets show both rows)
+    "counter-reset": None,  # readable, but flagged: see below
 }
 
 
@@ -84,21 +85,26 @@ async def test_a_fault_is_that_services_error_and_heals_within_one_interval(host
     secret = w.demo.credentials.converge_key
     w.fleet.faults.set("converge", kind)
     async with asyncio.timeout(10):  # a freeze fails here, however the fault behaves
-        state = await w.run_for(15)
+        state = await w.run_for(35)
     converge = state.services["converge"]
     expected = CONVERGE_SAYS[kind]
-    if expected is None:
-        assert converge.error is None
+    if kind == "counter-reset":  # rates would be wildly high: the panel says why they cannot be trusted
+        assert converge.error is None and converge.warning.startswith("metrics: counter resets every scrape: converge_")
+    elif expected is None:
+        assert converge.error is None and converge.warning is None
     else:
         assert expected in (converge.error or ""), converge.error
     for name in ("pulse", "storytailor", "path-tracker", "datapipe"):  # one service's fault is its own
         assert state.services[name].error is None, (name, state.services[name].error)
     doc = json.dumps(state.to_json(), allow_nan=False, default=str)  # strict JSON, whatever came in
     assert secret not in doc and "\x1b" not in doc
-    assert state.ts == START + 25  # the clock went on: every tick finished
+    assert state.ts == START + 45  # the clock went on: every tick finished
     w.fleet.faults.clear()
     state = await w.run_for(5)  # one normal poll interval
     assert state.services["converge"].error is None
+    if kind == "counter-reset":  # the flag goes once the counters count up again for most of the window
+        state = await w.run_for(50)
+    assert state.services["converge"].warning is None
     assert state.services["converge"].data("debt").get("debt_score") is not None
 
 
@@ -198,9 +204,9 @@ def test_markup_escape_keeps_cut_tags_and_trailing_backslashes_inert():
 # --- the chaos run (short: bench/chaos.py runs the long one) ----------------------------------
 
 async def test_chaos_random_faults_no_crash_no_freeze_fast_recovery_no_secret():
-    result = await run_chaos(minutes=4, seed=3)
+    result = await run_chaos(minutes=5, seed=3)
     assert result["crashes"] == 0 and result["freezes"] == 0, result
-    assert result["unrecovered"] == [] and result["recoveries"] >= 5, result
+    assert result["unrecovered"] == [] and result["recoveries"] >= 3, result
     assert result["recovery_max_s"] <= result["poll_interval_s"], result
     assert result["secrets_found"] == 0 and result["snapshot_json_strict"], result
 

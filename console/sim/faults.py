@@ -108,7 +108,23 @@ STATUS_FAULTS = {
     "empty": lambda h: (200, b""),
 }
 STREAM_FAULTS = {"drip", "hang"}
-KINDS = tuple(sorted(BODY_FAULTS | set(STATUS_FAULTS) | STREAM_FAULTS))
+METRICS_FAULTS = {"counter-reset"}  # /metrics only: every counter lower than at the last scrape
+KINDS = tuple(sorted(BODY_FAULTS | set(STATUS_FAULTS) | STREAM_FAULTS | METRICS_FAULTS))
+
+
+def _counters_back(text: str, n: int) -> str:
+    """Every `_total` sample of an exposition set below its previous value: a reset at every scrape."""
+    out = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            head, _, rest = line.rpartition("}") if "}" in line else ("", "", line)
+            parts = rest.split()
+            name = (head or parts[0]).split("{")[0]
+            if name.endswith("_total") and len(parts) >= (1 if head else 2):
+                parts[0 if head else 1] = repr(1_000_000.0 / (n + 1))
+                line = (head + "} " if head else "") + " ".join(parts)
+        out.append(line)
+    return "\n".join(out) + "\n"
 
 
 class Faults:
@@ -146,6 +162,8 @@ class Faults:
         if fault.kind in STATUS_FAULTS:
             status, body = STATUS_FAULTS[fault.kind](headers)
             content_type = "text/plain"
+        elif fault.kind in METRICS_FAULTS and content_type.startswith("text/plain"):
+            body = _counters_back(body.decode(), self.injected).encode()
         elif fault.kind in BODY_FAULTS and content_type.startswith("application/json"):
             body = _json_fault(fault.kind, json.loads(body), headers)
         elif fault.kind == "hang":
