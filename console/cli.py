@@ -123,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - the traceback goes to the log, scrubbed (it may hold a password)
+        from . import tasks
+
+        print(f"opsconsole: internal error: {tasks.report(args.cmd, e)}", file=sys.stderr)
+        return 1
 
 
 async def _snapshot(args) -> int:
