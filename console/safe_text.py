@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 MASK = "***"
@@ -107,11 +108,8 @@ def clean_tree(value: Any, scrub: Scrubber = NO_SECRETS) -> Any:
     return value
 
 
-
 def admit(obs, scrub: Scrubber):
     """An Observation as the console keeps it (state, recording, incidents): its error and payload cleaned."""
-    from dataclasses import replace
-
     changes = {}
     if obs.error is not None:
         changes["error"] = clean(obs.error, scrub, 200)

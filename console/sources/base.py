@@ -91,6 +91,7 @@ class Source:
                 resp = await self._get(ep)
                 status = resp.status_code
                 if status not in ep.accept_statuses:
+                    self._scrub.refresh()  # a rotated secret is masked in the very answer that echoes it
                     raise SourceError(status_error(resp, self.service.auth, self._scrub))
                 result = self._decode(ep, resp)
         except SourceError as e:
