@@ -135,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001 - the traceback goes to the log, scrubbed (it may hold a password)
+        from . import tasks
+
+        print(f"opsconsole: internal error: {tasks.report(args.cmd, e)}", file=sys.stderr)
+        return 1
 
 
 async def _snapshot(args) -> int:
@@ -157,7 +162,7 @@ async def _snapshot(args) -> int:
                 await clock.sleep(min(engine.cfg.tick, end - clock.now()))
     finally:
         await session.stop()
-    json.dump(state.to_json(), sys.stdout, indent=2, default=str)
+    json.dump(state.to_json(), sys.stdout, indent=2, default=str, allow_nan=False)
     sys.stdout.write("\n")
     return 1 if state.firing else 0
 

@@ -20,6 +20,11 @@ from console.incidents.manager import IncidentManager
 from .memento import Memento
 from .model import Observation
 from console.metrics.panels import Figures, exprs_for, panel_exprs
+from console.metrics.resets import ResetWatch, is_counter
+from . import tasks
+from .paths import data_dir
+from .safe_text import admit, clean
+from .sources.transport import config_scrubber, missing_secrets
 from console.incidents.playbooks import exprs_for as playbook_exprs
 from console.metrics.retention import needs
 from console.rules.lifecycle import RuleEvaluator
@@ -51,6 +56,9 @@ class Engine:
         self.cfg = cfg
         self.clock = clock
         self.hub = hub or Hub()
+        # a subscriber that raises is reported in the header and the log, and does not starve the others
+        self.hub.on_error = lambda where, e: self._failed("listener", e)
+        self.scrub = config_scrubber(cfg)  # every configured secret, re-read from the environment each tick
         catalog = catalog or build_catalog(cfg)  # the Session passes the one it loaded
         self.rules = list(catalog.rules)
         exprs = [r.expr for r in self.rules]
@@ -87,6 +95,7 @@ class Engine:
         self._poll_clients: dict[str, httpx.AsyncClient] = {}
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
+        self._resets: dict[tuple[str, str], ResetWatch] = {}  # counters going backwards, per scrape target
         self._trend_at = 0.0
         # [prometheus]: rules and panel figures are the server's instant queries (live only: a replay
         # re-evaluates its recording locally); /metrics is then scraped only while it is unreachable.
@@ -113,6 +122,9 @@ class Engine:
         self._poll_clients = {s.name: httpx.AsyncClient(limits=own, verify=tls, follow_redirects=False)
                               for s in self.cfg.services}
         self._sources = [build_source(s, self._poll_clients[s.name], self.clock) for s in self.cfg.services]
+        tasks.install_log(data_dir(self.cfg.data_dir), self.scrub)
+        for line in missing_secrets(self.cfg):
+            log.warning(line)  # once, at start; only that service's requests fail, each saying why
         await self.incidents.start()
         if self.backend is not None:
             self._split_scrapers()
@@ -155,10 +167,11 @@ class Engine:
     async def tick(self) -> ConsoleState:
         """Poll every due endpoint (concurrently), ingest what came back, evaluate, publish."""
         now = self.clock.now()
+        self.scrub.refresh()
         batches = await asyncio.gather(*(s.poll_due(now) for s in self._polling()))
         for batch in batches:
             for obs in batch:
-                self.ingest(obs)
+                self._ingest_guarded(obs)
                 await asyncio.sleep(0)  # a hundred services' scrapes in a row would otherwise hold the loop
         at = self.clock.now()
         if self.backend is not None:
@@ -182,16 +195,35 @@ class Engine:
             await asyncio.sleep(0)
 
     async def run(self) -> None:
-        """Tick forever at the configured cadence; a tick never overlaps the next."""
+        """Tick forever at the configured cadence; a tick never overlaps the next, and one that fails is seen."""
         while True:
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception as e:  # noqa: BLE001 - the engine keeps ticking; the header shows what broke
+                self._failed("tick", e)
+                self.publish()
             now = self.clock.now()
             due = min([s.next_due() for s in self._polling()] + [now + self.cfg.tick])
             await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
 
+    def _ingest_guarded(self, obs: Observation) -> None:
+        """A reading the console cannot digest is that endpoint's error (and a log line), never the tick's."""
+        try:
+            self.ingest(obs)
+        except Exception as e:  # noqa: BLE001
+            line = tasks.report(f"ingest {obs.source}/{obs.endpoint}", e)
+            svc = self.state.services.get(obs.source)
+            if svc is not None:
+                svc.endpoints.setdefault(obs.endpoint, EndpointState(obs.endpoint)).error = f"internal error: {line}"
+
+    def _failed(self, where: str, e: BaseException) -> None:
+        self.state.engine_error = f"{where}: {tasks.report(where, e)}"
+        self.state.engine_error_at = self.clock.now()
+
     # --- the one path every observation takes -------------------------------------------
 
     def ingest(self, obs: Observation) -> None:
+        obs = admit(obs, self.scrub)  # the boundary: nothing past here holds escapes or a secret a service echoed
         for fn in self.observers:
             fn(obs)
         svc = self.state.services.get(obs.source)
@@ -203,13 +235,17 @@ class Engine:
         if obs.endpoint == "metrics":
             self._ingest_metrics(obs, cfg.job or cfg.name, cfg.instance or "", ep)
             return
+        ep.retry_at = obs.meta.get("retry_at") if obs.error is not None else None
         if obs.error is not None:
             ep.error = obs.error
             return
         try:
             reading: Reading = read(svc.kind, obs.endpoint, obs.payload, cfg.job or cfg.name, cfg.instance or "")
         except ValueError as e:
-            ep.error = str(e).splitlines()[0]
+            ep.error = clean(str(e).splitlines()[0], self.scrub, 200)
+            for src in self._sources:
+                if src.name == obs.source:
+                    src.unusable(obs.endpoint)
             return
         ep.data, ep.last_ok, ep.error = reading.data, obs.ts, None
         self._add_samples(obs, reading.gauges)
@@ -219,6 +255,7 @@ class Engine:
         key = (obs.source, obs.endpoint)
         before = self._last_series.get(key, set())
         up = {"__name__": "up", "job": job, "instance": instance}
+        ep.retry_at = obs.meta.get("retry_at") if obs.error is not None else None
         if obs.error is not None:
             ep.error = obs.error
             for lk in before:
@@ -228,11 +265,18 @@ class Engine:
             return
         samples = obs.samples or ()
         now_keys = set()
+        resets = self._resets.setdefault(key, ResetWatch())
         for s in samples:
-            now_keys.add(tuple(sorted(s.labels.items())))
+            lk = tuple(sorted(s.labels.items()))
+            now_keys.add(lk)
             self.store.add(s.labels, s.ts if s.ts is not None else obs.ts, s.value)
+            name = s.labels["__name__"]
+            if is_counter(name):
+                resets.add(lk, name, s.value)
         for lk in before - now_keys:
             self.store.add(dict(lk), obs.ts, STALE_NAN)
+        resets.forget(before - now_keys)
+        ep.warning = resets.warning()
         self._last_series[key] = now_keys
         self.store.add(up, obs.ts, 1.0)
         ep.last_ok, ep.error, ep.data = obs.ts, None, {"samples": len(samples)}
@@ -279,6 +323,8 @@ class Engine:
     def step(self, now: float) -> ConsoleState:
         """Evaluate rules, figures and incidents at `now`, without publishing (a replay puts its memos in first)."""
         self.state.ts = now
+        for name, line in tasks.take_failures():  # a background writer that died (recorder, incident store)
+            self.state.engine_error, self.state.engine_error_at = f"{name}: {line}", now
         self.hub.publish(Tick(now))
         self.state.rules = self.evaluator.evaluate(now, self.query)
         for transition in self.transitions.step(self.state.rules, now):
@@ -337,6 +383,7 @@ class Engine:
         self.figures.reset()
         self._last_series.clear()
         self.transitions.reset()
+        self._resets.clear()
         self.incidents.reset()
         self._trend_at = 0.0
         for svc in self.state.services.values():

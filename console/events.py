@@ -108,6 +108,8 @@ class Hub:
 
     def __init__(self) -> None:
         self._subscribers: dict[type, list[Callable[[Any], None]]] = {}
+        # where a subscriber's exception goes (the engine shows it in the header); None: it propagates
+        self.on_error: Callable[[str, BaseException], None] | None = None
 
     def subscribe(self, event_type: type[E], fn: Callable[[E], None]) -> Callable[[], None]:
         """Call `fn` with every published `event_type`; returns the call that unsubscribes it."""
@@ -123,4 +125,10 @@ class Hub:
     def publish(self, event: object) -> None:
         # a copy: a subscriber may unsubscribe (or subscribe another) while the event is delivered
         for fn in list(self._subscribers.get(type(event), ())):
-            fn(event)
+            if self.on_error is None:
+                fn(event)
+                continue
+            try:
+                fn(event)
+            except Exception as e:  # noqa: BLE001 - one subscriber must not starve the others
+                self.on_error(type(event).__name__, e)

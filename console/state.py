@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ class EndpointState:
     last_ok: float | None = None
     last_poll: float | None = None
     error: str | None = None  # one line, set while the endpoint is failing
+    retry_at: float | None = None  # while failing: when it is polled again (shown as "retrying in Ns")
+    warning: str | None = None  # readable but suspect, e.g. a counter that resets on most scrapes
 
 
 @dataclass
@@ -34,10 +37,22 @@ class ServiceState:
         return None
 
     @property
+    def warning(self) -> str | None:
+        """The first endpoint's warning (shown when nothing is failing)."""
+        return next((f"{ep.key}: {ep.warning}" for ep in self.endpoints.values() if ep.warning), None)
+
+    @property
     def last_ok(self) -> float | None:
         """The most recent good reading of any endpoint: the service's last sign of life."""
         oks = [e.last_ok for e in self.endpoints.values() if e.last_ok is not None]
         return max(oks) if oks else None
+
+    def retry_in(self, now: float) -> float | None:
+        """Seconds until the first failing endpoint is tried again (None: not failing, or not known)."""
+        for ep in self.endpoints.values():
+            if ep.error:
+                return None if ep.retry_at is None else max(0.0, ep.retry_at - now)
+        return None
 
     def failing_since_ok(self, now: float) -> float | None:
         """Age of the last good reading of the first failing endpoint (None: never good)."""
@@ -128,6 +143,8 @@ class ConsoleState:
     actions: list[ActionRecord] = field(default_factory=list)  # recent mitigations, newest first
     backend: BackendState | None = None  # None: metrics scraped directly (no [prometheus])
     incidents: list = field(default_factory=list)  # console.incidents.manager.Incident, open first (IncidentManager.visible)
+    engine_error: str | None = None  # the last failure of a tick or a background task, one line (console/tasks.py)
+    engine_error_at: float | None = None
 
     def active(self) -> list[RuleState]:
         """Firing first, then pending; newest first within each."""
@@ -142,7 +159,8 @@ class ConsoleState:
         return [r for r in self.rules if r.state == "firing"]
 
     def to_json(self) -> dict[str, Any]:
-        """The document `opsconsole snapshot --json` prints."""
+        """The document `opsconsole snapshot --json` prints: strict JSON (NaN and ±Inf are null, with a reason)."""
+        unusable: dict[str, str] = {}
         services = {}
         for name, s in self.services.items():
             services[name] = {
@@ -154,6 +172,9 @@ class ConsoleState:
                 "figures": s.figures,
                 "endpoints": {
                     k: {"ok": e.error is None and e.last_ok is not None, "error": e.error,
+                        "warning": e.warning,
+                        "retry_in_seconds": None if e.error is None or e.retry_at is None
+                        else round(max(0.0, e.retry_at - self.ts), 3),
                         "age_seconds": None if e.last_ok is None else round(self.ts - e.last_ok, 3)}
                     for k, e in s.endpoints.items()
                 },
@@ -164,7 +185,7 @@ class ConsoleState:
             d["for"] = d.pop("for_")
             d["key"] = r.key
             rules.append(d)
-        return {
+        doc = {
             "ts": self.ts,
             "environment": self.environment,
             "read_only": self.read_only,
@@ -176,4 +197,20 @@ class ConsoleState:
             "actions": [asdict(a) for a in self.actions],
             "metrics_backend": asdict(self.backend) if self.backend else {"status": "local"},
             "incidents": [i.to_json(self.ts) for i in self.incidents],
+            "engine_error": self.engine_error,
         }
+        doc = _strict(doc, "", unusable)
+        doc["non_finite"] = unusable  # where a null above stands for NaN or ±Inf: {"path": "NaN"}
+        return doc
+
+
+def _strict(value: Any, path: str, notes: dict[str, str]) -> Any:
+    """`value` with NaN and ±Inf replaced by None, each noted by its path (JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        notes[path] = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v, f"{path}.{k}" if path else str(k), notes) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v, f"{path}[{i}]", notes) for i, v in enumerate(value)]
+    return value

@@ -6,7 +6,7 @@ import json
 
 from rich.text import Text
 
-from textual.markup import escape
+from console.safe_text import markup_escape as escape
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.containers import ScrollableContainer, Vertical, VerticalScroll
-from textual.markup import escape
+from console.safe_text import markup_escape as escape
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 

@@ -175,8 +175,11 @@ async def test_x_toggles_the_selected_switch_row():
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await advance(app, pilot, 2)
+        from widgets.kill_switches import switch_rows
+
         app.screen.query_one("#switch-table").focus()
-        await pilot.press("down", "x")  # row 2: daily-digest
+        row = [key for key, _ in switch_rows(app.session.state)].index("storytailor/daily-digest")
+        await pilot.press(*["down"] * row, "x")  # the daily-digest row (what is off comes first)
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen) and app.screen.view["target"] == "daily-digest"
         await confirm(app, pilot)

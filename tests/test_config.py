@@ -1,5 +1,6 @@
 """Config loading: the example is valid; every bad config is one line naming file, key and problem, exit 2."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,13 @@ def test_example_config_has_no_inline_secret():
     ('[[services]]\nname="a"\nkind="scrape"\nurl="http://x"\npassword="hunter2"\n', "services[0] (a).password: unknown key"),
     ('promql_semantics = "prometheus-9"\n', "promql_semantics:"),
     ('this is = = not toml', "not valid TOML"),
+    ('[[services]]\nname="a"\nkind="scrape"\nurl="http://x:99999"\n', "services[0] (a): url 'http://x:99999': Port out of range"),
+    ('[[services]]\nname="a"\nkind="scrape"\nurl="http://x:0"\n', "services[0] (a): url 'http://x:0': port 0"),
+    ('[[services]]\nname="a"\nkind="scrape"\nurl="http://:80"\n', "services[0] (a): url 'http://:80' has no host"),
+    ('[[services]]\nname="a"\nkind="scrape"\nurl="http://x"\n[[rules]]\nname="R"\nservice="nope"\n',
+     "rules[0] (R): rule 'R': unknown service kind 'nope'"),
+    ('', "services: no service configured"),
+    ('environment = "prod"\n', "services: no service configured"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, body, expected):
     p = tmp_path / "bad.toml"
@@ -74,3 +82,18 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path):
     assert line.startswith(f"opsconsole: {p}: services[0] (a): unknown service kind 'mystery' (one of conversion, ")
     assert "\n" not in line
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_unwritable_data_dir_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPSCONSOLE_DATA_DIR")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    p = tmp_path / "c.toml"
+    p.write_text(f'data_dir = "{blocker}/data"\n[[services]]\nname="n"\nkind="scrape"\nurl="http://x"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value).startswith(f"{p}: data_dir: ") and "\n" not in str(e.value)
+    env = {k: v for k, v in os.environ.items() if k != "OPSCONSOLE_DATA_DIR"}
+    out = subprocess.run([sys.executable, "-m", "console.cli", "snapshot", "--config", str(p), "--for", "1s"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 2 and out.stderr.startswith(f"opsconsole: {p}: data_dir: ") and "Traceback" not in out.stderr

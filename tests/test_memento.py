@@ -114,6 +114,12 @@ def _as_then(doc: dict) -> dict:
         svc["figures"] = {k: v for k, v in svc["figures"].items() if k not in later}
     for rule in doc["rules"]:
         rule.pop("description", None)  # rule files' annotations (issue 11) came later too
+    for key in ("engine_error", "non_finite"):  # hostile services (issue 10): what broke, and NaN's reasons
+        doc.pop(key, None)
+    for svc in doc["services"].values():
+        for ep in svc["endpoints"].values():
+            ep.pop("warning", None)
+            ep.pop("retry_in_seconds", None)
     return doc
 
 

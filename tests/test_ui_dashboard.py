@@ -73,8 +73,11 @@ async def test_enter_on_switch_table_opens_that_rows_service():
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await advance(app, pilot, 10)
+        from widgets.kill_switches import switch_rows
+
         app.screen.query_one("#switch-table").focus()
-        await pilot.press("down", "enter")
+        row = [key for key, _ in switch_rows(app.session.state)].index("storytailor/daily-digest")
+        await pilot.press(*["down"] * row, "enter")
         await pilot.pause()
         assert isinstance(app.screen, ServiceDetail) and app.screen.service == "storytailor"
 

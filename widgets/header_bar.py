@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from textual.containers import Horizontal
-from textual.markup import escape
+from console.safe_text import markup_escape as escape
 
 from console.clock import hms
 from console.state import ConsoleState
@@ -48,12 +48,23 @@ class HeaderBar(Horizontal):
         self.alerts.set(
             (f"[bold $error]● {firing} firing[/]" if firing else "[$success]● 0 firing[/]")
             + (f"  [$warning]◌ {pending} pending[/]" if pending else "")
+            + engine_text(state)
         )
         if state.backend is not None:
             self.backend.display = True  # unchanged values do not repaint
             self.backend.set(backend_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+
+
+ENGINE_ERROR_SHOWN = 300.0  # seconds a failed tick or task stays in the header after its last failure
+
+
+def engine_text(state: ConsoleState) -> str:
+    """A tick or a background task that raised: shown, never swallowed (the log in the data dir has the rest)."""
+    if not state.engine_error or state.engine_error_at is None or state.ts - state.engine_error_at > ENGINE_ERROR_SHOWN:
+        return ""
+    return f"  [bold $error]✖ engine {escape(state.engine_error[:60])} at {hms(state.engine_error_at)}[/]"
 
 
 def backend_text(state: ConsoleState) -> str:

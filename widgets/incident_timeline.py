@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import VerticalScroll
-from textual.markup import escape
+from console.safe_text import markup_escape as escape
 from textual.widgets import Static
 
 from console.clock import hms

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.actions import SkipAction
 from textual.widgets import DataTable
 
@@ -22,13 +23,14 @@ class KeyedTable(DataTable):
             self.add_column(c, key=c)
 
     def sync(self, rows: list[tuple[str, tuple]]) -> None:
+        rows = _unique(rows)
         keys = [k for k, _ in rows]
         if keys != self._order:
             # order or membership changed: rebuild (rare: an incident opens or closes)
             selected = self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
             self.clear()
             for key, cells in rows:
-                self.add_row(*cells, key=key, height=None)  # a cell of two lines makes its row two high
+                self.add_row(*map(_plain, cells), key=key, height=None)  # a two-line cell: a two-line row
             self._cells = dict(rows)
             self._order = keys
             if selected in keys:
@@ -40,7 +42,7 @@ class KeyedTable(DataTable):
                 continue
             for col, (a, b) in enumerate(zip(old, cells)):
                 if a != b:
-                    self.update_cell(key, self._columns[col], b)
+                    self.update_cell(key, self._columns[col], _plain(b))
             self._cells[key] = cells
 
     @property
@@ -55,3 +57,19 @@ class KeyedTable(DataTable):
 
     def action_cursor_right(self) -> None:
         raise SkipAction()
+
+
+def _plain(cell):
+    """A str cell is text, never markup: a DataTable would parse it, and cells hold service names."""
+    return Text(cell) if isinstance(cell, str) else cell
+
+
+def _unique(rows: list[tuple[str, tuple]]) -> list[tuple[str, tuple]]:
+    """Row keys made unique: a service that lists a name twice shows it twice (`name`, `name#2`), never crashes."""
+    seen: dict[str, int] = {}
+    out = []
+    for key, cells in rows:
+        n = seen.get(key, 0) + 1
+        seen[key] = n
+        out.append((key if n == 1 else f"{key}#{n}", cells))
+    return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import Vertical
-from textual.markup import escape
+from console.safe_text import markup_escape as escape
 
 from console.state import ConsoleState, ServiceState
 
@@ -18,7 +18,7 @@ class Panel(Vertical, can_focus=True):
     DEFAULT_CSS = """
     Panel { border: round $panel-lighten-2; padding: 0 1; height: auto; }
     Panel > .status { display: none; }
-    Panel.-error > .status, Panel.-waiting > .status { display: block; }
+    Panel.-error > .status, Panel.-waiting > .status, Panel.-warning > .status { display: block; }
     Panel:focus-within, Panel:focus { border: round $accent; }
     Panel.-error { border: round $error; }
     Panel.-error .value { color: $text-muted; }
@@ -58,10 +58,17 @@ class Panel(Vertical, can_focus=True):
         err = svc.error
         self.set_class(bool(err), "-error")
         self.set_class(not err and svc.last_ok is None, "-waiting")
+        warning = None if err else svc.warning
+        self.set_class(bool(warning), "-warning")
         if err:
             self.status_line.set(f"[$error]✖ error: {escape(err)}[/]")
             last = svc.failing_since_ok(state.ts)
-            set_subtitle(self, f"last good {age(last)} ago" if last is not None else "no good reading yet")
+            retry = svc.retry_in(state.ts)
+            again = f" · retrying in {age(round(retry))}" if retry else ""
+            set_subtitle(self, (f"last good {age(last)} ago" if last is not None else "no good reading yet") + again)
+        elif warning:
+            self.status_line.set(f"[$warning]▲ {escape(warning)}[/]")
+            set_subtitle(self, "")
         elif svc.last_ok is None:
             self.status_line.set("[dim]waiting for first poll…[/]")
         else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.containers import Horizontal
-from textual.markup import escape
+from console.safe_text import markup_escape as escape
 
 from console.state import ConsoleState
 

@@ -14,6 +14,7 @@ from console.metrics.panels import EXPRS
 from console.metrics.retention import LOOKBACK
 from console.state import BackendState, EndpointState
 from .prometheus import PrometheusClient, QueryError
+from console.tasks import supervise
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class RemoteMetrics:
         elif self.state.status != "ok":
             if at >= self._retry_at and (self._probe is None or self._probe.done()):
                 self._retry_at = at + self.pcfg.retry
-                self._probe = asyncio.create_task(self._reach(at))  # the tick goes on locally meanwhile
+                self._probe = supervise(asyncio.create_task(self._reach(at)), "prometheus probe")  # the tick goes on locally meanwhile
         if self.state.status != "ok":
             return
         self._wanted = {e: t for e, t in self._wanted.items() if t >= at - WANTED_FOR}

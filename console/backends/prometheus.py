@@ -15,7 +15,9 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from console.config.schema import Prometheus
-from console.sources.base import SourceError, _auth_headers, _scrub, _transport_reason, one_line
+from console.safe_text import Scrubber
+from console.sources.base import one_line
+from console.sources.transport import SourceError, auth_headers, transport_reason
 
 Vector = list[tuple[dict[str, str], float]]
 Matrix = list[tuple[dict[str, str], list[tuple[float, float]]]]
@@ -97,7 +99,7 @@ class PrometheusClient:
     def _headers(self) -> dict[str, str]:
         """Read now, so a rotated secret is picked up; a missing variable is a server-level error."""
         try:
-            headers = _auth_headers(self.cfg.auth)
+            headers = auth_headers(self.cfg.auth)
         except SourceError as e:
             raise QueryError(str(e), server=True) from None
         for name, env in self.cfg.header_envs.items():
@@ -132,7 +134,7 @@ class PrometheusClient:
         except requests.RequestException as e:
             if _timed_out(e):
                 raise QueryError(f"timeout after {float(self.cfg.timeout)}s", server=True) from None
-            raise QueryError(f"unreachable: {_transport_reason(_root(e))}", server=True) from None
+            raise QueryError(f"unreachable: {transport_reason(_root(e))}", server=True) from None
         except (KeyError, TypeError):
             raise QueryError("not a Prometheus API answer: no data.result", server=True) from None
 
@@ -142,7 +144,7 @@ class PrometheusClient:
             return QueryError(one_line(text, 120), server=True)
         code = int(m.group(1))
         body = ast.literal_eval(m.group(2)).decode("utf-8", "replace")
-        body = _scrub(body, self._secrets())
+        body = Scrubber(self._secrets())(body)
         if code in (401, 403):
             auth = self.cfg.auth
             who = {"basic": f"basic auth as {auth.username}", "bearer": f"bearer token from {auth.token_env}",

@@ -6,6 +6,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -32,6 +33,21 @@ def parse_size(text: str | int) -> int:
 
 
 Bytes = Annotated[int, BeforeValidator(parse_size)]
+
+
+def _check_url(url: str) -> None:
+    """A base URL the console can connect to: scheme, a host, a port in range (not an error at run time)."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"url must start with http:// or https://, got {url!r}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of 0-65535 or not a number
+    except ValueError as e:
+        raise ValueError(f"url {url!r}: {e}") from None
+    if not parts.hostname:
+        raise ValueError(f"url {url!r} has no host")
+    if parts.port == 0:
+        raise ValueError(f"url {url!r}: port 0 is not a port to connect to")
 
 
 class ConfigError(Exception):
@@ -91,8 +107,7 @@ class Service(_Strict):
     def _check(self) -> "Service":
         if self.kind not in KINDS:
             raise ValueError(f"unknown service kind {self.kind!r} (one of {', '.join(KINDS)})")
-        if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        _check_url(self.url)
         if self.interval <= 0 or self.metrics_interval <= 0 or self.timeout <= 0:
             raise ValueError("interval, metrics_interval and timeout must be positive")
         if self.job is None:
@@ -115,6 +130,12 @@ class RuleConfig(_Strict):
     actions: list[str] | None = None
     disabled: bool = False
 
+    @model_validator(mode="after")
+    def _kind(self) -> "RuleConfig":
+        if self.service is not None and self.service not in KINDS:
+            raise ValueError(f"rule {self.name!r}: unknown service kind {self.service!r} (one of {', '.join(KINDS)})")
+        return self
+
 
 class Environment(_Strict):
     read_only: bool = False
@@ -136,8 +157,7 @@ class Prometheus(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> "Prometheus":
-        if not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"url must start with http:// or https://, got {self.url!r}")
+        _check_url(self.url)
         if "@" in self.url.split("://", 1)[1].split("/", 1)[0]:
             raise ValueError("url must not hold credentials: use auth (password_env, token_env)")
         if self.timeout <= 0 or self.retry <= 0:
@@ -241,4 +261,28 @@ def load_config(path: str | os.PathLike) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from None
-    return parse_config(data, str(p))
+    cfg = parse_config(data, str(p))
+    if not cfg.services:  # an empty dashboard would look like a quiet night
+        raise ConfigError(f"{p}: services: no service configured (add a [[services]] table; see config.example.toml)")
+    check_data_dir(cfg)
+    return cfg
+
+
+def check_data_dir(cfg: Config) -> Path:
+    """The data dir exists (or can be made) and takes a file: else a ConfigError now, not a traceback later."""
+    from console.paths import data_dir
+
+    key = "data_dir (from OPSCONSOLE_DATA_DIR)" if os.environ.get("OPSCONSOLE_DATA_DIR") else "data_dir"
+    try:
+        path = data_dir(cfg.data_dir)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{cfg.source_path}: {key}: {getattr(e, 'strerror', None) or e}") from None
+    probe = path / ".opsconsole-write-test"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ConfigError(f"{cfg.source_path}: {key}: {path} is not a writable directory "
+                          f"({(e.strerror or str(e)).lower()})") from None
+    return path

@@ -13,6 +13,7 @@ import aiosqlite
 from console.clock import utc_iso
 from .model import Entry, Incident
 from console.paths import data_dir
+from console.tasks import supervise
 
 log = logging.getLogger(__name__)
 FILENAME = "incidents.sqlite"
@@ -72,7 +73,7 @@ class IncidentStore:
         await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.executescript(SCHEMA)
         await self._db.commit()
-        self._task = asyncio.get_running_loop().create_task(self._writer())
+        self._task = supervise(asyncio.get_running_loop().create_task(self._writer()), "incident store")
 
     async def close(self) -> None:
         if self._task is not None:

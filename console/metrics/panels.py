@@ -95,7 +95,7 @@ def panel_exprs(kind: str, job: str) -> list[str]:
 
 def debt_band(score: float | None, yellow: float | None = 30, red: float | None = 70) -> str | None:
     """The band of a score; its edges are the debt rules' thresholds (runbook 002: 30 and 70)."""
-    if score is None:
+    if score is None or not math.isfinite(score):  # NaN is in no band: unknown, never a guess
         return None
     if red is not None and score >= red:
         return "red"
@@ -105,7 +105,7 @@ def debt_band(score: float | None, yellow: float | None = 30, red: float | None 
 def recommended_intake(score: float | None, pending_reviews: float | None, yellow: float | None = 30,
                        red: float | None = 70) -> str | None:
     """Runbook 002 'When to change mode' (incident-in-progress is the operator's call, not shown here)."""
-    if score is None:
+    if score is None or not math.isfinite(score):
         return None
     if red is not None and score > red:
         return "pause"

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiosqlite
 
 from console.paths import data_dir
+from console.tasks import supervise
 
 FILENAME = "audit.sqlite"
 COLUMNS = ("ts", "user", "environment", "service", "action", "target", "attempt", "result", "summary", "detail")
@@ -73,7 +74,7 @@ class AuditLog:
         await self._db.commit()
         async with self._db.execute("SELECT COALESCE(MAX(attempt), 0) FROM audit") as cur:
             self.last_attempt = (await cur.fetchone())[0]  # attempts are numbered on across sessions
-        self._writer = asyncio.create_task(self._write(), name="audit-writer")
+        self._writer = supervise(asyncio.create_task(self._write(), name="audit-writer"), "audit log")
 
     def append(self, row: AuditRow) -> None:
         self._queue.put_nowait(row)

@@ -18,7 +18,8 @@ from .records import RecentActions
 from console.clock import Clock
 from console.config.schema import Auth, Config, Service
 from console.events import Hub, MitigationAudited, MitigationChanged, Tick
-from console.sources.base import SourceError, _auth_headers, _scrub, _transport_reason, one_line
+from console.safe_text import clean
+from console.sources.transport import SourceError, auth_headers, config_scrubber, send_once
 from console.sources.pipelines import put_switch
 from console.state import ActionRecord, ConsoleState
 
@@ -177,6 +178,7 @@ class Executor:
         self._plans: dict[int, Plan] = {}
         self._undone: set[int] = set()
         self._client: httpx.AsyncClient | None = None
+        self._scrub = config_scrubber(cfg)
 
     async def start(self) -> None:
         self._client = httpx.AsyncClient(follow_redirects=False)  # no retries: httpx never resends by itself
@@ -340,8 +342,10 @@ class Executor:
         rec.updated = self.clock.now()
         self.hub.publish(MitigationChanged(rec))
 
-    def clean(self, text: str) -> str:
-        return _scrub(text, self.cfg.secret_values())
+    def clean(self, text: str, limit: int | None = None) -> str:
+        """Service or command text as kept: escapes stripped, every configured secret masked, then cut."""
+        self._scrub.refresh()
+        return clean(text, self._scrub, limit)
 
     # --- sending: no retry, one line per outcome ------------------------------------------
 
@@ -357,16 +361,10 @@ class Executor:
             return None, str(e), False
 
     async def _http(self, svc: Service, step: Step, expect: tuple[int, ...]) -> tuple[int | None, str, bool]:
-        headers = _auth_headers(svc.auth)  # SourceError names an unset variable
-        try:
-            resp = await self._client.request(step.method, step.url, headers=headers, timeout=svc.timeout,
-                                              json=step.body if step.body is not None else None)
-        except httpx.TimeoutException:
-            return None, f"timeout after {float(svc.timeout)}s (not retried: it may or may not have applied)", False
-        except httpx.TransportError as e:
-            return None, f"unreachable: {_transport_reason(e)}", False
+        headers = auth_headers(svc.auth)  # SourceError names an unset variable
+        resp = await send_once(self._client, step.method, step.url, headers, svc.timeout, step.body)
         code = resp.status_code
-        answer = one_line(self.clean(resp.content.decode("utf-8", "replace")), 100) or "(empty body)"
+        answer = self.clean(resp.content.decode("utf-8", "replace"), 100) or "(empty body)"
         if code in (401, 403):
             what = "unauthorized" if code == 401 else "forbidden"
             return code, f"HTTP {code} {what}: {describe_auth(svc, 'http')} was refused ({answer}); not retried", False
@@ -388,7 +386,7 @@ class Executor:
             await proc.wait()
             return None, f"timeout after {timeout:g}s: killed", False
         lines = [ln for ln in (out + err).decode("utf-8", "replace").splitlines() if ln.strip()]
-        last = one_line(self.clean(lines[-1]), 100) if lines else "(no output)"
+        last = self.clean(lines[-1], 100) if lines else "(no output)"
         return proc.returncode, f"exit {proc.returncode}: {last}", proc.returncode == 0
 
     # --- verification: at every tick, on the readings it just ingested --------------------

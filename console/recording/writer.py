@@ -24,6 +24,7 @@ from console.paths import data_dir
 from .memos import snapshots
 from .format import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
                         encode_samples, migrate, minute_of)
+from console.tasks import supervise
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +250,7 @@ class Recorder:
         self._unsubscribe = [hub.subscribe(Tick, self._on_tick), hub.subscribe(StatePublished, self._on_state)]
         self._unsubscribe += [hub.subscribe(kind, self._on_event) for kind in (RuleTransition, IncidentChanged,
                                                                                MitigationAudited)]
-        self._task = asyncio.create_task(self._run(), name="recorder")
+        self._task = supervise(asyncio.create_task(self._run(), name="recorder"), "recorder")
         return self
 
     # --- the engine's callbacks: append only, never block -------------------------------

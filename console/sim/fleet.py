@@ -11,6 +11,7 @@ import uvicorn
 
 from . import conversion, converge, data_pipeline, path_tracker, pipelines
 from .credentials import Credentials
+from .faults import Faults
 from .http import Context, Mutation
 from .scenarios import Timeline
 
@@ -52,10 +53,11 @@ class Fleet:
         self.urls: dict[str, str] = {}
         ctx = Context(clock, self.timeline, seed, self.credentials, self)
         self.models: dict = {}  # service → its model (state, for tests and debugging)
-        self.apps: dict = {}  # service → its Starlette app
+        self.apps: dict = {}  # service → its Starlette app, behind the fault injector (idle unless told)
+        self.faults = Faults()
         for name, module in SERVICES.items():
             self.models[name], api = module.build(ctx)
-            self.apps[name] = api.app()
+            self.apps[name] = self.faults.wrap(name, api.app())
         self._servers: list[tuple[_EmbeddedServer, asyncio.Task]] = []
 
     @property

@@ -9,7 +9,9 @@ import httpx
 from console.clock import parse_iso, utc_iso
 from console.config.schema import Service
 from console.model import Sample
-from .base import SourceError, _auth_headers, _scrub, _status_error, _transport_reason, json_endpoint, one_line
+from console.safe_text import Scrubber, clean
+from .base import json_endpoint
+from .transport import SourceError, auth_headers, auth_secrets, send_once, status_error
 from .schema import Reading
 
 ALERT_STATES = ("active", "suppressed", "unprocessed")
@@ -97,17 +99,10 @@ READERS = {"alerts": _Alerts(), "silences": _Silences()}
 
 async def _send(client: httpx.AsyncClient, service: Service, method: str, path: str, body: dict | None = None):
     """One mutating request (never retried); errors as one line that names no secret."""
-    headers = _auth_headers(service.auth)  # SourceError when its env var is unset
-    secrets = [v for v in headers.values()] + [v.split(" ", 1)[1] for v in headers.values() if " " in v]
-    url = service.url.rstrip("/") + path
-    try:
-        resp = await client.request(method, url, json=body, headers=headers, timeout=service.timeout)
-    except httpx.TimeoutException:
-        raise SourceError(f"timeout after {float(service.timeout)}s") from None
-    except httpx.TransportError as e:
-        raise SourceError(f"unreachable: {_transport_reason(e)}") from None
+    headers = auth_headers(service.auth)  # SourceError when its env var is unset
+    resp = await send_once(client, method, service.url.rstrip("/") + path, headers, service.timeout, body)
     if resp.status_code != 200:
-        raise SourceError(_scrub(_status_error(resp, service.auth, secrets), secrets))
+        raise SourceError(status_error(resp, service.auth, Scrubber(auth_secrets(service.auth))))
     return resp
 
 
@@ -121,7 +116,7 @@ async def create_silence(client: httpx.AsyncClient, service: Service, labels: di
     try:
         sid = resp.json()["silenceID"]
     except (ValueError, KeyError, TypeError):
-        raise SourceError(f"silence: unexpected answer {one_line(resp.text, 60)!r}") from None
+        raise SourceError(f"silence: unexpected answer {clean(resp.text, Scrubber(auth_secrets(service.auth)), 60)!r}") from None
     if not isinstance(sid, str):
         raise SourceError("silence: answer has no silenceID")
     return sid

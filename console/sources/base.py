@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import importlib
 import json
-import os
 import random
-import socket
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Literal
 
 import httpx
 
-from console.config.schema import Auth, Service
+from console.config.schema import Service
 from console.model import Observation
+from console.safe_text import Scrubber, clean
 from .exposition import Reparser
 from .loop_budget import budget_for
+from .transport import SourceError, auth_headers, auth_secrets, get, status_error
 
 MAX_BACKOFF = 60.0
 JITTER = 0.2
-
-
-class SourceError(Exception):
-    """A failed poll, already phrased as one line that names no secret."""
 
 
 @dataclass
@@ -63,6 +58,7 @@ class Source:
         start = clock.now()
         self._due = {ep.key: start for ep in endpoints}
         self.failures = {ep.key: 0 for ep in endpoints}
+        self._scrub = Scrubber(lambda: auth_secrets(service.auth))
 
     def next_due(self) -> float:
         return min(self._due.values())
@@ -73,58 +69,78 @@ class Source:
         for key in keys or self._due:
             self._due[key] = now
 
+    def unusable(self, key: str) -> None:
+        """Its last answer could not be read (NaN, a wrong type): try again at the service's base interval,
+        not the endpoint's slow one, so the panel heals soon after the service does."""
+        if key in self._due:
+            self._due[key] = min(self._due[key], self.clock.now() + self.service.interval)
+
     async def poll_due(self, now: float) -> list[Observation]:
         due = [ep for ep in self.endpoints if self._due[ep.key] <= now]
-        return list(await asyncio.gather(*(self._poll(ep, now) for ep in due)))
+        out = list(await asyncio.gather(*(self._poll(ep, now) for ep in due)))
+        # a probe that just succeeded made the backed-off endpoints due: read them in this same tick
+        again = [ep for ep in self.endpoints if ep not in due and self._due[ep.key] <= now]
+        return out + list(await asyncio.gather(*(self._poll(ep, now) for ep in again)))
 
     async def _poll(self, ep: Endpoint, now: float) -> Observation:
         status = None
         try:
             if ep.fetch is not None:
-                result = {"payload": await ep.fetch()}
+                # boto3 has its own timeouts and retries; this bounds the whole call all the same
+                async with asyncio.timeout(self.service.timeout * 3):
+                    result = {"payload": await ep.fetch()}
             else:
                 resp = await self._get(ep)
                 status = resp.status_code
                 if status not in ep.accept_statuses:
-                    raise SourceError(_status_error(resp, self.service.auth, self._secrets()))
+                    self._scrub.refresh()  # a rotated secret is masked in the very answer that echoes it
+                    raise SourceError(status_error(resp, self.service.auth, self._scrub))
                 await budget_for(self.clock).spend()  # many responses at once must not freeze the screen
                 result = self._decode(ep, resp)
         except SourceError as e:
             result = {"error": str(e)}
+        except TimeoutError:
+            result = {"error": f"timeout after {float(self.service.timeout * 3):g}s"}
         except Exception as e:  # noqa: BLE001 - a poll must never raise into the engine or the UI
-            result = {"error": f"error: {type(e).__name__}: {one_line(str(e), 100)}"}
+            result = {"error": f"error: {type(e).__name__}: {clean(str(e), self._scrub, 100)}"}
         if "error" in result:
-            result["error"] = _scrub(result["error"], self._secrets())
+            self._scrub.refresh()
+            result["error"] = clean(result["error"], self._scrub, 200)
         self._schedule(ep, now, failed="error" in result)
-        return Observation(ts=now, source=self.name, endpoint=ep.key, status=status,
-                           meta={"elapsed": max(0.0, self.clock.now() - now)}, **result)
+        meta = {"elapsed": max(0.0, self.clock.now() - now)}
+        if "error" in result:
+            meta["retry_at"] = self._due[ep.key]  # shown as "retrying in Ns" rather than a stale error
+        return Observation(ts=now, source=self.name, endpoint=ep.key, status=status, meta=meta, **result)
 
     def _schedule(self, ep: Endpoint, now: float, failed: bool) -> None:
         if not failed:
+            was_failing = self.failures[ep.key] > 0
             self.failures[ep.key] = 0
             self._due[ep.key] = now + ep.interval
+            if was_failing:  # the service answers again: what still backs off is retried now, not in a minute
+                for other in self.endpoints:
+                    if self.failures[other.key]:
+                        self._due[other.key] = min(self._due[other.key], now)
             return
         self.failures[ep.key] += 1
+        if ep is self._probe():
+            # One cheap request at the normal interval notices the end of a fault within one interval;
+            # the others keep backing off, for the network's sake.
+            self._due[ep.key] = now + ep.interval
+            return
         cap = max(MAX_BACKOFF, ep.interval)  # never poll a slow endpoint faster because it failed
         delay = min(ep.interval * 2 ** self.failures[ep.key], cap)
         self._due[ep.key] = now + delay * self._rng.uniform(1 - JITTER, 1 + JITTER)
 
+    def _probe(self) -> Endpoint | None:
+        """The failing endpoint that keeps its interval: the first JSON one (a scrape is the costly one, and a
+        source that only scrapes backs off as before)."""
+        return next((e for e in self.endpoints if self.failures[e.key] and e.format == "json"), None)
+
     async def _get(self, ep: Endpoint) -> httpx.Response:
-        headers = _auth_headers(self.service.auth)
+        headers = auth_headers(self.service.auth)
         headers["accept"] = "application/json" if ep.format == "json" else "text/plain;version=0.0.4"
-        url = self.service.url.rstrip("/") + ep.path
-        try:
-            try:
-                resp = await self.client.get(url, headers=headers, timeout=self.service.timeout)
-            except (httpx.RemoteProtocolError, httpx.ReadError):
-                # a pooled keep-alive connection the server closed just as we reused it: a GET is
-                # safe to send once more on a fresh connection (a mutation is never retried)
-                resp = await self.client.get(url, headers=headers, timeout=self.service.timeout)
-        except httpx.TimeoutException:
-            raise SourceError(f"timeout after {float(self.service.timeout)}s") from None
-        except httpx.TransportError as e:
-            raise SourceError(f"unreachable: {_transport_reason(e)}") from None
-        return resp
+        return await get(self.client, self.service.url.rstrip("/") + ep.path, headers, self.service.timeout)
 
     def _decode(self, ep: Endpoint, resp: httpx.Response) -> dict:
         if ep.format == "metrics":
@@ -148,17 +164,7 @@ class Source:
             return {"payload": json.loads(text)}
         except json.JSONDecodeError as e:
             where = str(e).split(" (char ")[0]  # "Expecting value: line 1 column 1"
-            raise SourceError(f"not JSON: {where}, body starts {one_line(text, 40)!r}") from None
-
-    def _secrets(self) -> list[str]:
-        """What must never appear in an error: the secrets and the headers made from them."""
-        out = [os.environ.get(name, "") for name in self.service.auth.secret_envs()]
-        try:
-            out += [v for k, v in _auth_headers(self.service.auth).items()]
-        except SourceError:
-            pass
-        out += [v.split(" ", 1)[1] for v in out if v.startswith(("Basic ", "Bearer "))]
-        return [s for s in out if s]
+            raise SourceError(f"not JSON: {where}, body starts {clean(text, self._scrub, 40)!r}") from None
 
 
 def build_source(service: Service, client: httpx.AsyncClient, clock, rng: random.Random | None = None) -> Source:
@@ -167,55 +173,6 @@ def build_source(service: Service, client: httpx.AsyncClient, clock, rng: random
     return Source(service, client, clock, module.endpoints(service), rng)
 
 
-def _env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise SourceError(f"auth: environment variable {name} is not set")
-    return value
-
-
-def _auth_headers(auth: Auth) -> dict[str, str]:
-    """Headers for one request; secrets are read now, so a rotated secret is picked up."""
-    if auth.type == "basic":
-        token = base64.b64encode(f"{auth.username}:{_env(auth.password_env)}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
-    if auth.type == "bearer":
-        return {"Authorization": f"Bearer {_env(auth.token_env)}"}
-    if auth.type == "header":
-        return {auth.header: _env(auth.value_env)}
-    return {}
-
-
-def _status_error(resp: httpx.Response, auth: Auth, secrets: list[str]) -> str:
-    code = resp.status_code
-    if code == 401:
-        who = {"basic": f"basic auth as {auth.username}", "bearer": f"bearer token from {auth.token_env}",
-               "header": f"{auth.header} from {auth.value_env}"}.get(auth.type)
-        return f"HTTP 401 unauthorized ({who} refused)" if who else "HTTP 401 unauthorized (no credentials configured)"
-    if code == 403:
-        return "HTTP 403 forbidden"
-    body = _scrub(resp.content.decode("utf-8", "replace"), secrets)
-    return f"HTTP {code}: {one_line(body, 80) or '(empty body)'}"
-
-
-def _transport_reason(e: httpx.TransportError) -> str:
-    """The root cause in a few words: 'connection refused', 'cannot resolve host', ..."""
-    cause: BaseException | None = e
-    while cause is not None:
-        if isinstance(cause, socket.gaierror):
-            return "cannot resolve host"
-        if isinstance(cause, OSError) and cause.errno:
-            return os.strerror(cause.errno).lower()  # ECONNREFUSED → "connection refused"
-        cause = cause.__cause__ or cause.__context__
-    return one_line(str(e), 100).lower() or type(e).__name__
-
-
 def one_line(text: str, limit: int) -> str:
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    """Service text on one line, escapes and controls stripped, cut to `limit` (scrub first if it may hold secrets)."""
+    return clean(text, limit=limit)

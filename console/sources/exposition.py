@@ -35,6 +35,7 @@ import re
 from prometheus_client.parser import text_fd_to_metric_families
 
 from console.model import Sample
+from console.safe_text import strip_controls
 
 _TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
 _TYPE_LINE = re.compile(r"#\s+TYPE\s+(\S+)\s+(\S+)\s*$")
@@ -53,7 +54,9 @@ def parse_exposition(text: str, job: str, instance: str) -> list[Sample]:
     out: list[Sample] = []
     for family in families:
         for s in family.samples:
-            labels = _with_target({"__name__": s.name, **s.labels}, target)
+            # label values are service text: no terminal escapes get past the parser (a newline is legal PromQL)
+            own = {k: (v if v.isprintable() else strip_controls(v, keep_newlines=True)) for k, v in s.labels.items()}
+            labels = _with_target({"__name__": s.name, **own}, target)
             key = (tuple(sorted(labels.items())), s.timestamp)
             if key in seen:  # Prometheus keeps the first sample of a repeated series
                 continue
