@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,8 +39,22 @@ async def shoot(scenario: str, minutes: float, size: tuple[int, int], out: str, 
         await app.session.engine.tick()
         await pilot.pause()
         app.save_screenshot(out + ".svg")
-    if shutil.which("rsvg-convert"):
-        subprocess.run(["rsvg-convert", "-o", out + ".png", out + ".svg"], check=True)
+    to_png(out + ".svg", out + ".png")
+
+
+def to_png(svg: str, png: str) -> None:
+    """A browser renders the SVG as a terminal would (rsvg-convert drops the spaces between styled words)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser:
+        view = re.search(r'viewBox="0 0 ([0-9.]+) ([0-9.]+)"', Path(svg).read_text())
+        w, h = (math.ceil(float(x)) for x in view.groups())
+        with tempfile.TemporaryDirectory() as profile:
+            subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                            f"--user-data-dir={profile}", f"--window-size={w},{h}", f"--screenshot={Path(png).resolve()}",
+                            Path(svg).resolve().as_uri()], check=True, capture_output=True, timeout=60)
+    elif shutil.which("rsvg-convert"):
+        subprocess.run(["rsvg-convert", "-o", png, svg], check=True)
 
 
 def main() -> None:

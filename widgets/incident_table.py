@@ -81,9 +81,11 @@ def fit(text: str, width: int) -> str:
 
 
 def name_cell(title: str, labels: dict[str, str], width: int, style: str = "") -> Text:
-    """The title, and under it the values of the labels that tell it from its siblings (`upgrade_clicked`; the
-    detail screen names them), each cut with an ellipsis to the column (such a row is two lines high)."""
-    told = " ".join(v for k, v in sorted(labels.items()) if k not in SAME_FOR_ALL)
+    """The title, and under it the labels that tell it from its siblings (`type=upgrade_clicked`, or only their
+    values where the names do not fit), each cut with an ellipsis to the column (such a row is two lines high)."""
+    own = sorted((k, v) for k, v in labels.items() if k not in SAME_FOR_ALL)
+    told = " ".join(f"{k}={v}" for k, v in own)
+    told = told if len(told) <= width else " ".join(v for _, v in own)
     return Text(fit(title, width) + (f"\n{fit(told, width)}" if told else ""), style=style)
 
 
