@@ -51,6 +51,7 @@ class Session:
         self.executor: Executor | None = None
         self.record = record  # a recording file (or folder), "auto" (the config's `record`), None: off
         self.recorder = None
+        self.sender = None  # [alertmanager] send: this console's rule alerts to Alertmanager
         self._subscribers: list[Callable[[ConsoleState], None]] = []
         self._plans: dict[int, Plan] = {}
         self._plan_ids = itertools.count(1)
@@ -81,9 +82,16 @@ class Session:
         incidents = IncidentManager(hub, self.clock, cfg, list(self.catalog.rules), http=lambda: self.engine.http,
                                     expedite=lambda *a, **k: self.engine.expedite(*a, **k), read_only=cfg.read_only,
                                     store=store)
+        if cfg.alertmanager is not None and cfg.alertmanager.send and not cfg.read_only:
+            from console.incidents.sender import AlertSender
+
+            # subscribed before the viewers: each state they get already says what is shared
+            self.sender = AlertSender(hub, self.clock, cfg, http=lambda: self.engine.http)
         self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None, catalog=self.catalog,
                              hub=hub, incidents=incidents)
         await self.engine.start()
+        if self.sender is not None:
+            await self.sender.start()
         self.engine.hub.subscribe(StatePublished, lambda ev: self._publish(ev.state))
         if self.record:
             from console.recording.writer import open_recorder
@@ -108,6 +116,8 @@ class Session:
             await self.executor.stop()
         if self.recorder is not None:
             await self.recorder.stop()
+        if self.sender is not None:
+            await self.sender.stop()
         if self.engine is not None:
             await self.engine.stop()
         if self.demo is not None:
@@ -182,6 +192,13 @@ class Session:
         self.engine.state.incidents = mgr.visible()  # show it now, not at the next tick
         self._publish(self.engine.state)
         return ok(f"{iid} {DONE[verb]}")
+
+    async def cmd_incident_expire_silence(self, cmd: dict) -> dict:
+        """Expire a stale ack silence (one that matches no alert any more)."""
+        stale = await self.engine.incidents.expire_stale(cmd["silence_id"])
+        self.engine.state.stale_acks = list(self.engine.incidents.stale_acks)
+        self._publish(self.engine.state)
+        return ok(f"ack silence {stale['id']} expired ({stale.get('comment') or 'no comment'})")
 
     async def cmd_incident_view(self, cmd: dict) -> dict:
         """What the incident detail shows beyond the state: its mitigations and the playbook's live values."""

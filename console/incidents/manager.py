@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import openers as incident_sources
-from console.clock import Clock, utc_iso
+from console.clock import Clock, parse_iso, utc_iso
 from console.events import Hub, IncidentChanged, MitigationAudited, RuleTransition
 from console.memento import SNAPSHOT_VERSION, check_version
 from .model import (ALLOWED, OPEN, REOPEN_GRACE, STARTUP_GRACE, STATES, TARGETS, UPDATE_EVERY, Entry,
                              Incident, IncidentError, Timer, whoami)
 from console.rules.load import shipped as shipped_rules
+from .shared import ack_comment, alert_labels, incident_id, is_ack
 from console.sources import alertmanager as am
 from console.sources.base import SourceError
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from console.rules.load import Rule
     from .store import IncidentStore
 
+EXTEND_AHEAD = 300.0  # extend an ack silence when less than this is left (polls come far more often)
 __all__ = ["ALLOWED", "OPEN", "REOPEN_GRACE", "STATES", "TARGETS", "UPDATE_EVERY", "Entry", "Incident",
            "IncidentError", "IncidentManager", "Timer", "whoami"]
 log = logging.getLogger(__name__)
@@ -55,6 +58,13 @@ class IncidentManager:
         # an Alertmanager alert named like a rule (HighErrorRate, ServiceDown...) gets that rule's playbook
         self._runbooks = {r["name"]: r.get("runbook", "") for r in shipped_rules()}
         self._runbooks.update({r.name: r.runbook for r in rules})
+        # [alertmanager] send: an incident's id and key come from its alert's label set, so every console
+        # pointed at the same Alertmanager shows the same incident (console/incidents/sender.py sends them)
+        self.share = bool(cfg.alertmanager and cfg.alertmanager.send)
+        self._shared_keys: dict[str, str] = {}  # rule key → shared key (the incident id of its label set)
+        self.stale_acks: list[dict] = []  # ack silences that match no alert (see _sync_alertmanager)
+        self._tasks: set[asyncio.Task] = set()  # silence extensions and expiries, off the tick
+        self._inflight: set[tuple[str, str | None]] = set()
         self._unsubscribe = [hub.subscribe(RuleTransition, self._on_rule),
                              hub.subscribe(MitigationAudited, self._on_audit)]
 
@@ -79,6 +89,8 @@ class IncidentManager:
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.store is not None:
             await self.store.close()
 
@@ -142,9 +154,14 @@ class IncidentManager:
             inc.state = "triggered"
             self._log(inc, Entry(now, "state", f"reopened: {why}", "console", "triggered"), "reopened")
             return inc
-        self._seq += 1
-        fields = {k: v for k, v in spec.items() if k in Incident.__dataclass_fields__}
-        inc = Incident(id=f"INC-{self._seq}", opened_at=now, **fields)
+        fields = {k: v for k, v in spec.items() if k in Incident.__dataclass_fields__ and k != "id"}
+        iid = spec.get("id")
+        if iid is None:
+            self._seq += 1
+            iid = f"INC-{self._seq}"
+        elif iid in self.incidents:  # an older occurrence of the same label set keeps its id and record
+            iid = next(f"{iid}-{n}" for n in range(2, 10_000) if f"{iid}-{n}" not in self.incidents)
+        inc = Incident(id=iid, opened_at=now, **fields)
         self._add(inc)
         self._log(inc, Entry(now, "state", f"opened: {why}", "console", "triggered"), "opened")
         return inc
@@ -156,13 +173,17 @@ class IncidentManager:
             rule = ev.rule
             if rule is None:
                 return
-            inc = self.open_or_refire(incident_sources.rule_spec(rule), now, f"{rule.name} firing, value {shown}")
+            spec = incident_sources.rule_spec(rule)
+            if self.share:
+                spec["alert_labels"] = alert_labels(rule)
+                spec["key"] = spec["id"] = self._shared_keys[key] = incident_id(spec["alert_labels"])
+            inc = self.open_or_refire(spec, now, f"{rule.name} firing, value {shown}")
             inc.value = value
             held = rule.active_since is not None and rule.active_since < now  # a `for` it had to hold first
             if held and not any(e.kind == "crossing" and e.ts >= rule.active_since for e in inc.timeline):
                 self._log(inc, Entry(rule.active_since, "crossing", "condition true (crossed the threshold)"))
             return
-        inc = self._by_key.get(key)
+        inc = self._by_key.get(self._shared_keys.get(key, key))
         if inc is None:
             return
         if ev.to == "pending":
@@ -175,6 +196,11 @@ class IncidentManager:
         if inc.recovered_at is None:
             inc.recovered_at = now
             self._log(inc, Entry(now, "recovered", f"recovered: {why}"))
+            if inc.alert_labels and inc.silence_id and not self.read_only:
+                # the alert resolved: its ack silence goes at once, so the next occurrence pages again
+                gone, inc.silence_id = inc.silence_id, None
+                self._log(inc, Entry(now, "note", f"ack silence {gone} expired: the alert resolved"))
+                self._spawn(self._expire(inc, gone))
 
     def _on_audit(self, ev: MitigationAudited) -> None:
         """A mitigation ran (the audit log of the actions issue): note it on the service's open incidents."""
@@ -200,12 +226,16 @@ class IncidentManager:
             elif svc.kind == "path_tracker":
                 self._sync_deliveries(svc, now)
         if self._started is not None and now - self._started >= STARTUP_GRACE:
-            active = {r.key for r in state.rules if r.state in ("pending", "firing")}
+            active = {self._key_of(r) for r in state.rules if r.state in ("pending", "firing")}
             for inc in list(self.incidents.values()):
                 if inc.source == "rule" and inc.recovered_at is None and inc.key not in active \
                         and self._by_key.get(inc.key) is inc:
                     self._recovered(inc, now, "rule not firing")
         state.incidents = self.visible()
+        state.stale_acks = list(self.stale_acks)
+
+    def _key_of(self, rule) -> str:
+        return incident_id(alert_labels(rule)) if self.share else rule.key
 
     def visible(self) -> list[Incident]:
         """Open incidents first (by severity, newest first), then resolved ones awaiting documentation."""
@@ -217,10 +247,20 @@ class IncidentManager:
         if fresh is None:
             return  # down or garbage: keep what we know, the source bar shows the error
         silences = {s["id"]: s for s in (svc.data("silences").get("silences") or []) if s.get("id")}
-        seen = set()
+        seen, silenced = set(), set()
         for alert in svc.data("alerts").get("alerts") or []:
             spec = incident_sources.alertmanager_spec(svc.name, alert, self._runbooks)
+            silenced.update(alert.get("silenced_by") or [])
+            if self.share:  # the same label set is the same incident, whichever console raised it
+                spec["alert_labels"] = dict(alert["labels"])
+                spec["key"] = spec["id"] = incident_id(spec["alert_labels"])
             seen.add(spec["key"])
+            own = self._by_key.get(spec["key"])
+            if own is not None and own.source == "rule" and own.is_open:
+                # this console's rule raised it: the rule decides firing and recovery, Alertmanager the ack
+                self._sync_silence(svc, own, alert, silences, fresh, now)
+                self._extend(svc, own, silences, now)
+                continue
             inc = self.open_or_refire(spec, now, f"Alertmanager alert {alert['labels'].get('alertname', '?')} active"
                                       f" since {alert.get('starts_at') or '?'}")
             if inc.info != spec["info"]:  # e.g. active → suppressed: shown, and kept, not a timeline entry
@@ -228,9 +268,87 @@ class IncidentManager:
                 if self.store is not None:
                     self.store.save(inc)
             self._sync_silence(svc, inc, alert, silences, fresh, now)
+            self._extend(svc, inc, silences, now)
         for inc in list(self.incidents.values()):
             if inc.source == "alertmanager" and inc.service == svc.name and inc.key not in seen:
                 self._recovered(inc, now, "alert no longer active in Alertmanager")
+        if incident_sources.fresh(svc, "silences") is not None:
+            self.stale_acks = [s for s in self.stale_acks if s["service"] != svc.name] + [
+                {"id": sid, "service": svc.name, "created_by": s.get("created_by"), "comment": s.get("comment"),
+                 "starts_at": s.get("starts_at"), "ends_at": s.get("ends_at")}
+                for sid, s in silences.items()
+                if s.get("state") == "active" and is_ack(s.get("comment")) and sid not in silenced
+                and _before(s.get("starts_at"), fresh)]  # newer than the alerts poll: not known to match nothing
+
+    def _extend(self, svc, inc: Incident, silences: dict, now: float) -> None:
+        """While the alert fires, move our ack silence's end before it comes (karma users run a daemon for this)."""
+        sil = silences.get(inc.silence_id or "")
+        if not (self.share and sil and inc.state == "acknowledged" and inc.recovered_at is None
+                and sil.get("state") == "active" and is_ack(sil.get("comment")) and not self.read_only):
+            return
+        try:
+            starts, ends = parse_iso(sil["starts_at"]), parse_iso(sil["ends_at"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if ends - now >= EXTEND_AHEAD or ("extend", inc.silence_id) in self._inflight:
+            return
+        new_end = now + max(ends - starts, 2 * EXTEND_AHEAD)
+        labels = inc.alert_labels or inc.labels
+        self._spawn(self._extend_silence(svc.name, inc, sil, labels, starts, new_end))
+
+    async def _extend_silence(self, service: str, inc: Incident, sil: dict, labels, starts, ends) -> None:
+        sid = inc.silence_id
+        self._inflight.add(("extend", sid))
+        try:
+            new = await am.create_silence(self.http(), self.cfg.service(service), labels, starts, ends,
+                                          sil.get("created_by") or self.user, sil.get("comment") or "", silence_id=sid)
+        except SourceError as e:
+            self._log(inc, Entry(self.clock.now(), "note", f"ack silence {sid} not extended: {e}"))
+            return
+        finally:
+            self._inflight.discard(("extend", sid))
+        if new != sid and inc.silence_id == sid:
+            inc.silence_id = new  # Alertmanager made a new silence (and expired the old) instead of updating
+        self._log(inc, Entry(self.clock.now(), "note", f"ack silence {new} extended until {utc_iso(ends)}"))
+        self.expedite(service)
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _expire(self, inc: Incident, silence_id: str) -> None:
+        service = self._silence_service(inc)
+        if service is None:
+            return
+        try:
+            await am.expire_silence(self.http(), service, silence_id)
+        except SourceError as e:
+            self._log(inc, Entry(self.clock.now(), "note", f"ack silence {silence_id} not expired: {e}"))
+            return
+        self.expedite(service.name)
+
+    def _silence_service(self, inc: Incident):
+        """Where the incident's silence lives: its Alertmanager source, or (a shared rule incident) the first one."""
+        if inc.source == "alertmanager":
+            return self.cfg.service(inc.service)
+        return next((s for s in self.cfg.services if s.kind == "alertmanager"), None)
+
+    async def expire_stale(self, silence_id: str, who: str | None = None) -> dict:
+        """Expire an ack silence that matches no alert (listed in stale_acks)."""
+        stale = next((s for s in self.stale_acks if s["id"] == silence_id), None)
+        if stale is None:
+            raise IncidentError(f"no stale ack silence {silence_id}")
+        if self.read_only:
+            raise IncidentError("read-only: this console sends nothing to Alertmanager")
+        try:
+            await am.expire_silence(self.http(), self.cfg.service(stale["service"]), silence_id)
+        except SourceError as e:
+            raise IncidentError(f"Alertmanager {stale['service']}: {e}") from None
+        self.stale_acks = [s for s in self.stale_acks if s["id"] != silence_id]
+        log.info("stale ack silence %s expired by %s", silence_id, who or self.user)
+        self.expedite(stale["service"])
+        return stale
 
     def _sync_silence(self, svc, inc: Incident, alert: dict, silences: dict, polled_at: float, now: float) -> None:
         """A silence on the alert is an acknowledgement, whoever created it; its end un-acknowledges."""
@@ -299,10 +417,12 @@ class IncidentManager:
         if inc.state != "triggered":
             raise IncidentError(f"{inc.id} is {inc.state}: cannot acknowledge")
         text = "acknowledged" + (f": {comment}" if comment else "")
-        if inc.source == "alertmanager":
+        service = self._silence_service(inc) if (inc.source == "alertmanager" or inc.alert_labels) else None
+        if service is not None:
             now = self.clock.now()
-            sid = await self._alertmanager(inc, am.create_silence, inc.labels, now, now + duration,
-                                           who, comment or f"acknowledged {inc.id} in opsconsole")
+            note = ack_comment(inc.id, who, comment) if self.share else comment or f"acknowledged {inc.id} in opsconsole"
+            sid = await self._alertmanager(inc, am.create_silence, inc.alert_labels or inc.labels, now,
+                                           now + duration, who, note, service=service)
             inc.silence_id = sid
             text += f" (silence {sid} until {utc_iso(now + duration)})"
             if inc.state != "triggered":
@@ -315,23 +435,23 @@ class IncidentManager:
         if inc.state != "acknowledged":
             raise IncidentError(f"{inc.id} is {inc.state}: cannot unacknowledge")
         text = "unacknowledged"
-        if inc.source == "alertmanager" and inc.silence_id:
-            await self._alertmanager(inc, am.expire_silence, inc.silence_id)
+        service = self._silence_service(inc) if (inc.source == "alertmanager" or inc.alert_labels) else None
+        if service is not None and inc.silence_id:
+            await self._alertmanager(inc, am.expire_silence, inc.silence_id, service=service)
             text += f" (silence {inc.silence_id} expired)"
             inc.silence_id = None
         self._move(inc, "unacknowledge", text, who)
         return inc
 
-    async def _alertmanager(self, inc: Incident, call, *args):
+    async def _alertmanager(self, inc: Incident, call, *args, service):
         if self.read_only:
             raise IncidentError(f"read-only: {inc.id} is acknowledged in Alertmanager with a silence, "
                                 "and this console sends nothing")
-        service = self.cfg.service(inc.service)
         try:
             result = await call(self.http(), service, *args)
         except SourceError as e:
-            raise IncidentError(f"Alertmanager {inc.service}: {e}") from None
-        self.expedite(inc.service)  # show the new silence state at once, in every panel
+            raise IncidentError(f"Alertmanager {service.name}: {e}") from None
+        self.expedite(service.name)  # show the new silence state at once, in every panel
         return result
 
     def mitigating(self, incident_id: str, note: str = "", who: str | None = None) -> Incident:
@@ -360,6 +480,13 @@ class IncidentManager:
         inc = self.get(incident_id)
         kind = "update" if template in ("initial", "update", "resolved") else "note"
         self._log(inc, Entry(self.clock.now(), kind, f"{template} draft {how}", who or self.user))
+
+
+def _before(when: str | None, ts: float) -> bool:
+    try:
+        return when is not None and parse_iso(when) <= ts
+    except ValueError:
+        return False
 
 
 def _known(cls, d: dict) -> dict:
