@@ -37,8 +37,9 @@ class Session:
 
     def __init__(self, *, config_path: str | None = None, env: str | None = None, scenario: str = "normal",
                  seed: int = 0, clock: Clock | None = None, read_only: bool = False,
-                 record: str | None = None, keys: dict[str, str] | None = None) -> None:
+                 record: str | None = None, keys: dict[str, str] | None = None, config: Config | None = None) -> None:
         self.config_path = config_path
+        self.config = config  # an already-parsed config instead of a file (tests, embedding)
         self.env = env
         self.scenario = scenario
         self.seed = seed
@@ -58,7 +59,7 @@ class Session:
 
     @property
     def is_demo(self) -> bool:
-        return self.config_path is None
+        return self.config_path is None and self.config is None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ class Session:
             self.demo = Demo(self.clock, scenario=self.scenario, seed=self.seed)
             cfg: Config = await self.demo.start()
         else:
-            cfg = load_config(self.config_path).with_environment(self.env)
+            cfg = (self.config or load_config(self.config_path)).with_environment(self.env)
         if self.read_only:
             cfg = cfg.model_copy(update={"read_only": True})
         if self.keys:
