@@ -112,6 +112,11 @@ def _as_then(doc: dict) -> dict:
                                                                  "generate_error_threshold"}
     for svc in doc["services"].values():
         svc["figures"] = {k: v for k, v in svc["figures"].items() if k not in later}
+    # shared incidents (issue 13) came later too: what is sent to Alertmanager, stale ack silences
+    doc.pop("sharing")
+    doc.pop("stale_acks")
+    for inc in doc["incidents"]:
+        inc.pop("shared")
     return doc
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import openers as incident_sources
-from console.clock import Clock, parse_iso, utc_iso
+from console.clock import Clock, utc_iso
 from console.events import Hub, IncidentChanged, MitigationAudited, RuleTransition
 from console.memento import SNAPSHOT_VERSION, check_version
 from .model import (ALLOWED, OPEN, REOPEN_GRACE, STARTUP_GRACE, STATES, TARGETS, UPDATE_EVERY, Entry,
                              Incident, IncidentError, Timer, whoami)
 from console.rules.load import shipped as shipped_rules
-from .shared import ack_comment, alert_labels, incident_id, is_ack
+from .ack_silences import AckSilences
+from .shared import ack_comment, alert_labels, incident_id
 from console.sources import alertmanager as am
 from console.sources.base import SourceError
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from console.rules.load import Rule
     from .store import IncidentStore
 
-EXTEND_AHEAD = 300.0  # extend an ack silence when less than this is left (polls come far more often)
 __all__ = ["ALLOWED", "OPEN", "REOPEN_GRACE", "STATES", "TARGETS", "UPDATE_EVERY", "Entry", "Incident",
            "IncidentError", "IncidentManager", "Timer", "whoami"]
 log = logging.getLogger(__name__)
@@ -62,9 +61,7 @@ class IncidentManager:
         # pointed at the same Alertmanager shows the same incident (console/incidents/sender.py sends them)
         self.share = bool(cfg.alertmanager and cfg.alertmanager.send)
         self._shared_keys: dict[str, str] = {}  # rule key → shared key (the incident id of its label set)
-        self.stale_acks: list[dict] = []  # ack silences that match no alert (see _sync_alertmanager)
-        self._tasks: set[asyncio.Task] = set()  # silence extensions and expiries, off the tick
-        self._inflight: set[tuple[str, str | None]] = set()
+        self.acks = AckSilences(cfg, clock, http, expedite, note=self._note, read_only=read_only)
         self._unsubscribe = [hub.subscribe(RuleTransition, self._on_rule),
                              hub.subscribe(MitigationAudited, self._on_audit)]
 
@@ -89,8 +86,7 @@ class IncidentManager:
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.acks.stop()
         if self.store is not None:
             await self.store.close()
 
@@ -130,6 +126,9 @@ class IncidentManager:
         self.hub.publish(IncidentChanged(inc.id, inc.key, event, inc.state, inc.severity, inc.title, inc.service,
                                          entry.who if entry else None, entry.text if entry else "",
                                          entry.ts if entry else self.clock.now()))
+
+    def _note(self, inc: Incident, text: str) -> None:
+        self._log(inc, Entry(self.clock.now(), "note", text))
 
     def _log(self, inc: Incident, entry: Entry, event: str | None = None) -> Entry:
         inc.timeline.append(entry)
@@ -196,11 +195,7 @@ class IncidentManager:
         if inc.recovered_at is None:
             inc.recovered_at = now
             self._log(inc, Entry(now, "recovered", f"recovered: {why}"))
-            if inc.alert_labels and inc.silence_id and not self.read_only:
-                # the alert resolved: its ack silence goes at once, so the next occurrence pages again
-                gone, inc.silence_id = inc.silence_id, None
-                self._log(inc, Entry(now, "note", f"ack silence {gone} expired: the alert resolved"))
-                self._spawn(self._expire(inc, gone))
+            self.acks.expire_on_resolve(inc)
 
     def _on_audit(self, ev: MitigationAudited) -> None:
         """A mitigation ran (the audit log of the actions issue): note it on the service's open incidents."""
@@ -259,7 +254,7 @@ class IncidentManager:
             if own is not None and own.source == "rule" and own.is_open:
                 # this console's rule raised it: the rule decides firing and recovery, Alertmanager the ack
                 self._sync_silence(svc, own, alert, silences, fresh, now)
-                self._extend(svc, own, silences, now)
+                self.acks.extend_if_due(svc.name, own, silences, now)
                 continue
             inc = self.open_or_refire(spec, now, f"Alertmanager alert {alert['labels'].get('alertname', '?')} active"
                                       f" since {alert.get('starts_at') or '?'}")
@@ -268,87 +263,21 @@ class IncidentManager:
                 if self.store is not None:
                     self.store.save(inc)
             self._sync_silence(svc, inc, alert, silences, fresh, now)
-            self._extend(svc, inc, silences, now)
+            if self.share:
+                self.acks.extend_if_due(svc.name, inc, silences, now)
         for inc in list(self.incidents.values()):
             if inc.source == "alertmanager" and inc.service == svc.name and inc.key not in seen:
                 self._recovered(inc, now, "alert no longer active in Alertmanager")
         if incident_sources.fresh(svc, "silences") is not None:
-            self.stale_acks = [s for s in self.stale_acks if s["service"] != svc.name] + [
-                {"id": sid, "service": svc.name, "created_by": s.get("created_by"), "comment": s.get("comment"),
-                 "starts_at": s.get("starts_at"), "ends_at": s.get("ends_at")}
-                for sid, s in silences.items()
-                if s.get("state") == "active" and is_ack(s.get("comment")) and sid not in silenced
-                and _before(s.get("starts_at"), fresh)]  # newer than the alerts poll: not known to match nothing
-
-    def _extend(self, svc, inc: Incident, silences: dict, now: float) -> None:
-        """While the alert fires, move our ack silence's end before it comes (karma users run a daemon for this)."""
-        sil = silences.get(inc.silence_id or "")
-        if not (self.share and sil and inc.state == "acknowledged" and inc.recovered_at is None
-                and sil.get("state") == "active" and is_ack(sil.get("comment")) and not self.read_only):
-            return
-        try:
-            starts, ends = parse_iso(sil["starts_at"]), parse_iso(sil["ends_at"])
-        except (KeyError, TypeError, ValueError):
-            return
-        if ends - now >= EXTEND_AHEAD or ("extend", inc.silence_id) in self._inflight:
-            return
-        new_end = now + max(ends - starts, 2 * EXTEND_AHEAD)
-        labels = inc.alert_labels or inc.labels
-        self._spawn(self._extend_silence(svc.name, inc, sil, labels, starts, new_end))
-
-    async def _extend_silence(self, service: str, inc: Incident, sil: dict, labels, starts, ends) -> None:
-        sid = inc.silence_id
-        self._inflight.add(("extend", sid))
-        try:
-            new = await am.create_silence(self.http(), self.cfg.service(service), labels, starts, ends,
-                                          sil.get("created_by") or self.user, sil.get("comment") or "", silence_id=sid)
-        except SourceError as e:
-            self._log(inc, Entry(self.clock.now(), "note", f"ack silence {sid} not extended: {e}"))
-            return
-        finally:
-            self._inflight.discard(("extend", sid))
-        if new != sid and inc.silence_id == sid:
-            inc.silence_id = new  # Alertmanager made a new silence (and expired the old) instead of updating
-        self._log(inc, Entry(self.clock.now(), "note", f"ack silence {new} extended until {utc_iso(ends)}"))
-        self.expedite(service)
-
-    def _spawn(self, coro) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _expire(self, inc: Incident, silence_id: str) -> None:
-        service = self._silence_service(inc)
-        if service is None:
-            return
-        try:
-            await am.expire_silence(self.http(), service, silence_id)
-        except SourceError as e:
-            self._log(inc, Entry(self.clock.now(), "note", f"ack silence {silence_id} not expired: {e}"))
-            return
-        self.expedite(service.name)
-
-    def _silence_service(self, inc: Incident):
-        """Where the incident's silence lives: its Alertmanager source, or (a shared rule incident) the first one."""
-        if inc.source == "alertmanager":
-            return self.cfg.service(inc.service)
-        return next((s for s in self.cfg.services if s.kind == "alertmanager"), None)
+            self.acks.scan(svc.name, silences, silenced, fresh)
 
     async def expire_stale(self, silence_id: str, who: str | None = None) -> dict:
         """Expire an ack silence that matches no alert (listed in stale_acks)."""
-        stale = next((s for s in self.stale_acks if s["id"] == silence_id), None)
-        if stale is None:
-            raise IncidentError(f"no stale ack silence {silence_id}")
-        if self.read_only:
-            raise IncidentError("read-only: this console sends nothing to Alertmanager")
-        try:
-            await am.expire_silence(self.http(), self.cfg.service(stale["service"]), silence_id)
-        except SourceError as e:
-            raise IncidentError(f"Alertmanager {stale['service']}: {e}") from None
-        self.stale_acks = [s for s in self.stale_acks if s["id"] != silence_id]
-        log.info("stale ack silence %s expired by %s", silence_id, who or self.user)
-        self.expedite(stale["service"])
-        return stale
+        return await self.acks.expire_stale(silence_id, who or self.user)
+
+    @property
+    def stale_acks(self) -> list[dict]:
+        return self.acks.stale
 
     def _sync_silence(self, svc, inc: Incident, alert: dict, silences: dict, polled_at: float, now: float) -> None:
         """A silence on the alert is an acknowledgement, whoever created it; its end un-acknowledges."""
@@ -417,10 +346,11 @@ class IncidentManager:
         if inc.state != "triggered":
             raise IncidentError(f"{inc.id} is {inc.state}: cannot acknowledge")
         text = "acknowledged" + (f": {comment}" if comment else "")
-        service = self._silence_service(inc) if (inc.source == "alertmanager" or inc.alert_labels) else None
+        service = self.acks.service_for(inc)
         if service is not None:
             now = self.clock.now()
-            note = ack_comment(inc.id, who, comment) if self.share else comment or f"acknowledged {inc.id} in opsconsole"
+            note = (ack_comment(inc.id, who, comment) if self.share
+                    else comment or f"acknowledged {inc.id} in opsconsole")
             sid = await self._alertmanager(inc, am.create_silence, inc.alert_labels or inc.labels, now,
                                            now + duration, who, note, service=service)
             inc.silence_id = sid
@@ -435,7 +365,7 @@ class IncidentManager:
         if inc.state != "acknowledged":
             raise IncidentError(f"{inc.id} is {inc.state}: cannot unacknowledge")
         text = "unacknowledged"
-        service = self._silence_service(inc) if (inc.source == "alertmanager" or inc.alert_labels) else None
+        service = self.acks.service_for(inc)
         if service is not None and inc.silence_id:
             await self._alertmanager(inc, am.expire_silence, inc.silence_id, service=service)
             text += f" (silence {inc.silence_id} expired)"
@@ -480,13 +410,6 @@ class IncidentManager:
         inc = self.get(incident_id)
         kind = "update" if template in ("initial", "update", "resolved") else "note"
         self._log(inc, Entry(self.clock.now(), kind, f"{template} draft {how}", who or self.user))
-
-
-def _before(when: str | None, ts: float) -> bool:
-    try:
-        return when is not None and parse_iso(when) <= ts
-    except ValueError:
-        return False
 
 
 def _known(cls, d: dict) -> dict:
