@@ -41,6 +41,8 @@ def test_example_config_has_no_inline_secret():
     ('[[services]]\nname="a"\nkind="scrape"\nurl="http://x"\npassword="hunter2"\n', "services[0] (a).password: unknown key"),
     ('promql_semantics = "prometheus-9"\n', "promql_semantics:"),
     ('this is = = not toml', "not valid TOML"),
+    ('[alertmanager]\nsend = true\n', "alertmanager: send = true needs urls (or a service of kind alertmanager)"),
+    ('[alertmanager]\nurls = ["http://u:pw@am:9093"]\n', "alertmanager: url must not hold credentials"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, body, expected):
     p = tmp_path / "bad.toml"

@@ -9,12 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from console.clock import VirtualClock, WallClock, parse_iso
+from console.clock import VirtualClock, WallClock, parse_iso, utc_iso
 from console.config.schema import parse_config
 from console.demo import Demo, demo_config_dict
 from console.incidents.shared import incident_id
 from console.session import Session
-from tests.conftest import require_binary
+from screens.app import OpsApp
+from screens.incident_detail import IncidentDetail
+from tests.conftest import require_binary, screen_text
 from tests.test_alertmanager import AM_CONFIG, Alertmanager, _free_port
 
 pytestmark = pytest.mark.external
@@ -58,12 +60,16 @@ class World:
         self.demo, self.clock, self.am_url = demo, clock, am_url
         self.consoles: list[Session] = []
 
-    async def console(self, data_dir: Path, user: str) -> Session:
-        table = demo_config_dict(self.demo.urls, tick=f"{TICK}s", data_dir=str(data_dir))
+    def session(self, data_dir: Path, name: str) -> Session:
+        """A console's session, not started (an app starts its own)."""
+        table = demo_config_dict(self.demo.urls, tick=f"{TICK}s", data_dir=str(data_dir), record=False)
         table["environment"] = "war-room"
         table["services"].append({"name": "am", "kind": "alertmanager", "url": self.am_url, "interval": "1s"})
-        table["alertmanager"] = {"send": True, "resend": f"{RESEND}s", "name": user.split("@")[1]}
-        session = Session(config=parse_config(table, "<test>"), clock=self.clock)
+        table["alertmanager"] = {"send": True, "resend": f"{RESEND}s", "name": name}
+        return Session(config=parse_config(table, "<test>"), clock=self.clock)
+
+    async def console(self, data_dir: Path, user: str) -> Session:
+        session = self.session(data_dir, user.split("@")[1])
         await session.start()
         session.engine.incidents.user = user
         self.consoles.append(session)
@@ -182,3 +188,48 @@ async def test_alertmanager_down_backlog_delivered_when_it_returns(world):
     assert incident_id(alert["labels"]) == inc.id
     await world.tick(1.0)  # the next state says so
     assert a.state.sharing.error is None and inc.shared == "shared"
+
+
+async def test_the_screen_shows_sharing_the_ack_owner_and_expires_a_stale_ack(world):
+    session = world.session(world.tmp / "alice", "wall")
+    app = OpsApp(session, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        session.engine.incidents.user = "alice@wall"
+        world.consoles.append(session)
+        b = await world.console(world.tmp / "bob", "bob@laptop")
+        inc = await world.until(lambda: _down(session) and _down(b), "ServiceDown in both")
+        await world.tick(1.0)
+        await pilot.pause()
+        assert "◆ Alertmanager 1 sent" in screen_text(app)
+
+        assert (await b.request({"cmd": "incident.verb", "id": inc.id, "verb": "acknowledge"}))["ok"]
+        app.open_incident(inc.id)
+        await world.tick(1.0)  # one poll
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, IncidentDetail)
+        text = screen_text(app)
+        assert f"{inc.id}  P1" in text, text
+        assert "· shared ·" in text and "acked by bob@laptop 0s ago" in text, text
+
+        # an ack silence left from an alert that is gone: listed, and X expires it in Alertmanager
+        now = WallClock().now()
+        body = {"matchers": [{"name": "alertname", "value": "Gone", "isRegex": False, "isEqual": True}],
+                "startsAt": utc_iso(now), "endsAt": utc_iso(now + 3600), "createdBy": "carol@old",
+                "comment": "opsconsole ack: INC-AAAAAA by carol@old"}
+        async with httpx.AsyncClient() as c:
+            stale_id = (await c.post(f"{world.am.url}/api/v2/silences", json=body)).json()["silenceID"]
+        await world.tick(1.0)
+        await world.tick(1.0)  # seen by two polls: not one made between the alerts and the silences request
+        await pilot.pause()
+        text = screen_text(app)
+        box = str(app.screen.query_one("#inc-stale").render())
+        assert "Stale ack silences" in text and "carol@old" in box and "bob@laptop" not in box  # bob's ack is live
+        await pilot.press("X")
+        await app.workers.wait_for_complete()
+        async with httpx.AsyncClient() as c:
+            assert (await c.get(f"{world.am.url}/api/v2/silence/{stale_id}")).json()["status"]["state"] == "expired"
+        await world.tick(1.0)
+        await pilot.pause()
+        assert "Stale ack silences" not in screen_text(app)
+        world.consoles.remove(session)  # the app stops its own session

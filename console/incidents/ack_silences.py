@@ -37,6 +37,7 @@ class AckSilences:
         self.stale: list[dict] = []  # ack silences matching no alert: id, service, created_by, comment, starts/ends
         self._tasks: set[asyncio.Task] = set()  # requests sent off the tick
         self._extending: set[str] = set()  # silence ids with an extension in flight
+        self._known: dict[str, set[str]] = {}  # Alertmanager service → silence ids its last poll listed
 
     async def stop(self) -> None:
         if self._tasks:
@@ -50,14 +51,18 @@ class AckSilences:
             return next((s for s in self.cfg.services if s.kind == "alertmanager"), None)
         return None
 
-    def scan(self, service: str, silences: dict[str, dict], silenced: set[str], polled_at: float) -> None:
-        """Active ack silences that no alert listed at `polled_at` is silenced by: stale, shown with a key."""
+    def scan(self, service: str, silences: dict[str, dict], silenced: set[str]) -> None:
+        """Active ack silences that no listed alert is silenced by: stale, shown with a key.
+
+        Only those the previous poll knew as well: one made between this poll's alerts and silences
+        requests matches its alert, but the alerts answer could not say so yet."""
+        known = self._known.get(service, set())
+        self._known[service] = set(silences)
         self.stale = [s for s in self.stale if s["service"] != service] + [
             {"id": sid, "service": service, "created_by": s.get("created_by"), "comment": s.get("comment"),
              "starts_at": s.get("starts_at"), "ends_at": s.get("ends_at")}
             for sid, s in silences.items()
-            if s.get("state") == "active" and is_ack(s.get("comment")) and sid not in silenced
-            and _before(s.get("starts_at"), polled_at)]  # newer than the alerts poll: not known to match nothing
+            if s.get("state") == "active" and is_ack(s.get("comment")) and sid not in silenced and sid in known]
 
     def extend_if_due(self, service: str, inc: Incident, silences: dict[str, dict], now: float) -> None:
         """While the alert fires, move the ack silence's end before it comes (karma users run a daemon for this)."""
@@ -133,9 +138,3 @@ class AckSilences:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-
-def _before(when: str | None, ts: float) -> bool:
-    try:
-        return when is not None and parse_iso(when) <= ts
-    except ValueError:
-        return False

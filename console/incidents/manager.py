@@ -269,7 +269,7 @@ class IncidentManager:
             if inc.source == "alertmanager" and inc.service == svc.name and inc.key not in seen:
                 self._recovered(inc, now, "alert no longer active in Alertmanager")
         if incident_sources.fresh(svc, "silences") is not None:
-            self.acks.scan(svc.name, silences, silenced, fresh)
+            self.acks.scan(svc.name, silences, silenced)
 
     async def expire_stale(self, silence_id: str, who: str | None = None) -> dict:
         """Expire an ack silence that matches no alert (listed in stale_acks)."""
