@@ -4,6 +4,7 @@ alerts as Prometheus does, show one incident with one id, share the ack, and sur
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import httpx
@@ -233,3 +234,25 @@ async def test_the_screen_shows_sharing_the_ack_owner_and_expires_a_stale_ack(wo
         await pilot.pause()
         assert "Stale ack silences" not in screen_text(app)
         world.consoles.remove(session)  # the app stops its own session
+
+
+async def test_opsconsole_incidents_lists_stale_ack_silences(world, tmp_path):
+    async def silence(name: str, by: str) -> str:
+        now = WallClock().now()
+        body = {"matchers": [{"name": "alertname", "value": name, "isRegex": False, "isEqual": True}],
+                "startsAt": utc_iso(now), "endsAt": utc_iso(now + 3600), "createdBy": by,
+                "comment": f"opsconsole ack: INC-AAAAAA by {by}"}
+        async with httpx.AsyncClient() as c:
+            return (await c.post(f"{world.am.url}/api/v2/silences", json=body)).json()["silenceID"]
+
+    async with httpx.AsyncClient() as c:
+        (await c.post(f"{world.am.url}/api/v2/alerts", json=[{"labels": {"alertname": "Live"}}])).raise_for_status()
+    live, gone = await silence("Live", "dave@desk"), await silence("Gone", "carol@old")
+    cfg = tmp_path / "ops.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "cli"}"\n[[services]]\nname = "am"\nkind = "alertmanager"\n'
+                   f'url = "{world.am.url}"\n')
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "console.cli", "incidents", "--config", str(cfg),
+                                                "--stale-acks", stdout=asyncio.subprocess.PIPE)
+    out = (await proc.communicate())[0].decode()
+    assert proc.returncode == 0
+    assert f"{gone}  am  by carol@old" in out and live not in out and "dave@desk" not in out

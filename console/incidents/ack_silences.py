@@ -138,3 +138,46 @@ class AckSilences:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+
+
+async def stale_once(cfg: "Config", clock: Clock) -> tuple[list[dict], list[str]]:
+    """Ask each Alertmanager service of the config once (`opsconsole incidents --stale-acks`): the ack silences
+    no alert is silenced by, and one line per Alertmanager that could not say."""
+    import httpx
+
+    from console.sources import build_source, read
+
+    stale, errors = [], []
+    async with httpx.AsyncClient() as client:
+        for svc in (s for s in cfg.services if s.kind == "alertmanager"):
+            data = {}
+            for obs in await build_source(svc, client, clock).poll_due(clock.now()):
+                try:
+                    if obs.error is not None:
+                        raise ValueError(obs.error)
+                    data[obs.endpoint] = read(svc.kind, obs.endpoint, obs.payload, svc.job or svc.name,
+                                              svc.instance or "").data
+                except ValueError as e:
+                    errors.append(f"{svc.name}: {obs.endpoint}: {str(e).splitlines()[0]}")
+            if set(data) != {"alerts", "silences"}:
+                continue
+            silenced = {sid for a in data["alerts"]["alerts"] for sid in a["silenced_by"]}
+            stale += [{"id": s["id"], "service": svc.name, "created_by": s["created_by"], "comment": s["comment"],
+                       "starts_at": s["starts_at"], "ends_at": s["ends_at"]}
+                      for s in data["silences"]["silences"]
+                      if s["state"] == "active" and is_ack(s["comment"]) and s["id"] not in silenced]
+    return stale, errors
+
+
+def stale_report(stale: list[dict], errors: list[str]) -> str:
+    """The lines `opsconsole incidents --stale-acks` adds after the incidents."""
+    lines = ["", "stale ack silences (active, matching no alert: they would mute the next page):"]
+    if not stale:
+        lines.append("  none")
+    for s in stale:
+        lines.append(f"  {s['id']}  {s['service']}  by {s['created_by'] or '?'}  until {s['ends_at'] or '?'}  "
+                     f"{s['comment'] or ''}")
+    if stale:
+        lines.append("  expire one with X on an incident's detail, or: amtool silence expire ID")
+    lines += [f"  not asked: {e}" for e in errors]
+    return "\n".join(lines) + "\n"
