@@ -94,6 +94,7 @@ class IncidentManager:
         """Forget everything in memory (a replay seek rebuilds incidents from the recording)."""
         self.incidents.clear()
         self._by_key.clear()
+        self._shared_keys.clear()
         self.action_results.clear()
 
     # --- memento: everything above, as plain data (a recording's keyframe, a replay seek) -----------
@@ -101,7 +102,8 @@ class IncidentManager:
     def snapshot(self) -> dict[str, Any]:
         return {"v": SNAPSHOT_VERSION, "incidents": [asdict(i) for i in self.incidents.values()], "seq": self._seq,
                 "by_key": {k: i.id for k, i in self._by_key.items()}, "started": self._started,
-                "results": [[s, a, t, o] for (s, a), (t, o) in self.action_results.items()]}
+                "results": [[s, a, t, o] for (s, a), (t, o) in self.action_results.items()],
+                "shared_keys": dict(self._shared_keys)}
 
     def restore(self, data: dict[str, Any]) -> None:
         check_version(data, "incidents")
@@ -113,6 +115,7 @@ class IncidentManager:
         self._by_key = {k: self.incidents[i] for k, i in data["by_key"].items() if i in self.incidents}
         self._seq, self._started = data["seq"], data["started"]
         self.action_results = {(s, a): (t, o) for s, a, t, o in data["results"]}
+        self._shared_keys = dict(data.get("shared_keys") or {})  # absent in snapshots from before sharing
 
     def _add(self, inc: Incident) -> None:
         self.incidents[inc.id] = inc
