@@ -233,6 +233,15 @@ async def test_the_screen_shows_sharing_the_ack_owner_and_expires_a_stale_ack(wo
         await world.tick(1.0)
         await pilot.pause()
         assert "Stale ack silences" not in screen_text(app)
+
+        # un-ack from this console: the silence expires, and the other console shows it triggered again
+        ack_id = inc.silence_id
+        await pilot.press("U")
+        await app.workers.wait_for_complete()
+        async with httpx.AsyncClient() as c:
+            assert (await c.get(f"{world.am.url}/api/v2/silence/{ack_id}")).json()["status"]["state"] == "expired"
+        await world.tick(1.0)
+        assert _down(b).state == "triggered"
         world.consoles.remove(session)  # the app stops its own session
 
 
