@@ -22,8 +22,10 @@ T0 = 1_790_000_000.0
 class Receiver:
     """A loopback HTTP server that keeps every request body it gets and answers 200."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: bytes = b"200 OK", echo: bool = False) -> None:
         self.posts: list[list[dict]] = []
+        self.heads: list[bytes] = []
+        self.status, self.echo = status, echo  # echo: answer with the request's own headers, as a bad proxy might
         self.server: asyncio.AbstractServer | None = None
 
     async def start(self) -> str:
@@ -32,7 +34,10 @@ class Receiver:
             length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                           if line.lower().startswith(b"content-length"))
             self.posts.append(json.loads(await reader.readexactly(length)))
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            self.heads.append(head)
+            body = head if self.echo else b""
+            writer.write(b"HTTP/1.1 %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                         % (self.status, len(body), body))
             await writer.drain()
             writer.close()
 
@@ -131,3 +136,20 @@ async def test_full_queue_drops_the_oldest_and_says_so(unused_tcp_port):
         assert "unreachable" in s.error and "\n" not in s.error
     finally:
         await c.close()
+
+
+async def test_the_token_is_sent_but_never_shown_even_when_echoed_back(monkeypatch):
+    token = "am-send-t0ken-9c1e"
+    monkeypatch.setenv("OPSCONSOLE_TEST_AM_SEND_TOKEN", token)
+    r = Receiver(status=b"401 Unauthorized", echo=True)
+    url = await r.start()
+    c = Console(url, auth={"type": "bearer", "token_env": "OPSCONSOLE_TEST_AM_SEND_TOKEN"})
+    await c.sender.start()
+    try:
+        state = await c.publish(T0, _rule("firing", T0))
+        assert f"authorization: bearer {token}".encode() in r.heads[0].lower()
+        assert state.sharing.failures == 1 and "401" in state.sharing.error
+        assert token not in json.dumps(state.to_json(), default=str)
+    finally:
+        await c.close()
+        r.server.close()
