@@ -265,3 +265,16 @@ async def test_opsconsole_incidents_lists_stale_ack_silences(world, tmp_path):
     out = (await proc.communicate())[0].decode()
     assert proc.returncode == 0
     assert f"{gone}  am  by carol@old" in out and live not in out and "dave@desk" not in out
+
+
+async def test_a_restarted_console_keeps_the_shared_incident(world):
+    a = await world.console(world.tmp / "alice", "alice@wall")
+    inc = await world.until(lambda: _down(a), "ServiceDown")
+    labels = dict(inc.alert_labels)
+    await a.stop()  # its store is flushed and closed
+    world.consoles.remove(a)
+    again = await world.console(world.tmp / "alice", "alice@wall")
+    await world.tick()
+    [same] = [i for i in again.state.incidents if i.rule == "ServiceDown"]  # one, not a second after the restart
+    assert same.id == inc.id == incident_id(labels) and same.alert_labels == labels
+    assert same.opened_at == inc.opened_at

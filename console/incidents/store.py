@@ -138,8 +138,8 @@ class IncidentStore:
 
 
 def _number(incident_id: str) -> int:
-    """INC-7 → 7; a shared id (INC-KXQMRT, from the alert's labels) is no counter: 0."""
-    tail = incident_id.rsplit("-", 1)[-1]
+    """INC-7 → 7; a shared id (INC-KXQMRT or INC-KXQMRT-2, from the alert's labels) is no counter: 0."""
+    tail = incident_id.removeprefix("INC-")
     return int(tail) if tail.isdigit() else 0
 
 
