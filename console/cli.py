@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--env", help="only this environment's incidents")
     i.add_argument("--open", action="store_true", help="only triggered, acknowledged or mitigating ones")
     i.add_argument("--json", action="store_true", help="one JSON document, with every transition")
+    i.add_argument("--stale-acks", action="store_true",
+                   help="also ask the config's Alertmanagers for ack silences that match no alert")
+
     from console.rules.cli import add_parser as add_rules  # `rules check|test|export`
 
     add_rules(sub)
@@ -199,7 +202,19 @@ async def _incidents(args) -> int:
     rows = await list_incidents(default_path(data_dir), args.env)
     if args.open:
         rows = [(env, inc) for env, inc in rows if inc.is_open]
-    sys.stdout.write(report(rows, WallClock().now(), as_json=args.json))
+    text = report(rows, WallClock().now(), as_json=args.json)
+    if args.stale_acks:
+        from console.incidents.ack_silences import stale_once, stale_report
+
+        if not args.config:
+            sys.stderr.write("opsconsole incidents: --stale-acks needs --config (its Alertmanager services)\n")
+            return 2
+        stale, errors = await stale_once(load_config(args.config), WallClock())
+        if args.json:
+            text = json.dumps({"incidents": json.loads(text), "stale_acks": stale, "errors": errors}, indent=2) + "\n"
+        else:
+            text += stale_report(stale, errors)
+    sys.stdout.write(text)
     return 0
 
 

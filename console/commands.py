@@ -68,6 +68,8 @@ STATIC: tuple[Command, ...] = (
     _c("incident.mitigating", "m", "Mitigating", "incident_detail", "incident('mitigating')", mutates="change"),
     _c("incident.resolve", "r", "Resolve", "incident_detail", "incident('resolve')", mutates="change"),
     _c("incident.document", "d", "Documented", "incident_detail", "incident('document')", mutates="change"),
+    _c("incident.expire_stale", "X", "Expire stale ack", "incident_detail", "expire_stale_ack", show=False,
+       mutates="send", note="the first listed ack silence that matches no alert any more"),
     _c("incident.draft", "t", "Next draft", "incident_detail", "next_draft"),
     _c("incident.copy", "c", "Copy draft", "incident_detail", "copy_draft",
        note="OSC 52: works over SSH, and in tmux with `set-clipboard on`"),

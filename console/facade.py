@@ -12,6 +12,7 @@ Commands (`cmd` key):
 
     incident.verb        id, verb (acknowledge|unacknowledge|mitigating|resolve|document), comment,
                          duration, resolution, root_cause, postmortem_date                      mutating
+    incident.expire_silence  silence_id (one of state.stale_acks) -> expires it in Alertmanager     mutating
     incident.view        id -> mitigations [[id, title]], live [[[label, value]]] (playbook values)
     range                exprs, span, step -> now, series [[[ts, value]]]
     mitigation.prepare   action (none: undo the last), item? -> pick + title | plan_id + confirm  mutating
@@ -28,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-MUTATING = frozenset({"incident.verb", "mitigation.prepare", "mitigation.toggle", "mitigation.send",
-                      "mitigation.cancel", "draft.write", "draft.copied"})
+MUTATING = frozenset({"incident.verb", "incident.expire_silence", "mitigation.prepare", "mitigation.toggle",
+                      "mitigation.send", "mitigation.cancel", "draft.write", "draft.copied"})
 
 
 @dataclass(frozen=True)

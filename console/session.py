@@ -38,8 +38,9 @@ class Session:
 
     def __init__(self, *, config_path: str | None = None, env: str | None = None, scenario: str = "normal",
                  seed: int = 0, clock: Clock | None = None, read_only: bool = False,
-                 record: str | None = None, keys: dict[str, str] | None = None) -> None:
+                 record: str | None = None, keys: dict[str, str] | None = None, config: Config | None = None) -> None:
         self.config_path = config_path
+        self.config = config  # an already-parsed config instead of a file (tests, embedding)
         self.env = env
         self.scenario = scenario
         self.seed = seed
@@ -52,13 +53,14 @@ class Session:
         self.executor: Executor | None = None
         self.record = record  # a recording file (or folder), "auto" (the config's `record`), None: off
         self.recorder = None
+        self.sender = None  # [alertmanager] send: this console's rule alerts to Alertmanager
         self._subscribers: list[Callable[[ConsoleState], None]] = []
         self._plans: dict[int, Plan] = {}
         self._plan_ids = itertools.count(1)
 
     @property
     def is_demo(self) -> bool:
-        return self.config_path is None
+        return self.config_path is None and self.config is None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -70,7 +72,7 @@ class Session:
             self.demo = Demo(self.clock, scenario=self.scenario, seed=self.seed)
             cfg: Config = await self.demo.start()
         else:
-            cfg = load_config(self.config_path).with_environment(self.env)
+            cfg = (self.config or load_config(self.config_path)).with_environment(self.env)
         if self.read_only:
             cfg = cfg.model_copy(update={"read_only": True})
         if self.keys:
@@ -82,9 +84,16 @@ class Session:
         incidents = IncidentManager(hub, self.clock, cfg, list(self.catalog.rules), http=lambda: self.engine.http,
                                     expedite=lambda *a, **k: self.engine.expedite(*a, **k), read_only=cfg.read_only,
                                     store=store)
+        if cfg.alertmanager is not None and cfg.alertmanager.send and not cfg.read_only:
+            from console.incidents.sender import AlertSender
+
+            # subscribed before the viewers: each state they get already says what is shared
+            self.sender = AlertSender(hub, self.clock, cfg, http=lambda: self.engine.http)
         self.engine = Engine(cfg, self.clock, scenario=self.scenario if self.is_demo else None, catalog=self.catalog,
                              hub=hub, incidents=incidents)
         await self.engine.start()
+        if self.sender is not None:
+            await self.sender.start()
         # what start-up built (config, rules, parsed PromQL, modules) lives as long as the session: keep it out of
         # the collector's full passes, which otherwise stall the loop for 0.2–0.4 s with many services
         gc.freeze()
@@ -112,6 +121,8 @@ class Session:
             await self.executor.stop()
         if self.recorder is not None:
             await self.recorder.stop()
+        if self.sender is not None:
+            await self.sender.stop()
         if self.engine is not None:
             await self.engine.stop()
         if self.demo is not None:
@@ -186,6 +197,13 @@ class Session:
         self.engine.state.incidents = mgr.visible()  # show it now, not at the next tick
         self._publish(self.engine.state)
         return ok(f"{iid} {DONE[verb]}")
+
+    async def cmd_incident_expire_silence(self, cmd: dict) -> dict:
+        """Expire a stale ack silence (one that matches no alert any more)."""
+        stale = await self.engine.incidents.expire_stale(cmd["silence_id"])
+        self.engine.state.stale_acks = list(self.engine.incidents.stale_acks)
+        self._publish(self.engine.state)
+        return ok(f"ack silence {stale['id']} expired ({stale.get('comment') or 'no comment'})")
 
     async def cmd_incident_view(self, cmd: dict) -> dict:
         """What the incident detail shows beyond the state: its mitigations and the playbook's live values."""

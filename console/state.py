@@ -111,6 +111,19 @@ class BackendState:
 
 
 @dataclass
+class SharingState:
+    """`[alertmanager] send`: how this console's rule alerts reach Alertmanager (console/incidents/sender.py)."""
+
+    targets: int  # Alertmanagers every alert goes to
+    sent: int = 0  # alerts delivered (to at least one Alertmanager, as Prometheus counts a batch sent)
+    failures: int = 0  # batches no Alertmanager accepted; their alerts go again at the next resend
+    dropped: int = 0  # alerts dropped because the queue was full (oldest first)
+    queued: int = 0  # alerts waiting to be posted
+    error: str | None = None  # the last failure, one line; None once a batch goes through again
+    last_ok: float | None = None  # when a batch was last delivered
+
+
+@dataclass
 class ActionRecord:
     """One attempted mitigation, as the Activity panel shows it (console/executor.py keeps it current)."""
 
@@ -145,6 +158,8 @@ class ConsoleState:
     incidents: list = field(default_factory=list)  # console.incidents.manager.Incident, open first (IncidentManager.visible)
     engine_error: str | None = None  # the last failure of a tick or a background task, one line (console/tasks.py)
     engine_error_at: float | None = None
+    sharing: SharingState | None = None  # None: this console sends no alerts ([alertmanager] send off)
+    stale_acks: list[dict] = field(default_factory=list)  # ack silences matching no alert: id, service, by, ...
 
     def active(self) -> list[RuleState]:
         """Firing first, then pending; newest first within each."""
@@ -198,6 +213,8 @@ class ConsoleState:
             "metrics_backend": asdict(self.backend) if self.backend else {"status": "local"},
             "incidents": [i.to_json(self.ts) for i in self.incidents],
             "engine_error": self.engine_error,
+            "sharing": asdict(self.sharing) if self.sharing else None,
+            "stale_acks": list(self.stale_acks),
         }
         doc = _strict(doc, "", unusable)
         doc["non_finite"] = unusable  # where a null above stands for NaN or ±Inf: {"path": "NaN"}

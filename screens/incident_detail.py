@@ -48,7 +48,26 @@ def head_text(inc: Incident, now: float) -> str:
     summary = inc.summary + (f" — {inc.info['description']}" if inc.info.get("description") else "")  # rule files
     return (f"[b]{inc.id}[/]  [b]{inc.severity}[/]  {state}  [b]{escape(inc.title)}[/]  [dim]{escape(summary)}[/]\n"
             f"opened {hms(inc.opened_at)} UTC ({age(now - inc.opened_at)} ago) from {escape(origin)} · "
-            f"runbook [dim]{escape(where)}[/]\n{_timers(inc, now)}")
+            f"runbook [dim]{escape(where)}[/]{_sharing(inc, now)}\n{_timers(inc, now)}")
+
+
+def _sharing(inc: Incident, now: float) -> str:
+    """Whether Alertmanager has it (so other consoles show it), and who holds the ack, for how long."""
+    out = ""
+    if inc.shared is not None:
+        out = " · [$success]shared[/]" if inc.shared == "shared" else f" · [bold $warning]{escape(inc.shared)}[/]"
+    if inc.state == "acknowledged":
+        ack = next((e for e in reversed(inc.timeline) if e.kind == "state" and e.state == "acknowledged"), None)
+        if ack is not None:
+            out += f" · acked by [b]{escape(ack.who or '?')}[/] {age(now - ack.ts)} ago"
+    return out
+
+
+def stale_text(stale: list[dict]) -> str:
+    """Ack silences that match no alert any more: they would mute the next page."""
+    rows = [f"[b]{escape(s['id'][:8])}[/] {escape(s.get('created_by') or '?')} until {escape(s.get('ends_at') or '?')}"
+            f"  [dim]{escape(s.get('comment') or '')}[/]" for s in stale]
+    return "\n".join(rows) + "\n[dim]X expires the first one listed[/]"
 
 
 def playbook_text(pb: Playbook, values: list[list[tuple[str, str]]]) -> str:
@@ -97,6 +116,7 @@ class IncidentDetail(Screen):
         self.draft = 0
         self.now = incident.opened_at
         self._shown: dict[str, str] = {}
+        self.stale: list[dict] = []  # ack silences matching no alert (state.stale_acks)
 
     def compose(self):
         yield HeaderBar(production=self.production)
@@ -110,6 +130,7 @@ class IncidentDetail(Screen):
                     yield SeriesChart("value", id="inc-plot")
                 else:
                     yield Static(id="inc-alert", classes="box")
+                yield Static(id="inc-stale", classes="box")
                 yield Static(id="inc-draft", classes="box")
                 yield IncidentTimeline(id="inc-timeline")
         yield Footer()
@@ -119,6 +140,8 @@ class IncidentDetail(Screen):
         self.now = self.app.session.state.ts
         self.query_one("#inc-playbook").border_title = f"Playbook · {self.pb.title}"
         self.query_one("#inc-mitigations").border_title = "Mitigations"
+        self.query_one("#inc-stale").border_title = "Stale ack silences (match no alert)"
+        self.query_one("#inc-stale").display = False
         self.query_one("#inc-mitigations", Static).update(self._mitigations_text())
         if self.inc.expr:
             self.set_interval(PLOT_REFRESH, self._load_plot)
@@ -153,6 +176,10 @@ class IncidentDetail(Screen):
             if not inc.expr:
                 self._set("#inc-alert", alert_text(inc))
             self._show_draft(state.ts)
+            self.stale = list(state.stale_acks)
+            self.query_one("#inc-stale").display = bool(self.stale)
+            if self.stale:
+                self._set("#inc-stale", stale_text(self.stale))
             self.query_one(IncidentTimeline).show(inc)
 
     def _set(self, selector: str, text: str) -> None:
@@ -202,6 +229,14 @@ class IncidentDetail(Screen):
 
     def action_incident(self, verb: str) -> None:
         incident_verb(self.app, verb, self.inc.id)
+
+    async def action_expire_stale_ack(self) -> None:
+        if not self.stale:
+            self.app.notify("No stale ack silence", timeout=3)
+            return
+        res = await self.app.command({"cmd": "incident.expire_silence", "silence_id": self.stale[0]["id"]})
+        if res["ok"]:
+            self.app.notify(res["message"], timeout=4)
 
     def action_next_draft(self) -> None:
         self.draft = (self.draft + 1) % len(self.templates)

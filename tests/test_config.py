@@ -52,6 +52,8 @@ def test_example_config_has_no_inline_secret():
      "rules[0] (R): rule 'R': unknown service kind 'nope'"),
     ('', "services: no service configured"),
     ('environment = "prod"\n', "services: no service configured"),
+    ('[alertmanager]\nsend = true\n', "alertmanager: send = true needs urls (or a service of kind alertmanager)"),
+    ('[alertmanager]\nurls = ["http://u:pw@am:9093"]\n', "alertmanager: url must not hold credentials"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, body, expected):
     p = tmp_path / "bad.toml"

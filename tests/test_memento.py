@@ -120,6 +120,11 @@ def _as_then(doc: dict) -> dict:
         for ep in svc["endpoints"].values():
             ep.pop("warning", None)
             ep.pop("retry_in_seconds", None)
+    # shared incidents (issue 13) came later too: what is sent to Alertmanager, stale ack silences
+    doc.pop("sharing")
+    doc.pop("stale_acks")
+    for inc in doc["incidents"]:
+        inc.pop("shared")
     return doc
 
 

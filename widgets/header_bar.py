@@ -27,12 +27,15 @@ class HeaderBar(Horizontal):
         self.alerts = Figure(id="hdr-alerts")
         self.backend = Figure(id="hdr-backend")  # hidden unless [prometheus] is configured
         self.backend.display = False
+        self.sharing = Figure(id="hdr-sharing")  # hidden unless [alertmanager] send is on
+        self.sharing.display = False
         self.clock = Figure(id="hdr-clock")
 
     def compose(self):
         yield self.ident
         yield self.alerts
         yield self.backend
+        yield self.sharing
         yield self.clock
 
     def show(self, state: ConsoleState) -> None:
@@ -53,6 +56,9 @@ class HeaderBar(Horizontal):
         if state.backend is not None:
             self.backend.display = True  # unchanged values do not repaint
             self.backend.set(backend_text(state))
+        if state.sharing is not None:
+            self.sharing.display = True
+            self.sharing.set(sharing_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M:%S UTC"))
 
@@ -81,3 +87,19 @@ def backend_text(state: ConsoleState) -> str:
     if b.status == "down":
         return f"[bold $error]✖ Prometheus {why}[/] (no fallback)"
     return "[dim]◇ Prometheus: connecting…[/]"
+
+
+def sharing_text(state: ConsoleState) -> str:
+    """How this console's alerts reach Alertmanager: failing (and why), dropped alerts, or fine."""
+    s = state.sharing
+    if s is None:
+        return ""
+    dropped = f"  [bold $error]{s.dropped} dropped[/]" if s.dropped else ""
+    queued = f" {s.queued} queued" if s.queued else ""
+    if s.error:
+        return (f"[bold $error]✖ Alertmanager: {s.failures} send failures[/] [$error]{escape(s.error[:48])}[/]"
+                f"{queued}{dropped}")
+    if s.last_ok is None:
+        return f"[dim]◇ Alertmanager: nothing sent yet[/]{queued}{dropped}"
+    failed = f" [$warning]({s.failures} failed before)[/]" if s.failures else ""
+    return f"[$success]◆ Alertmanager[/] {s.sent} sent{failed}{queued}{dropped}"

@@ -168,6 +168,29 @@ class Prometheus(_Strict):
         return self.auth.secret_envs() + list(self.header_envs.values())
 
 
+class AlertmanagerSend(_Strict):
+    """`[alertmanager]`: send the console's firing rule alerts to Alertmanager, as Prometheus's rule manager does."""
+
+    send: bool = False
+    urls: list[str] = Field(default_factory=list)  # every one gets every alert (empty: the alertmanager services')
+    auth: Auth = Field(default_factory=Auth)
+    resend: Seconds = 60.0  # Prometheus's --rules.alert.resend-delay default
+    timeout: Seconds = 5.0  # per POST
+    queue: int = 10000  # alerts waiting to be posted; past it the oldest are dropped (and counted)
+    name: str | None = None  # the console's name in each alert's generatorURL (default: this host's name)
+
+    @model_validator(mode="after")
+    def _check(self) -> "AlertmanagerSend":
+        for url in self.urls:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"url must start with http:// or https://, got {url!r}")
+            if "@" in url.split("://", 1)[1].split("/", 1)[0]:
+                raise ValueError("url must not hold credentials: use auth (password_env, token_env)")
+        if self.resend <= 0 or self.timeout <= 0 or self.queue <= 0:
+            raise ValueError("resend, timeout and queue must be positive")
+        return self
+
+
 class Config(_Strict):
     environment: str = "demo"
     read_only: bool = False
@@ -186,6 +209,7 @@ class Config(_Strict):
     actions: list[dict[str, Any]] = Field(default_factory=list)  # mitigations added by the user (console/actions.py)
     data_dir: str | None = None  # audit log, incidents, recordings; default: the user data dir
     prometheus: Prometheus | None = None  # metrics from a Prometheus server (None: scrape directly)
+    alertmanager: AlertmanagerSend | None = None  # [alertmanager]: where this console's rule alerts go
     # The console's TUI records every session: true (one file per session in <data_dir>/recordings),
     # false, or a directory. Old chunks are dropped past the retention or the size cap (never the file).
     record: bool | str = True
@@ -199,6 +223,9 @@ class Config(_Strict):
         dup = {n for n in names if names.count(n) > 1}
         if dup:
             raise ValueError(f"duplicate service name {sorted(dup)[0]!r}")
+        am = self.alertmanager
+        if am is not None and am.send and not am.urls and not any(s.kind == "alertmanager" for s in self.services):
+            raise ValueError("alertmanager: send = true needs urls (or a service of kind alertmanager)")
         return self
 
     def service(self, name: str) -> Service:
@@ -208,6 +235,7 @@ class Config(_Strict):
         """Every configured secret's current value, so writers can scrub them."""
         vals = []
         envs = self.prometheus.secret_envs() if self.prometheus else []
+        envs += self.alertmanager.auth.secret_envs() if self.alertmanager else []
         for env in envs:
             if os.environ.get(env):
                 vals.append(os.environ[env])

@@ -13,6 +13,8 @@ from console.memento import SNAPSHOT_VERSION, check_version
 from .model import (ALLOWED, OPEN, REOPEN_GRACE, STARTUP_GRACE, STATES, TARGETS, UPDATE_EVERY, Entry,
                              Incident, IncidentError, Timer, whoami)
 from console.rules.load import shipped as shipped_rules
+from .ack_silences import AckSilences
+from .shared import ack_comment, alert_labels, incident_id
 from console.sources import alertmanager as am
 from console.sources.base import SourceError
 
@@ -55,6 +57,11 @@ class IncidentManager:
         # an Alertmanager alert named like a rule (HighErrorRate, ServiceDown...) gets that rule's playbook
         self._runbooks = {r["name"]: r.get("runbook", "") for r in shipped_rules()}
         self._runbooks.update({r.name: r.runbook for r in rules})
+        # [alertmanager] send: an incident's id and key come from its alert's label set, so every console
+        # pointed at the same Alertmanager shows the same incident (console/incidents/sender.py sends them)
+        self.share = bool(cfg.alertmanager and cfg.alertmanager.send)
+        self._shared_keys: dict[str, str] = {}  # rule key → shared key (the incident id of its label set)
+        self.acks = AckSilences(cfg, clock, http, expedite, note=self._note, read_only=read_only)
         self._unsubscribe = [hub.subscribe(RuleTransition, self._on_rule),
                              hub.subscribe(MitigationAudited, self._on_audit)]
 
@@ -79,6 +86,7 @@ class IncidentManager:
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
+        await self.acks.stop()
         if self.store is not None:
             await self.store.close()
 
@@ -86,6 +94,7 @@ class IncidentManager:
         """Forget everything in memory (a replay seek rebuilds incidents from the recording)."""
         self.incidents.clear()
         self._by_key.clear()
+        self._shared_keys.clear()
         self.action_results.clear()
 
     # --- memento: everything above, as plain data (a recording's keyframe, a replay seek) -----------
@@ -93,7 +102,8 @@ class IncidentManager:
     def snapshot(self) -> dict[str, Any]:
         return {"v": SNAPSHOT_VERSION, "incidents": [asdict(i) for i in self.incidents.values()], "seq": self._seq,
                 "by_key": {k: i.id for k, i in self._by_key.items()}, "started": self._started,
-                "results": [[s, a, t, o] for (s, a), (t, o) in self.action_results.items()]}
+                "results": [[s, a, t, o] for (s, a), (t, o) in self.action_results.items()],
+                "shared_keys": dict(self._shared_keys)}
 
     def restore(self, data: dict[str, Any]) -> None:
         check_version(data, "incidents")
@@ -105,6 +115,7 @@ class IncidentManager:
         self._by_key = {k: self.incidents[i] for k, i in data["by_key"].items() if i in self.incidents}
         self._seq, self._started = data["seq"], data["started"]
         self.action_results = {(s, a): (t, o) for s, a, t, o in data["results"]}
+        self._shared_keys = dict(data.get("shared_keys") or {})  # absent in snapshots from before sharing
 
     def _add(self, inc: Incident) -> None:
         self.incidents[inc.id] = inc
@@ -118,6 +129,9 @@ class IncidentManager:
         self.hub.publish(IncidentChanged(inc.id, inc.key, event, inc.state, inc.severity, inc.title, inc.service,
                                          entry.who if entry else None, entry.text if entry else "",
                                          entry.ts if entry else self.clock.now()))
+
+    def _note(self, inc: Incident, text: str) -> None:
+        self._log(inc, Entry(self.clock.now(), "note", text))
 
     def _log(self, inc: Incident, entry: Entry, event: str | None = None) -> Entry:
         inc.timeline.append(entry)
@@ -142,9 +156,14 @@ class IncidentManager:
             inc.state = "triggered"
             self._log(inc, Entry(now, "state", f"reopened: {why}", "console", "triggered"), "reopened")
             return inc
-        self._seq += 1
-        fields = {k: v for k, v in spec.items() if k in Incident.__dataclass_fields__}
-        inc = Incident(id=f"INC-{self._seq}", opened_at=now, **fields)
+        fields = {k: v for k, v in spec.items() if k in Incident.__dataclass_fields__ and k != "id"}
+        iid = spec.get("id")
+        if iid is None:
+            self._seq += 1
+            iid = f"INC-{self._seq}"
+        elif iid in self.incidents:  # an older occurrence of the same label set keeps its id and record
+            iid = next(f"{iid}-{n}" for n in range(2, 10_000) if f"{iid}-{n}" not in self.incidents)
+        inc = Incident(id=iid, opened_at=now, **fields)
         self._add(inc)
         self._log(inc, Entry(now, "state", f"opened: {why}", "console", "triggered"), "opened")
         return inc
@@ -156,13 +175,17 @@ class IncidentManager:
             rule = ev.rule
             if rule is None:
                 return
-            inc = self.open_or_refire(incident_sources.rule_spec(rule), now, f"{rule.name} firing, value {shown}")
+            spec = incident_sources.rule_spec(rule)
+            if self.share:
+                spec["alert_labels"] = alert_labels(rule)
+                spec["key"] = spec["id"] = self._shared_keys[key] = incident_id(spec["alert_labels"])
+            inc = self.open_or_refire(spec, now, f"{rule.name} firing, value {shown}")
             inc.value = value
             held = rule.active_since is not None and rule.active_since < now  # a `for` it had to hold first
             if held and not any(e.kind == "crossing" and e.ts >= rule.active_since for e in inc.timeline):
                 self._log(inc, Entry(rule.active_since, "crossing", "condition true (crossed the threshold)"))
             return
-        inc = self._by_key.get(key)
+        inc = self._by_key.get(self._shared_keys.get(key, key))
         if inc is None:
             return
         if ev.to == "pending":
@@ -175,6 +198,7 @@ class IncidentManager:
         if inc.recovered_at is None:
             inc.recovered_at = now
             self._log(inc, Entry(now, "recovered", f"recovered: {why}"))
+            self.acks.expire_on_resolve(inc)
 
     def _on_audit(self, ev: MitigationAudited) -> None:
         """A mitigation ran (the audit log of the actions issue): note it on the service's open incidents."""
@@ -200,12 +224,16 @@ class IncidentManager:
             elif svc.kind == "path_tracker":
                 self._sync_deliveries(svc, now)
         if self._started is not None and now - self._started >= STARTUP_GRACE:
-            active = {r.key for r in state.rules if r.state in ("pending", "firing")}
+            active = {self._key_of(r) for r in state.rules if r.state in ("pending", "firing")}
             for inc in list(self.incidents.values()):
                 if inc.source == "rule" and inc.recovered_at is None and inc.key not in active \
                         and self._by_key.get(inc.key) is inc:
                     self._recovered(inc, now, "rule not firing")
         state.incidents = self.visible()
+        state.stale_acks = list(self.stale_acks)
+
+    def _key_of(self, rule) -> str:
+        return incident_id(alert_labels(rule)) if self.share else rule.key
 
     def visible(self) -> list[Incident]:
         """Open incidents first (by severity, newest first), then resolved ones awaiting documentation."""
@@ -217,10 +245,20 @@ class IncidentManager:
         if fresh is None:
             return  # down or garbage: keep what we know, the source bar shows the error
         silences = {s["id"]: s for s in (svc.data("silences").get("silences") or []) if s.get("id")}
-        seen = set()
+        seen, silenced = set(), set()
         for alert in svc.data("alerts").get("alerts") or []:
             spec = incident_sources.alertmanager_spec(svc.name, alert, self._runbooks)
+            silenced.update(alert.get("silenced_by") or [])
+            if self.share:  # the same label set is the same incident, whichever console raised it
+                spec["alert_labels"] = dict(alert["labels"])
+                spec["key"] = spec["id"] = incident_id(spec["alert_labels"])
             seen.add(spec["key"])
+            own = self._by_key.get(spec["key"])
+            if own is not None and own.source == "rule" and own.is_open:
+                # this console's rule raised it: the rule decides firing and recovery, Alertmanager the ack
+                self._sync_silence(svc, own, alert, silences, fresh, now)
+                self.acks.extend_if_due(svc.name, own, silences, now)
+                continue
             inc = self.open_or_refire(spec, now, f"Alertmanager alert {alert['labels'].get('alertname', '?')} active"
                                       f" since {alert.get('starts_at') or '?'}")
             if inc.info != spec["info"]:  # e.g. active → suppressed: shown, and kept, not a timeline entry
@@ -228,9 +266,21 @@ class IncidentManager:
                 if self.store is not None:
                     self.store.save(inc)
             self._sync_silence(svc, inc, alert, silences, fresh, now)
+            if self.share:
+                self.acks.extend_if_due(svc.name, inc, silences, now)
         for inc in list(self.incidents.values()):
             if inc.source == "alertmanager" and inc.service == svc.name and inc.key not in seen:
                 self._recovered(inc, now, "alert no longer active in Alertmanager")
+        if incident_sources.fresh(svc, "silences") is not None:
+            self.acks.scan(svc.name, silences, silenced)
+
+    async def expire_stale(self, silence_id: str, who: str | None = None) -> dict:
+        """Expire an ack silence that matches no alert (listed in stale_acks)."""
+        return await self.acks.expire_stale(silence_id, who or self.user)
+
+    @property
+    def stale_acks(self) -> list[dict]:
+        return self.acks.stale
 
     def _sync_silence(self, svc, inc: Incident, alert: dict, silences: dict, polled_at: float, now: float) -> None:
         """A silence on the alert is an acknowledgement, whoever created it; its end un-acknowledges."""
@@ -299,10 +349,13 @@ class IncidentManager:
         if inc.state != "triggered":
             raise IncidentError(f"{inc.id} is {inc.state}: cannot acknowledge")
         text = "acknowledged" + (f": {comment}" if comment else "")
-        if inc.source == "alertmanager":
+        service = self.acks.service_for(inc)
+        if service is not None:
             now = self.clock.now()
-            sid = await self._alertmanager(inc, am.create_silence, inc.labels, now, now + duration,
-                                           who, comment or f"acknowledged {inc.id} in opsconsole")
+            note = (ack_comment(inc.id, who, comment) if self.share
+                    else comment or f"acknowledged {inc.id} in opsconsole")
+            sid = await self._alertmanager(inc, am.create_silence, inc.alert_labels or inc.labels, now,
+                                           now + duration, who, note, service=service)
             inc.silence_id = sid
             text += f" (silence {sid} until {utc_iso(now + duration)})"
             if inc.state != "triggered":
@@ -315,23 +368,23 @@ class IncidentManager:
         if inc.state != "acknowledged":
             raise IncidentError(f"{inc.id} is {inc.state}: cannot unacknowledge")
         text = "unacknowledged"
-        if inc.source == "alertmanager" and inc.silence_id:
-            await self._alertmanager(inc, am.expire_silence, inc.silence_id)
+        service = self.acks.service_for(inc)
+        if service is not None and inc.silence_id:
+            await self._alertmanager(inc, am.expire_silence, inc.silence_id, service=service)
             text += f" (silence {inc.silence_id} expired)"
             inc.silence_id = None
         self._move(inc, "unacknowledge", text, who)
         return inc
 
-    async def _alertmanager(self, inc: Incident, call, *args):
+    async def _alertmanager(self, inc: Incident, call, *args, service):
         if self.read_only:
             raise IncidentError(f"read-only: {inc.id} is acknowledged in Alertmanager with a silence, "
                                 "and this console sends nothing")
-        service = self.cfg.service(inc.service)
         try:
             result = await call(self.http(), service, *args)
         except SourceError as e:
-            raise IncidentError(f"Alertmanager {inc.service}: {e}") from None
-        self.expedite(inc.service)  # show the new silence state at once, in every panel
+            raise IncidentError(f"Alertmanager {service.name}: {e}") from None
+        self.expedite(service.name)  # show the new silence state at once, in every panel
         return result
 
     def mitigating(self, incident_id: str, note: str = "", who: str | None = None) -> Incident:

@@ -87,6 +87,8 @@ class Incident:
     silence_id: str | None = None
     notes: dict[str, str] = field(default_factory=dict)  # resolution, root_cause, ...
     info: dict[str, str] = field(default_factory=dict)  # what the source says: Alertmanager state, error text...
+    alert_labels: dict[str, str] = field(default_factory=dict)  # shared: the label set its id derives from
+    shared: str | None = None  # shared: "shared", or "not shared: <why>" (None: not sent to Alertmanager)
     timeline: list[Entry] = field(default_factory=list)
 
     @property
@@ -140,7 +142,8 @@ class Incident:
             "source": self.source, "service": self.service, "rule": self.rule, "runbook": self.runbook,
             "state": self.state, "recovered": self.recovered_at is not None,
             "opened_at": utc_iso(self.opened_at), "summary": self.summary, "labels": self.labels,
-            "value": self.value, "silence_id": self.silence_id, "notes": self.notes, "info": self.info,
+            "value": self.value, "silence_id": self.silence_id, "shared": self.shared, "notes": self.notes,
+            "info": self.info,
             "timers": {t.name: {"elapsed": round(t.elapsed, 1), "target": t.target, "done": t.done,
                                 "over": t.over} for t in self.timers(now)},
             "next_update_in": None if due is None else round(due - now, 1),

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS transitions (
     incident_id TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL,
     state TEXT, who TEXT, text TEXT NOT NULL, PRIMARY KEY (incident_id, seq));
 """
-_DATA = ("summary", "labels", "expr", "value", "silence_id", "notes", "info")
+_DATA = ("summary", "labels", "expr", "value", "silence_id", "notes", "info", "alert_labels")
 
 
 class StoreBusy(Exception):
@@ -121,7 +121,7 @@ class IncidentStore:
             "INSERT INTO incidents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET "
             "title=excluded.title, severity=excluded.severity, state=excluded.state, "
             "updated_at=excluded.updated_at, recovered_at=excluded.recovered_at, data=excluded.data",
-            (inc.id, int(inc.id.split("-")[-1]), self.environment, inc.key, inc.title, inc.severity, inc.source,
+            (inc.id, _number(inc.id), self.environment, inc.key, inc.title, inc.severity, inc.source,
              inc.service, inc.runbook, inc.rule, inc.state, inc.opened_at, updated, inc.recovered_at, data))
         done, upto = self._saved.get(inc.id, 0), len(inc.timeline)  # entries added meanwhile go next time
         rows = [(inc.id, i, e.ts, e.kind, e.state, e.who, e.text) for i, e in enumerate(inc.timeline[done:upto], done)]
@@ -136,6 +136,12 @@ class IncidentStore:
         """This environment's incidents not yet documented, and those closed recently enough to reopen."""
         return await _load(self._db, "WHERE environment = ? AND (state != 'documented' OR updated_at >= ?)",
                            (environment, closed_since), self._saved)
+
+
+def _number(incident_id: str) -> int:
+    """INC-7 → 7; a shared id (INC-KXQMRT or INC-KXQMRT-2, from the alert's labels) is no counter: 0."""
+    tail = incident_id.removeprefix("INC-")
+    return int(tail) if tail.isdigit() else 0
 
 
 async def _load(db: aiosqlite.Connection, where: str, args: tuple, saved: dict | None = None) -> list[Incident]:

@@ -107,11 +107,15 @@ async def _send(client: httpx.AsyncClient, service: Service, method: str, path: 
 
 
 async def create_silence(client: httpx.AsyncClient, service: Service, labels: dict[str, str], starts: float,
-                         ends: float, created_by: str, comment: str) -> str:
-    """POST /api/v2/silences matching exactly the alert's labels; returns the silence id."""
+                         ends: float, created_by: str, comment: str, silence_id: str | None = None) -> str:
+    """POST /api/v2/silences matching exactly the alert's labels; returns the silence id.
+
+    With `silence_id` (and the same matchers and start) Alertmanager updates that silence in place: an extension."""
     matchers = [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in sorted(labels.items())]
     body = {"matchers": matchers, "startsAt": utc_iso(starts), "endsAt": utc_iso(ends),
             "createdBy": created_by, "comment": comment}
+    if silence_id:
+        body["id"] = silence_id
     resp = await _send(client, service, "POST", "/api/v2/silences", body)
     try:
         sid = resp.json()["silenceID"]
@@ -125,3 +129,8 @@ async def create_silence(client: httpx.AsyncClient, service: Service, labels: di
 async def expire_silence(client: httpx.AsyncClient, service: Service, silence_id: str) -> None:
     """DELETE /api/v2/silence/{id} (singular): the silence expires now."""
     await _send(client, service, "DELETE", f"/api/v2/silence/{silence_id}")
+
+
+async def post_alerts(client: httpx.AsyncClient, service: Service, alerts: list[dict]) -> None:
+    """POST /api/v2/alerts: a batch of alerts (labels, annotations, startsAt, endsAt, generatorURL)."""
+    await _send(client, service, "POST", "/api/v2/alerts", alerts)
