@@ -38,7 +38,8 @@ class Session:
 
     def __init__(self, *, config_path: str | None = None, env: str | None = None, scenario: str = "normal",
                  seed: int = 0, clock: Clock | None = None, read_only: bool = False,
-                 record: str | None = None, keys: dict[str, str] | None = None, config: Config | None = None) -> None:
+                 record: str | None = None, keys: dict[str, str] | None = None, config: Config | None = None,
+                 catalog: Catalog | None = None) -> None:
         self.config_path = config_path
         self.config = config  # an already-parsed config instead of a file (tests, embedding)
         self.env = env
@@ -48,7 +49,7 @@ class Session:
         self.read_only = read_only
         self.keys = keys or {}  # [keys] on top of the config's (the demo has no config file)
         self.demo = None
-        self.catalog: Catalog | None = None
+        self.catalog: Catalog | None = catalog
         self.engine: Engine | None = None
         self.executor: Executor | None = None
         self.record = record  # a recording file (or folder), "auto" (the config's `record`), None: off
@@ -66,18 +67,21 @@ class Session:
 
     async def start(self) -> Engine:
         """Read the catalog once, build every part and hand each what it needs."""
-        if self.is_demo:
+        loaded = self.catalog  # checked already, before a screen opened: not read a second time
+        if loaded is not None:
+            cfg: Config = loaded.cfg
+        elif self.is_demo:
             from console.demo import Demo
 
             self.demo = Demo(self.clock, scenario=self.scenario, seed=self.seed)
-            cfg: Config = await self.demo.start()
+            cfg = await self.demo.start()
         else:
             cfg = (self.config or load_config(self.config_path)).with_environment(self.env)
         if self.read_only:
             cfg = cfg.model_copy(update={"read_only": True})
         if self.keys:
             cfg = cfg.model_copy(update={"keys": {**cfg.keys, **self.keys}})
-        self.catalog = build_catalog(cfg)
+        self.catalog = loaded if loaded is not None and not self.keys else build_catalog(cfg)
         hub = Hub()
         # incidents persist on real services; the demo's simulator starts fresh, so its incidents do too
         store = None if self.is_demo else IncidentStore(default_path(cfg.data_dir), cfg.environment)

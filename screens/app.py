@@ -213,12 +213,13 @@ class OpsApp(App):
 def run_app(args) -> int:
     """`opsconsole demo` / `opsconsole run`: validate the config before the screen opens (exit 2 on error)."""
     config_path = getattr(args, "config", None)
+    catalog = None
     if config_path:
         from console.catalog import load_catalog
 
-        load_catalog(config_path, args.env)  # exit 2 with one line, before the screen opens
+        catalog = load_catalog(config_path, args.env)  # exit 2 with one line, before the screen opens
     session = Session(config_path=config_path, env=args.env, scenario=getattr(args, "scenario", "normal"),
-                      seed=getattr(args, "seed", 0), read_only=args.read_only,
+                      seed=getattr(args, "seed", 0), read_only=args.read_only, catalog=catalog,
                       record=getattr(args, "record", None) or "auto")  # the TUI records unless the config says not
     app = OpsApp(session)
     try:
