@@ -19,6 +19,8 @@ class Clock(Protocol):
 
 
 class WallClock:
+    exact = False
+
     """Real time."""
 
     def now(self) -> float:
@@ -32,6 +34,8 @@ class WallClock:
 
 
 class VirtualClock:
+    exact = True  # tests and virtual-time runs: everything started at an instant finishes at that instant
+
     """Time that moves only when told to; sleepers wake in deadline order as it advances."""
 
     def __init__(self, start: float = 1_790_000_000.0) -> None:

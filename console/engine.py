@@ -96,6 +96,7 @@ class Engine:
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
         self._resets: dict[tuple[str, str], ResetWatch] = {}  # counters going backwards, per scrape target
+        self._inflight: dict[object, asyncio.Task] = {}  # source → its poll still waiting on a slow service
         self._trend_at = 0.0
         # [prometheus]: rules and panel figures are the server's instant queries (live only: a replay
         # re-evaluates its recording locally); /metrics is then scraped only while it is unreachable.
@@ -154,6 +155,10 @@ class Engine:
         return self._client
 
     async def stop(self) -> None:
+        for task in self._inflight.values():
+            task.cancel()
+        await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+        self._inflight.clear()
         await self.incidents.stop()
         if self.backend is not None:
             await self.backend.close()
@@ -168,11 +173,9 @@ class Engine:
         """Poll every due endpoint (concurrently), ingest what came back, evaluate, publish."""
         now = self.clock.now()
         self.scrub.refresh()
-        batches = await asyncio.gather(*(s.poll_due(now) for s in self._polling()))
-        for batch in batches:
-            for obs in batch:
-                self._ingest_guarded(obs)
-                await asyncio.sleep(0)  # a hundred services' scrapes in a row would otherwise hold the loop
+        for obs in await self._answered(now):
+            self._ingest_guarded(obs)
+            await asyncio.sleep(0)  # a hundred services' scrapes in a row would otherwise hold the loop
         at = self.clock.now()
         if self.backend is not None:
             scraping = self.backend.scraping
@@ -183,6 +186,29 @@ class Engine:
         else:
             await self._prewarm(at)
         return self.evaluate(at)
+
+    async def _answered(self, now: float) -> list[Observation]:
+        """Start the due polls of every source that is not still waiting; return what has answered.
+
+        On the wall clock a tick waits for them at most half a tick: a source still waiting on a slow
+        service (up to its deadline) is left running, its answer ingested by a later tick, so one slow
+        service never holds the other panels. On a virtual clock (tests, virtual-time snapshots) a tick
+        waits for every poll it started, so such runs are exact."""
+        for src in self._polling():
+            if src not in self._inflight:
+                self._inflight[src] = asyncio.create_task(src.poll_due(now), name=f"poll {src.name}")
+        pending = set(self._inflight.values())
+        if pending:
+            await asyncio.wait(pending, timeout=None if getattr(self.clock, "exact", False) else self.cfg.tick / 2)
+        out: list[Observation] = []
+        for src, task in list(self._inflight.items()):
+            if task.done():
+                del self._inflight[src]
+                if task.exception() is not None:  # poll_due answers errors as observations: this is a bug
+                    self._failed(f"poll {src.name}", task.exception())
+                else:
+                    out += task.result()
+        return out
 
     async def _prewarm(self, at: float) -> None:
         """Compute the tick's rule and panel expressions into the memo one at a time, yielding in between,

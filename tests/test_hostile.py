@@ -320,3 +320,36 @@ async def test_an_unset_secret_variable_is_one_warning_and_only_its_service_fail
         assert all(state.services[n].error is None for n in ("pulse", "storytailor", "path-tracker", "datapipe"))
     finally:
         await engine.stop()
+
+
+async def test_on_the_wall_clock_a_hanging_service_holds_no_tick():
+    """A tick waits half a tick for its polls; a service still hanging is left to its deadline and answers (with
+    its timeout) in a later tick, while every other panel is fresh at every tick."""
+    from console.clock import WallClock
+
+    clock = WallClock()
+    demo = Demo(clock, scenario="normal", seed=1)
+    cfg = await demo.start(tick=0.5)
+    services = [s.model_copy(update={"timeout": 1.5}) for s in cfg.services]
+    engine = Engine(cfg.model_copy(update={"services": services}), clock, scenario="normal")
+    await engine.start()
+    try:
+        await engine.tick()
+        demo.fleet.faults.set("converge", "hang")
+        engine.expedite("converge")  # poll it now
+        engine.expedite("pulse")
+        state = await engine.tick()
+        pulse = state.services["pulse"].endpoints["conversion_health"]
+        assert pulse.last_poll == pulse.last_ok and state.ts - pulse.last_poll < 0.5  # polled in this very tick
+        assert state.services["converge"].error is None  # still waiting: no answer yet, and no tick held for it
+        for _ in range(8):  # 8 ticks of at most half a tick each: past converge's 1.5 s deadline x 3
+            engine.expedite("pulse")
+            state = await engine.tick()
+            pulse = state.services["pulse"].endpoints["conversion_health"]
+            assert state.ts - pulse.last_poll < 0.5  # every tick, the others are fresh
+            if state.services["converge"].error:
+                break
+        assert "timeout after" in state.services["converge"].error
+    finally:
+        await engine.stop()
+        await demo.stop()
