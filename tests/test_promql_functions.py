@@ -12,8 +12,9 @@ from pathlib import Path
 import promql_parser
 import pytest
 
-from console.metrics.store import STALE_NAN, SeriesStore
+from console.metrics.store import SeriesStore
 from console.promql import EvalError, UnsupportedQuery, check, evaluate
+from console.rules.notation import parse_values as notation_values
 
 DATA = Path(__file__).parent / "data" / "promql"
 EPSILON = 1e-6  # promqltest's defaultEpsilon
@@ -63,35 +64,11 @@ def _ms(text: str) -> int:
     return round(promql_parser.parse_duration(text) / timedelta(milliseconds=1))
 
 
-_EXPAND = re.compile(r"^(?P<a>[^x]+?)(?:(?P<op>[+-])(?P<b>[^x]+))?x(?P<n>\d+)$")
 
 
 def parse_values(tokens: list[str]) -> list[float | None]:
-    """promqltest series notation: 1 2 _ stale NaN a+bxN a-bxN axN _xN."""
-    out: list[float | None] = []
-    for tok in tokens:
-        if tok == "_":
-            out.append(None)
-        elif tok == "stale":
-            out.append(STALE_NAN)
-        elif tok.startswith("_x"):
-            out.extend([None] * int(tok[2:]))
-        else:
-            try:
-                out.append(float(tok))
-                continue
-            except ValueError:
-                pass
-            m = _EXPAND.match(tok)
-            if m is None:
-                raise ValueError(f"bad series value {tok!r}")
-            value, step = float(m["a"]), float(m["b"] or 0)
-            if m["op"] == "-":
-                step = -step
-            for _ in range(int(m["n"]) + 1):  # N+1 values, by repeated addition as upstream
-                out.append(value)
-                value += step
-    return out
+    """promqltest series notation: 1 2 _ stale NaN a+bxN a-bxN axN _xN (the console's reader, `rules test` uses it)."""
+    return notation_values(" ".join(tokens))
 
 
 def parse_labels(text: str) -> dict[str, str]:
