@@ -25,8 +25,8 @@ def measure(cols: int, rows: int, seconds: float, warmup: float) -> dict:
                str(Path(sys.executable).parent / "opsconsole"), "demo"]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
         res = json.loads(Path(out.name).read_text())
-    return {k: res.get(k) for k in ("steady_bytes_per_s", "steady_cpu_pct", "first_byte_s", "peak_rss_bytes",
-                                    "bytes_per_s", "cpu_pct") if k in res}
+    return {k: res.get(k) for k in ("steady_bytes_per_s", "steady_cpu_pct", "first_byte_s", "peak_rss_mib",
+                                    "bytes_per_s", "cpu_pct_avg") if k in res}  # ptybench's own key names
 
 
 def main() -> None:
