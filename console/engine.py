@@ -268,7 +268,8 @@ class Engine:
         try:
             reading: Reading = read(svc.kind, obs.endpoint, obs.payload, cfg.job or cfg.name, cfg.instance or "")
         except ValueError as e:
-            ep.error = clean(str(e).splitlines()[0], self.scrub, 200)
+            # the reader names the endpoint; the state adds it again when it shows the error: say it once
+            ep.error = clean(str(e).splitlines()[0].removeprefix(f"{obs.endpoint}: "), self.scrub, 200)
             for src in self._sources:
                 if src.name == obs.source:
                     src.unusable(obs.endpoint)
