@@ -94,6 +94,8 @@ async def test_a_fault_is_that_services_error_and_heals_within_one_interval(host
         assert converge.error is None and converge.warning is None
     else:
         assert expected in (converge.error or ""), converge.error
+        endpoint = converge.error.split(": ", 1)[0]
+        assert not converge.error.startswith(f"{endpoint}: {endpoint}: "), converge.error  # named once
     for name in ("pulse", "storytailor", "path-tracker", "datapipe"):  # one service's fault is its own
         assert state.services[name].error is None, (name, state.services[name].error)
     doc = json.dumps(state.to_json(), allow_nan=False, default=str)  # strict JSON, whatever came in
