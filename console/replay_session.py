@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import socket
 from typing import Any, Callable
@@ -90,6 +91,14 @@ class ReplaySession(Session):
 
     async def play(self, until: float, budget: Callable[[], bool] | None = None) -> None:
         await drive_async(self.replay.play(until, budget))
+
+    @property
+    def closed(self) -> bool:
+        return self.replay.closed
+
+    async def refresh(self) -> bool:
+        """Read how far a file still being recorded goes now; True when it grew."""
+        return await asyncio.to_thread(self.replay.refresh)
 
     def jump_target(self, direction: int) -> float | None:
         return self.replay.jump_target(direction)

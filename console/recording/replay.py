@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections import defaultdict, deque
@@ -67,10 +68,13 @@ class Replay:
 
     def read_slice(self, a_ms: int, b_ms: int) -> tuple[list[tuple], dict]:
         """(items, memos): (ts, order, stream, Observation | None) for every poll and tick in [a_ms, b_ms),
-        in live order (the polls of a tick, then the tick), and the incidents/actions memos by tick."""
+        in live order (the polls of a tick, then the tick), and the incidents/actions memos by tick.
+
+        [a_ms, b_ms) may cut a minute (the live edge of a file still being written): its chunks are read whole
+        and only their entries inside the range are taken, so the rest of that minute is read next time."""
         rec = self.rec
         scraped: dict[tuple, list[Sample]] = defaultdict(list)
-        rows = rec.chunks(a_ms, b_ms)
+        rows = rec.chunks(minute_of(a_ms), b_ms)
         for sid, t0, _, data in rows:
             s = rec.streams.get(sid)
             dec = rec.decode(sid, t0, data) if s is not None and s.kind == SERIES else None
@@ -78,6 +82,8 @@ class Replay:
                 continue
             t_ms, values, explicit = dec
             for i, (t, v) in enumerate(zip(t_ms, values)):
+                if not a_ms <= t < b_ms:
+                    continue
                 ts = None if explicit is None or explicit[i] is None else explicit[i] / 1000
                 scraped[(s.source, s.endpoint, t)].append(Sample(s.labels, v, ts))
         items = []
@@ -85,11 +91,13 @@ class Replay:
             if sid not in rec.streams or rec.streams[sid].kind == SERIES:
                 continue
             for p in rec.decode(sid, t0, data) or ():
-                items.append(self._item(sid, p, scraped))
+                if a_ms <= round(p.ts * 1000) < b_ms:
+                    items.append(self._item(sid, p, scraped))
         items.sort(key=lambda it: it[:3])
         memos: dict[float, dict] = {}
         for ts, kind, data in rec.events(a_ms / 1000, (b_ms - 1) / 1000, tuple(f"memo:{p}" for p in memo.FORWARD)):
-            memos.setdefault(ts, {})[kind[5:]] = memo.read(kind[5:], data)
+            if a_ms <= round(ts * 1000) < b_ms:
+                memos.setdefault(ts, {})[kind[5:]] = memo.read(kind[5:], data)
         return items, memos
 
     def _item(self, sid: int, p: Poll, scraped: dict) -> tuple:
@@ -107,9 +115,21 @@ class Replay:
         return p.ts, 0, sid, obs
 
     def _next_slice(self):
+        # never past the newest recorded tick: what a file still being written holds beyond it may be incomplete
         a = self._loaded_ms
-        self._loaded_ms += SLICE_MS
-        return partial(self.read_slice, a, a + SLICE_MS)
+        b = self._loaded_ms = min(minute_of(a) + SLICE_MS, round(self.end * 1000) + 1)
+        return partial(self.read_slice, a, b)
+
+    def refresh(self) -> bool:
+        """Re-read how far the recording goes (a file another console is still writing): True when it grew."""
+        end = self.end
+        self.rec.refresh()
+        return self.end > end
+
+    @property
+    def closed(self) -> bool:
+        """Whether the console that wrote the file has stopped recording into it (a killed one never says so)."""
+        return "closed" in self.rec.meta
 
     def _enqueue(self, got: tuple[list, dict]) -> None:
         items, memos = got
@@ -149,7 +169,7 @@ class Replay:
                 self._evaluate(ts)
                 if budget is not None and budget():
                     return
-            # a file still being recorded plays to where it ended when it was opened
+            # a file still being recorded plays to the newest tick read so far (`refresh` finds newer ones)
             if self._queue or self._loaded_ms > round(min(until, self.end) * 1000):
                 return
             self._enqueue((yield self._next_slice()))
@@ -277,6 +297,13 @@ async def drive_async(gen):
             result = await asyncio.to_thread(gen.send(result))
     except StopIteration as stop:
         return stop.value
+
+
+def landing(t: float) -> float:
+    """The instant a request for `t` lands on: the last instant of the whole second it names. Ticks carry the
+    wall clock's milliseconds (10:42:20.004): `g 10:42:20` and a step of 10 s mean the tick shown as that second,
+    not the one before it."""
+    return math.floor(t + 1e-6) + 1 - 1e-6
 
 
 def parse_instant(text: str, start: float, end: float, here: float | None = None) -> float:

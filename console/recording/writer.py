@@ -206,6 +206,7 @@ def _prepare(path: Path, meta: dict[str, str]) -> dict[tuple, int]:
         migrate(conn, str(path))
         with conn:
             conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+            conn.execute("DELETE FROM meta WHERE key = 'closed'")  # appended to again: being written once more
         rows = conn.execute("SELECT id, kind, source, endpoint, labels FROM streams").fetchall()
     finally:
         conn.close()
@@ -371,6 +372,9 @@ class Recorder:
             return
         await self.flush(seal_all=True)
         try:
+            # a replay following this file stops following here (a killed console never writes it)
+            await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('closed', ?)",
+                                   (utc_iso(self.engine.clock.now()),))
             await self._db.executescript("PRAGMA incremental_vacuum;")  # the head's churn, given back
             await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
