@@ -16,6 +16,7 @@ from console.config.schema import ConfigError, parse_config
 from console.durations import parse_duration
 from console.engine import Engine
 from console.model import Observation, Sample
+from . import keyframes
 from . import memos as memo
 from .format import JSON, SCRAPE, SERIES, TICK, Poll, Recording, RecordingError, minute_of
 
@@ -48,6 +49,8 @@ class Replay:
         self._loaded_ms = minute_of(round(self.rec.start * 1000))  # slices before this are queued or done
         self._payload: dict[int, Any] = {}
         self._memos: dict[float, dict[str, Any]] = {}
+        # recordings made before keyframes seek by replaying the hour before the target (slower): said on screen
+        self.keyframes = keyframes.has_keyframes(self.rec)
 
     @property
     def start(self) -> float:
@@ -124,6 +127,7 @@ class Replay:
         """Re-read how far the recording goes (a file another console is still writing): True when it grew."""
         end = self.end
         self.rec.refresh()
+        self.keyframes = self.keyframes or keyframes.has_keyframes(self.rec)
         return self.end > end
 
     @property
@@ -185,6 +189,13 @@ class Replay:
         self._memos.clear()
         self._payload.clear()
         window = minute_of(round((at - eng.store.retention) * 1000) - SLICE_MS)  # + a minute for lookback edges
+        key = (yield partial(keyframes.latest_before, self.rec, at)) if self.keyframes else None
+        if key is not None and round(key * 1000) > window:
+            # the windows up to the keyframe from arrays; each endpoint as it stood then; the rest through the engine
+            k_ms = round(key * 1000)
+            loaded = yield partial(keyframes.windows, self.rec, window, k_ms)
+            keyframes.load(eng.store, loaded)
+            window = k_ms + 1
         prelude, memos = yield partial(self._prelude, window, at)
         for obs in prelude:
             self._ingest(obs)

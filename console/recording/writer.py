@@ -21,6 +21,7 @@ from console.engine import Engine
 from console.events import IncidentChanged, MitigationAudited, RuleTransition, StatePublished, Tick
 from console.model import Observation
 from console.paths import data_dir
+from . import keyframes
 from .memos import snapshots
 from .format import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
                         encode_samples, migrate, minute_of)
@@ -230,6 +231,7 @@ class Recorder:
         self._db: aiosqlite.Connection | None = None
         self._writer: ChunkWriter | None = None
         self._memo: dict[str, str] = {}
+        self._keyframes = keyframes.Keyframer()
         self._unsubscribe: list = []
         self._batches = 0
         self._lock = asyncio.Lock()
@@ -256,6 +258,8 @@ class Recorder:
     # --- the engine's callbacks: append only, never block -------------------------------
 
     def _on_obs(self, obs: Observation) -> None:
+        if obs.samples:
+            self._keyframes.saw(obs)
         self._queue(("obs", obs))
 
     def _on_tick(self, tick: Tick) -> None:
@@ -268,6 +272,8 @@ class Recorder:
         # What the engine remembers beyond its windows (alerts' since, incidents, actions, a stage's start),
         # stored when it changes: a replay seek restores it instead of re-running the whole recording.
         state = published.state
+        if self._keyframes.due(state.ts):
+            self._queue(("event", state.ts, keyframes.KIND, self._keyframes.take(self.engine.store, state.ts)))
         for part, value in snapshots(self.engine.parts()).items():
             text = json.dumps(value, sort_keys=True, default=list)
             if text != self._memo.get(part):
