@@ -20,6 +20,8 @@ Commands (`cmd` key):
     mitigation.cancel    plan_id                                                                mutating
     draft.write          id, template, text -> path                                             mutating
     draft.copied         id, template                                                           mutating
+    rewind               by (seconds) | jump (±1) | goto (text) | live -> at: the display moves over the
+                         session's own recording (live only); mutating commands are refused while rewound
 """
 
 from __future__ import annotations

@@ -128,6 +128,7 @@ class ConsoleState:
     actions: list[ActionRecord] = field(default_factory=list)  # recent mitigations, newest first
     backend: BackendState | None = None  # None: metrics scraped directly (no [prometheus])
     incidents: list = field(default_factory=list)  # console.incidents.manager.Incident, open first (IncidentManager.visible)
+    rewind: Any = None  # console.rewind.RewindState while the live display is rewound (not in the JSON document)
 
     def active(self) -> list[RuleState]:
         """Firing first, then pending; newest first within each."""
