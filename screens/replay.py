@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer
 
 from console.clock import WallClock, hms
 from console.recording.replay import Replay, landing
@@ -17,6 +15,7 @@ from widgets.replay_timeline import ReplayTimeline
 
 from .app import OpsApp
 from .dashboard import Dashboard
+from .replay_goto import GotoScreen
 
 SPEEDS = (1, 2, 5, 10, 60, 600, None)  # None: as fast as this machine goes
 FRAME = 0.1  # seconds of real time between playback frames
@@ -25,30 +24,6 @@ PLAY_FORWARD = 300.0  # a jump forward up to this far is played tick by tick; fu
 RATE_OVER = 3.0  # real seconds the speed readout is measured over: ticks are whole seconds of recording
 BEHIND = 1.0  # real seconds of playback behind its cursor before the readout says how fast it really goes
 FOLLOW_EVERY = 1.0  # real seconds between looks at a file still being recorded
-
-
-class GotoScreen(ModalScreen[str | None]):
-    """`g`: a time to go to."""
-
-    DEFAULT_CSS = """
-    GotoScreen { align: center middle; }
-    GotoScreen > Vertical { width: 64; height: auto; border: round $accent; background: $surface; padding: 0 1; }
-    """
-
-    def compose(self):
-        with Vertical() as v:
-            v.border_title = "Go to"
-            yield Static("HH:MM[:SS] (UTC), -15m / +5m from here, start, end, or 2026-11-22T03:14:00Z")
-            yield Input(placeholder="03:14", id="goto-input")
-
-    def on_mount(self) -> None:
-        install(self, "replay_goto")
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class ReplayScreen(Dashboard):

@@ -103,3 +103,38 @@ async def test_rewind_forward_past_now_is_live_and_needs_a_recording(tmp_path):
         assert not res["ok"] and "recording is off" in res["message"]
     finally:
         await plain.stop()
+
+
+async def test_rewind_keys_on_the_live_dashboard(tmp_path):
+    from conftest import advance_app
+    from screens.app import OpsApp
+    from widgets.header_bar import HeaderBar
+
+    session = Session(clock=VirtualClock(START), scenario="normal", seed=1, record=str(tmp_path / "live.opsrec"))
+    app = OpsApp(session, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance_app(app, pilot, 180)
+        header = app.screen.query_one(HeaderBar)
+        now = session.engine.state.ts
+        assert "LIVE" in header.ident.text
+        for key, behind, words in (("comma", 10, "REWIND −10s"), ("less_than_sign", 70, "REWIND −1m10s"),
+                                   ("full_stop", 60, "REWIND −1m")):
+            await pilot.press(key)
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.screen._last.ts == now - behind:
+                    break
+            assert app.screen._last.ts == now - behind, key
+            assert words in header.ident.text and "now ● 0 firing" in header.ident.text
+        await advance_app(app, pilot, 5)  # the engine runs on: the display stays, the offset grows
+        assert app.screen._last.ts == now - 60 and "REWIND −1m05s" in header.ident.text
+        app.screen.query_one("#conversion").focus()
+        await pilot.press("d")  # a mitigation key
+        await pilot.pause(0.2)
+        assert any("refused while rewound" in n.message for n in app._notifications)
+        await pilot.press("end")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "LIVE" in header.ident.text:
+                break
+        assert "LIVE" in header.ident.text and app.screen._last.ts == session.engine.state.ts

@@ -8,6 +8,7 @@ from textual.containers import Horizontal
 from textual.markup import escape
 
 from console.clock import hms
+from console.durations import format_duration
 from console.state import ConsoleState
 
 from .figure import Figure
@@ -38,6 +39,8 @@ class HeaderBar(Horizontal):
     def show(self, state: ConsoleState) -> None:
         env = f"[bold reverse $error] {state.environment} [/]" if self.production else f"[bold]{state.environment}[/]"
         mode = "[bold $warning]REPLAY[/]" if state.mode == "replay" else "[$success]LIVE[/]"
+        if state.rewind is not None:
+            mode = rewind_text(state.rewind)
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
         narrow = self.size.width and self.size.width < 110  # keep room for the alert counts
         scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario and not narrow else ""
@@ -54,6 +57,15 @@ class HeaderBar(Horizontal):
             self.backend.set(backend_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+
+
+def rewind_text(rw) -> str:
+    """`REWIND −12m` and what fires now: a page that comes in while rewound is never hidden."""
+    text = format_duration(rw.behind)
+    behind = "−" + (text[:-3] if text.endswith("m00s") else text)  # −12m, −45s, −1m05s
+    now = ", ".join(escape(n) for n in rw.firing_now[:3]) + (" …" if len(rw.firing_now) > 3 else "")
+    fires = f"[bold $error]now ● {len(rw.firing_now)} firing: {now}[/]" if rw.firing_now else "[$success]now ● 0 firing[/]"
+    return f"[bold reverse $warning] REWIND {behind} [/] {fires} [dim](End: live)[/]"
 
 
 def backend_text(state: ConsoleState) -> str:
