@@ -87,6 +87,7 @@ class BackendState:
 
     url: str
     status: str = "connecting"  # connecting | ok | fallback (local store, direct scraping) | down (no fallback)
+    #                             | recorded (a replay: the server's answers from the recording)
     error: str | None = None  # why the server is not used, one line
     since: float | None = None  # when the status began
     version: str | None = None  # the server's, from /api/v1/status/buildinfo

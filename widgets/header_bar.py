@@ -76,6 +76,9 @@ def backend_text(state: ConsoleState) -> str:
     why = escape((b.error or "")[:48])
     if b.status == "ok":
         return f"[$success]◆ Prometheus[/] {escape(b.version or '')}".rstrip()
+    if b.status == "recorded":  # a replay: rule values and figures are the server's answers, as recorded
+        return f"[$accent]◆ Prometheus {escape(b.version or '')} · its recorded answers[/]" + \
+            (f" [$warning]({why})[/]" if b.error else "")
     if b.status == "fallback":
         since = f" since {hms(b.since)}" if b.since is not None else ""  # its windows fill from then on
         return f"[bold $warning]▲ LOCAL FALLBACK{since}[/] [$warning]Prometheus {why}[/]"

@@ -112,7 +112,7 @@ def windows(rec: Recording, a_ms: int, k_ms: int) -> dict[tuple, list]:
             got[1] += t_ms
             got[2] += values
     scraped = set(out)
-    for _, _, data in rec.events(a_ms / 1000, k_ms / 1000, (KIND,)):
+    for _, _, data in rec.events((a_ms - 0.5) / 1000, (k_ms + 0.5) / 1000, (KIND,)):  # a wall clock's ts: sub-ms
         for labels, t0, blob in data.get("series", ()):
             t_ms, values, _ = decode_samples(base64.b64decode(blob), t0)
             key = _key(labels)

@@ -16,7 +16,7 @@ from console.config.schema import ConfigError, parse_config
 from console.durations import parse_duration
 from console.engine import Engine
 from console.model import Observation, Sample
-from . import keyframes
+from . import answers, keyframes
 from . import memos as memo
 from .format import JSON, SCRAPE, SERIES, TICK, Poll, Recording, RecordingError, minute_of
 
@@ -51,6 +51,12 @@ class Replay:
         self._memos: dict[float, dict[str, Any]] = {}
         # recordings made before keyframes seek by replaying the hour before the target (slower): said on screen
         self.keyframes = keyframes.has_keyframes(self.rec)
+        # [prometheus]: the server's recorded answers stand in for it (the header says they came from it)
+        self.answers = answers.RecordedAnswers(cfg, self.engine.store) if answers.recorded(self.rec) else None
+        if self.answers is not None:
+            self.engine.backend = self.answers
+            self.engine.state.backend = self.answers.state
+        self._answer_docs: dict[float, list[dict]] = {}
 
     @property
     def start(self) -> float:
@@ -98,8 +104,14 @@ class Replay:
                     items.append(self._item(sid, p, scraped))
         items.sort(key=lambda it: it[:3])
         memos: dict[float, dict] = {}
-        for ts, kind, data in rec.events(a_ms / 1000, (b_ms - 1) / 1000, tuple(f"memo:{p}" for p in memo.FORWARD)):
-            if a_ms <= round(ts * 1000) < b_ms:
+        kinds = tuple(f"memo:{p}" for p in memo.FORWARD) + ((answers.FULL, answers.DELTA) if self.answers else ())
+        # by the same millisecond as the polls: a wall-clock tick at 12:00:59.9996 belongs to the next minute
+        for ts, kind, data in rec.events((a_ms - 0.5) / 1000, (b_ms - 0.5) / 1000, kinds):
+            if not a_ms <= round(ts * 1000) < b_ms:
+                continue
+            if kind.startswith("answers:"):
+                memos.setdefault(ts, {}).setdefault("answers", []).append(data)
+            else:
                 memos.setdefault(ts, {})[kind[5:]] = memo.read(kind[5:], data)
         return items, memos
 
@@ -139,6 +151,9 @@ class Replay:
         items, memos = got
         self._queue.extend(items)
         for ts, parts in memos.items():
+            docs = parts.pop("answers", None)
+            if docs:
+                self._answer_docs.setdefault(ts, []).extend(docs)
             self._memos.setdefault(ts, {}).update(parts)
 
     def _ingest(self, obs: Observation) -> None:
@@ -150,6 +165,11 @@ class Replay:
         """Evaluate at a recorded tick and publish it, with incidents and actions (human steps included) as the
         recording says they were at this tick: restored between the evaluation and the publication."""
         self.clock.set(ts)
+        for t in sorted(t for t in self._answer_docs if t <= ts):  # the server's answers used at this tick
+            for doc in self._answer_docs.pop(t):
+                self.answers.apply(doc)
+        if self.answers is not None:
+            self.answers.at = ts
         self.engine.step(ts)
         parts = self.engine.parts()
         for t in [t for t in self._memos if t <= ts]:
@@ -188,6 +208,10 @@ class Replay:
         self._queue.clear()
         self._memos.clear()
         self._payload.clear()
+        self._answer_docs.clear()
+        if self.answers is not None:
+            for doc in (yield partial(answers.at, self.rec, at)):
+                self.answers.apply(doc)
         window = minute_of(round((at - eng.store.retention) * 1000) - SLICE_MS)  # + a minute for lookback edges
         key = (yield partial(keyframes.latest_before, self.rec, at)) if self.keyframes else None
         if key is not None and round(key * 1000) > window:
@@ -209,6 +233,8 @@ class Replay:
                 _, order, _, obs = self._queue.popleft()  # ticks before `at` are skipped: memos stand for them
                 if order == 0:
                     self._ingest(obs)
+        for t in [t for t in self._answer_docs if t <= at]:  # in force already (answers.at above)
+            del self._answer_docs[t]
         self._evaluate(at)
 
     def advance(self, until: float) -> None:

@@ -21,7 +21,7 @@ from console.engine import Engine
 from console.events import IncidentChanged, MitigationAudited, RuleTransition, StatePublished, Tick
 from console.model import Observation
 from console.paths import data_dir
-from . import keyframes
+from . import answers, keyframes
 from .memos import snapshots
 from .format import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
                         encode_samples, migrate, minute_of)
@@ -232,6 +232,7 @@ class Recorder:
         self._writer: ChunkWriter | None = None
         self._memo: dict[str, str] = {}
         self._keyframes = keyframes.Keyframer()
+        self._answers = answers.AnswerLog()
         self._unsubscribe: list = []
         self._batches = 0
         self._lock = asyncio.Lock()
@@ -272,8 +273,14 @@ class Recorder:
         # What the engine remembers beyond its windows (alerts' since, incidents, actions, a stage's start),
         # stored when it changes: a replay seek restores it instead of re-running the whole recording.
         state = published.state
-        if self._keyframes.due(state.ts):
+        keyframe = self._keyframes.due(state.ts)
+        if keyframe:
             self._queue(("event", state.ts, keyframes.KIND, self._keyframes.take(self.engine.store, state.ts)))
+        backend = self.engine.backend
+        if backend is not None and hasattr(backend, "answered"):  # [prometheus]: the server's answers, as used
+            got = self._answers.take(backend, state, full=keyframe)
+            if got is not None:
+                self._queue(("event", state.ts, *got))
         for part, value in snapshots(self.engine.parts()).items():
             text = json.dumps(value, sort_keys=True, default=list)
             if text != self._memo.get(part):
