@@ -29,7 +29,7 @@ ORDER = ["conversion", "debt", "rollout", "activity-table", "strip", "incident-t
 
 class Dashboard(Screen):
     CSS_PATH = "dashboard.tcss"
-    SCOPES = ("dashboard", "incident_table", "panels")  # whose commands the palette offers here
+    SCOPES = ("dashboard", "incident_table", "panels", "rewind")  # whose commands the palette offers here
 
     def __init__(self, services_by_kind: dict[str, str], production: bool = False) -> None:
         super().__init__()
