@@ -72,6 +72,14 @@ async def test_rewind_shows_what_was_published_then_while_the_engine_runs_on(tmp
         assert set(shown.rewind.firing_now) == set(firing) and shown.rewind.now == s.engine.state.ts
         assert not shown.firing  # nothing fired back then
 
+        # ] and [: the next and previous rule transition or incident event, read from the grown file too
+        res = await s.request({"cmd": "rewind", "jump": 1})
+        went = res["at"]
+        assert res["ok"] and went > now - 445 and d.shown[-1].ts == went
+        assert published(d.shown[-1]) == d.live[went]
+        res = await s.request({"cmd": "rewind", "jump": -1})
+        assert not res["ok"] or d.shown[-1].ts < went
+
         # the recording grew meanwhile: rewinding into it shows it too
         res = await s.request({"cmd": "rewind", "goto": "-30s"})
         assert res["ok"] and published(d.shown[-1]) == d.live[s.engine.state.ts - 30]
