@@ -11,7 +11,7 @@ windows (alerts' since, incidents, actions, a stage's start) is in the memo even
 from __future__ import annotations
 
 import base64
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from typing import Any
 
 from console.metrics.store import SeriesStore, is_stale
@@ -54,12 +54,15 @@ class Keyframer:
             b = bisect_right(s.ts, k_ms)
             if a >= b:
                 continue
-            t, v = s.ts[a:b].tolist(), s.vals[a:b].tolist()
             if _key(labels) in self.scraped:  # a scraped series: only the staleness markers are the engine's
-                kept = [(ti, vi) for ti, vi in zip(t, v) if is_stale(vi)]
+                # found through the series' NaN marks (absolute sample numbers), never by copying its 5 minutes
+                marks = s.nans[bisect_left(s.nans, a + s.base):bisect_left(s.nans, b + s.base)]
+                kept = [i - s.base for i in marks if is_stale(s.vals[i - s.base])]
                 if not kept:
                     continue
-                t, v = [p[0] for p in kept], [p[1] for p in kept]
+                t, v = [s.ts[i] for i in kept], [s.vals[i] for i in kept]
+            else:
+                t, v = s.ts[a:b].tolist(), s.vals[a:b].tolist()
             data = encode_samples(t, v, [None] * len(t))
             series.append([labels, t[0], base64.b64encode(data).decode()])
         self.last_ms = k_ms
