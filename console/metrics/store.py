@@ -164,6 +164,17 @@ class SeriesStore:
         if s is None or not t_ms:
             return 0
         ts, vals, nans, resets = s.ts, s.vals, s.nans, s.resets
+        if (not ts or t_ms[0] > ts[-1]) and all(a < b for a, b in zip(t_ms, t_ms[1:])):
+            # in order, as a window read from a recording is: the marks in comprehensions, the samples in one go
+            n0 = len(ts) + s.base
+            nans.extend([n0 + i for i, v in enumerate(values) if v != v])
+            if vals and values[0] < vals[-1]:
+                resets.append(n0)
+            resets.extend([n0 + i for i, (a, b) in enumerate(zip(values, values[1:]), 1) if b < a])
+            ts.extend(t_ms)
+            vals.extend(values)
+            self._advance(t_ms[-1])
+            return len(t_ms)
         last_t = ts[-1] if ts else None
         last_v = vals[-1] if vals else None
         n = len(ts) + s.base
