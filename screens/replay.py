@@ -99,6 +99,7 @@ class ReplayScreen(Dashboard):
         """Show the recording at `target` (clamped to it), the second it names unless `exact` (a recorded event's
         instant); the newest request wins while one runs."""
         self._target = min(max(target if exact else landing(target), self.replay.start_ts), self.replay.end_ts)
+        self._progress.clear()  # a jump is not playback speed
         if not self._busy:
             self._busy = True
             self.run_worker(self._go(), group="replay-go")
@@ -150,7 +151,6 @@ class ReplayScreen(Dashboard):
 
     async def _play_frame(self, now: float, elapsed: float) -> None:
         speed = SPEEDS[self.speed]
-        before = self.replay.position
         self._cursor = self.replay.end_ts if speed is None else self._cursor + elapsed * speed
         deadline = now + WORK
         await self.replay.play(self._cursor, lambda: self._wall.monotonic() > deadline)
