@@ -33,6 +33,7 @@ from console.recording.replay import Replay  # noqa: E402
 from console.sources import build_source  # noqa: E402
 
 START = 1_795_000_000.0
+SEEKS = 20
 # (hour, scenario, minutes): incidents spread over the day, normal in between
 INCIDENTS = [(3, "error-spike", 30), (9, "latency", 30), (13, "debt-surge", 60), (17, "generate-errors", 20),
              (21, "service-down", 15)]
@@ -97,7 +98,14 @@ def measure(path: Path) -> dict:
         r.close()
     rng = random.Random(7)
     replay = Replay(str(path))
-    seeks = [_timed(replay.seek, rng.uniform(start, end))[0] for _ in range(20)]
+    legacy = Replay(str(path))
+    legacy.keyframes = False  # the same file, sought as a recording made before keyframes (the reference)
+    seeks, legacy_seeks = [], []
+    for _ in range(SEEKS):  # alternated: the same instants, the same load on the machine
+        target = rng.uniform(start, end)
+        seeks.append(_timed(replay.seek, target)[0])
+        legacy_seeks.append(_timed(legacy.seek, target)[0])
+    legacy.close()
     # max speed: half an hour played tick by tick from a seek, against a plain SELECT + decode of those chunks
     at = start + (end - start) / 2
     replay.seek(at)
@@ -123,12 +131,17 @@ def measure(path: Path) -> dict:
         "bytes_per_sample_file": round(size / samples, 3),
         "bytes_per_sample_chunks": round(chunk_bytes / samples, 3),
         "open_ms_median": round(statistics.median(opens) * 1000, 1),
+        "keyframes": replay.keyframes,
+        "seeks": SEEKS,
         "seek_ms_median": round(statistics.median(seeks) * 1000),
         "seek_ms_p95": round(sorted(seeks)[int(0.95 * len(seeks)) - 1] * 1000),
+        "seek_ms_median_without_keyframes": round(statistics.median(legacy_seeks) * 1000),
+        "seek_ms_p95_without_keyframes": round(sorted(legacy_seeks)[int(0.95 * len(legacy_seeks)) - 1] * 1000),
         "replay_samples_per_s_max_speed": round(played / dt_play),
         "replay_recorded_seconds_per_s": round(1800 / dt_play),
         "select_scan_samples_per_s": round(n / dt_select),
         "select_and_decode_samples_per_s": round(n / dt_decode),
+        "replay_vs_select_and_decode": round(played / dt_play / (n / dt_decode), 4),
     }
 
 

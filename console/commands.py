@@ -95,6 +95,20 @@ STATIC: tuple[Command, ...] = (
     _c("replay.start", "home", "Start", "replay", "edge('start')", show=False, priority=True),
     _c("replay.end", "end", "End", "replay", "edge('end')", show=False, priority=True),
     _c("replay.goto_cancel", "escape", "Cancel", "replay_goto", "cancel"),
+    # rewind (the live dashboard): ←/→ stay the panel moves there, so the rewind steps are , . < >
+    _c("rewind.back", "comma", "Rewind 10s", "rewind", "rewind(-10)", show=False, priority=True,
+       note="the display moves back over this session's recording; the engine keeps running"),
+    _c("rewind.forward", "full_stop", "Forward 10s", "rewind", "rewind(10)", show=False, priority=True,
+       note="past now: live"),
+    _c("rewind.back_minute", "less_than_sign", "−1 min", "rewind", "rewind(-60)", show=False, priority=True),
+    _c("rewind.forward_minute", "greater_than_sign", "+1 min", "rewind", "rewind(60)", show=False, priority=True),
+    _c("rewind.prev", "left_square_bracket", "Prev event", "rewind", "rewind_jump(-1)", show=False, priority=True),
+    _c("rewind.next", "right_square_bracket", "Next event", "rewind", "rewind_jump(1)", show=False, priority=True),
+    _c("rewind.goto", "g", "Rewind to", "rewind", "rewind_goto", show=False, priority=True,
+       note="HH:MM[:SS] UTC, -15m from now, or an RFC3339 time"),
+    _c("rewind.live", "end", "Live", "rewind", "rewind_live", show=False, priority=True),
+    _c("rewind.live2", "escape", "Live", "rewind", "rewind_live", show=False, priority=True,
+       note="while rewound"),
     _c("switches.toggle", "x", "Toggle row", "panel:pipelines", "app.toggle_switch", mutates="send"),
     _c("confirm.send", "y", "Send", "confirm", "send"),
     _c("confirm.cancel", "n", "Cancel", "confirm", "cancel"),
@@ -109,6 +123,7 @@ STATIC: tuple[Command, ...] = (
 SECTIONS = (("app", "Everywhere"), ("dashboard", "Dashboard"), ("detail", "Service detail"),
             ("incident_table", "Incident table"), ("incident_detail", "Incident detail"),
             ("replay", "Replay (opsconsole replay; changes refused)"),
+            ("rewind", "Rewind (the live dashboard; changes refused while rewound)"),
             ("panel:conversion", "Mitigations · conversion panel"),
             ("panel:converge", "Mitigations · debt panel (Converge)"),
             ("panel:path_tracker", "Mitigations · rollout panel"),
@@ -123,7 +138,7 @@ _NAMED = {"enter", "escape", "tab", "space", "backspace", "delete", "insert", "h
 _MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
 
 
-_ALIASES = {"plus": "+", "minus": "-"}  # Textual's own short names
+_ALIASES = {"plus": "+", "minus": "-", "less_than_sign": "<", "greater_than_sign": ">"}  # Textual's own names
 
 
 def _char(name: str) -> str | None:

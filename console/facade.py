@@ -22,6 +22,8 @@ Commands (`cmd` key):
     draft.write          id, template, text -> path                                             mutating
     draft.copied         id, template                                                           mutating
     screenshot.write     svg -> path (in the data dir; the screen is not the service's business)
+    rewind               by (seconds) | jump (±1) | goto (text) | live -> at: the display moves over the
+                         session's own recording (live only); mutating commands are refused while rewound
 """
 
 from __future__ import annotations

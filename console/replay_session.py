@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import socket
 from typing import Any, Callable
@@ -13,6 +14,7 @@ from console.facade import MUTATING, failed, refused
 from console.mitigations.audit import AuditLog, AuditRow, audit_path
 from console.session import Session
 
+from console.recording import keyframes
 from console.recording.replay import Replay, drive_async
 
 DISABLED = "disabled in replay: nothing is sent, the recording only shows what was done"
@@ -48,7 +50,11 @@ class ReplaySession(Session):
         self.replay.close()
 
     def notices(self) -> list[tuple[str, str]]:
-        return [("warning", f"skipped unreadable data: {what}") for what in self.replay.skipped]
+        said = [("warning", f"skipped unreadable data: {what}") for what in self.replay.skipped]
+        if not self.replay.keyframes and self.replay.end - self.replay.start > keyframes.EVERY:
+            said.append(("information", "this recording has no keyframes (an older console made it): "
+                                        "a seek replays the hour before its target, which takes seconds"))
+        return said
 
     async def request(self, cmd: dict[str, Any]) -> dict[str, Any]:
         name = str(cmd.get("cmd", ""))
@@ -90,6 +96,14 @@ class ReplaySession(Session):
 
     async def play(self, until: float, budget: Callable[[], bool] | None = None) -> None:
         await drive_async(self.replay.play(until, budget))
+
+    @property
+    def closed(self) -> bool:
+        return self.replay.closed
+
+    async def refresh(self) -> bool:
+        """Read how far a file still being recorded goes now; True when it grew."""
+        return await asyncio.to_thread(self.replay.refresh)
 
     def jump_target(self, direction: int) -> float | None:
         return self.replay.jump_target(direction)

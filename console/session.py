@@ -14,7 +14,7 @@ from console.clock import Clock, WallClock, utc_iso
 from console.config.schema import Config, load_config
 from console.engine import Engine
 from console.events import Hub, MitigationChanged, StatePublished
-from console.facade import View, failed, ok, refused
+from console.facade import MUTATING, View, failed, ok, refused
 from console.incidents.manager import ALLOWED, IncidentError, IncidentManager
 from console.incidents.store import IncidentStore, default_path
 from console.incidents.playbooks import live_value, playbook_for
@@ -55,6 +55,7 @@ class Session:
         self.record = record  # a recording file (or folder), "auto" (the config's `record`), None: off
         self.recorder = None
         self.sender = None  # [alertmanager] send: this console's rule alerts to Alertmanager
+        self.rewound = None  # console.rewind.Rewind while the display shows the recording, not live
         self._subscribers: list[Callable[[ConsoleState], None]] = []
         self._plans: dict[int, Plan] = {}
         self._plan_ids = itertools.count(1)
@@ -121,6 +122,9 @@ class Session:
         await self.engine.run()
 
     async def stop(self) -> None:
+        if self.rewound is not None:
+            self.rewound.close()
+            self.rewound = None
         if self.executor is not None:
             await self.executor.stop()
         if self.recorder is not None:
@@ -164,6 +168,8 @@ class Session:
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def _publish(self, state: ConsoleState) -> None:
+        if self.rewound is not None and self.rewound.position is not None:
+            state = self.rewound.shown(state)  # the engine runs on; the display stays where it was rewound to
         for fn in list(self._subscribers):
             fn(state)
 
@@ -174,12 +180,55 @@ class Session:
         handler = getattr(self, "cmd_" + str(cmd.get("cmd", "")).replace(".", "_"), None)
         if handler is None:
             return failed(f"unknown command {cmd.get('cmd')!r}")
+        if self.rewound is not None and cmd.get("cmd") in MUTATING:
+            what = "Incident changes" if str(cmd["cmd"]).startswith("incident.") else "Mitigations"
+            return refused(f"{what} are refused while rewound: End or Esc returns to live")
         try:
             return await handler(cmd)
         except (PlanError, IncidentError) as e:
             return failed(str(e))
         except KeyError as e:
             return failed(f"{cmd.get('cmd')}: missing {e}")
+
+    async def cmd_rewind(self, cmd: dict) -> dict:
+        """Move the display over this session's recording: `by` seconds, `jump` ±1 (rule or incident event),
+        `goto` a typed time, or `live`. The engine keeps polling, evaluating and opening incidents meanwhile."""
+        if cmd.get("live"):
+            if self.rewound is not None:
+                self.rewound.close()
+                self.rewound = None
+            self._publish(self.engine.state)
+            return ok("live")
+        if self.recorder is None:
+            return failed("Rewind reads this session's recording: recording is off (record = false)")
+        from console.recording.format import RecordingError
+        from console.rewind import Rewind
+
+        await self.recorder.flush()  # the file holds everything up to now
+        fresh = self.rewound is None
+        try:
+            rewind = Rewind(str(self.recorder.path)) if fresh else self.rewound
+        except RecordingError as e:
+            return failed(f"Cannot rewind yet: {e}")
+        try:
+            target, exact = rewind.target(cmd, self.engine.state.ts)
+            if target is None:
+                if fresh:
+                    rewind.close()
+                return failed("No earlier rule transition or incident event" if int(cmd.get("jump", 0)) < 0
+                              else "No later rule transition or incident event")
+            if target >= self.engine.state.ts:  # forward past the newest tick: that is live
+                if fresh:
+                    rewind.close()
+                return await self.cmd_rewind({"live": True})
+            at = await rewind.to(target, exact)
+        except ValueError as e:
+            if fresh:
+                rewind.close()
+            return failed(str(e))
+        self.rewound = rewind
+        self._publish(self.engine.state)
+        return ok(f"rewound to {utc_iso(at)}", at=at)
 
     async def cmd_incident_verb(self, cmd: dict) -> dict:
         mgr, verb, iid = self.engine.incidents, cmd["verb"], cmd["id"]

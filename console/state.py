@@ -102,6 +102,7 @@ class BackendState:
 
     url: str
     status: str = "connecting"  # connecting | ok | fallback (local store, direct scraping) | down (no fallback)
+    #                             | recorded (a replay: the server's answers from the recording)
     error: str | None = None  # why the server is not used, one line
     since: float | None = None  # when the status began
     version: str | None = None  # the server's, from /api/v1/status/buildinfo
@@ -160,6 +161,7 @@ class ConsoleState:
     engine_error_at: float | None = None
     sharing: SharingState | None = None  # None: this console sends no alerts ([alertmanager] send off)
     stale_acks: list[dict] = field(default_factory=list)  # ack silences matching no alert: id, service, by, ...
+    rewind: Any = None  # console.rewind.RewindState while the live display is rewound (not in the JSON document)
 
     def active(self) -> list[RuleState]:
         """Firing first, then pending; newest first within each."""

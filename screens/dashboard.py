@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.containers import Container, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
@@ -19,19 +21,22 @@ from widgets.source_bar import SourceBar
 
 from widgets.bindings import install
 
+from .replay_goto import GotoScreen
+
 # Focus targets in Tab / up-down order.
 ORDER = ["conversion", "debt", "rollout", "activity-table", "strip", "incident-table", "switch-table"]
 
 
 class Dashboard(Screen):
     CSS_PATH = "dashboard.tcss"
-    SCOPES = ("dashboard", "incident_table", "panels")  # whose commands the palette offers here
+    SCOPES = ("dashboard", "incident_table", "panels", "rewind")  # whose commands the palette offers here
 
     def __init__(self, services_by_kind: dict[str, str], production: bool = False) -> None:
         super().__init__()
         self.by_kind = services_by_kind
         self.production = production
         self._last: ConsoleState | None = None
+        self._rewinding = asyncio.Lock()
 
     def compose(self):
         k = self.by_kind
@@ -52,6 +57,8 @@ class Dashboard(Screen):
 
     def on_mount(self) -> None:
         install(self, "dashboard")
+        if self.app.view.mode == "live":
+            install(self, "rewind")  # a replay has its own timeline keys
         # incidents first, as k9s starts on its main list: Enter opens the selected one
         self.query_one("#incident-table").focus()
 
@@ -119,6 +126,29 @@ class Dashboard(Screen):
             self.app.open_detail(svc)
         else:
             self.notify("Nothing selected here", severity="warning", timeout=3)
+
+    # --- rewind: the display over this session's recording (the façade does the moving) ----------
+
+    def _rewind(self, cmd: dict) -> None:
+        async def send() -> None:
+            async with self._rewinding:  # in the order pressed: each step is from where the last one landed
+                await self.app.command({"cmd": "rewind", **cmd})
+
+        self.run_worker(send(), group="rewind")
+
+    def action_rewind(self, seconds: float) -> None:
+        self._rewind({"by": seconds})
+
+    def action_rewind_jump(self, direction: int) -> None:
+        self._rewind({"jump": direction})
+
+    def action_rewind_live(self) -> None:
+        if self._last is not None and self._last.rewind is not None:
+            self._rewind({"live": True})
+
+    def action_rewind_goto(self) -> None:
+        self.app.push_screen(GotoScreen("HH:MM[:SS] (UTC), -15m from now, or 2026-11-22T03:14:00Z"),
+                             lambda text: self._rewind({"goto": text}) if text else None)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

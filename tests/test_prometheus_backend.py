@@ -472,3 +472,44 @@ async def test_dashboard_shows_the_backend_and_the_failing_query(r, tmp_path):
                     and "Prometheus HTTP 502" in text("#hdr-backend"))
         r.proxy.mode = "pass"
         await until(lambda: "◆ Prometheus" in text("#hdr-backend"))
+
+
+# --- recorded: a replay shows the server's answers as they were shown live ----------------------
+
+@in_module_loop
+async def test_a_recording_replays_the_servers_answers(r, tmp_path):
+    from console.events import StatePublished
+    from console.recording.replay import Replay
+    from console.recording.writer import Recorder
+
+    def shown(state) -> dict:
+        doc = json.loads(json.dumps(state.to_json(), default=str))
+        return {k: v for k, v in doc.items() if k not in ("mode", "metrics_backend")}
+
+    engine = await r.engine(clock=LaggingClock())
+    await tick_until(engine, lambda s: s.services["datapipe"].figures.get("req_rate")
+                     and s.services["pulse"].figures.get("rate_1m"))
+    rec = await Recorder(engine, tmp_path / "prom.opsrec").start()
+    engine.reset()  # live and the recording start from the same point (nothing polled before it is shown)
+    live: dict[float, dict] = {}
+    engine.hub.subscribe(StatePublished, lambda ev: live.__setitem__(ev.state.ts, shown(ev.state)))
+    while not live or max(live) - min(live) < 6:
+        await engine.tick()
+        await asyncio.sleep(0.25)
+    await rec.stop()
+    ticks = sorted(live)
+    assert any(live[t]["services"]["datapipe"]["figures"].get("req_rate") for t in ticks)
+
+    replay = Replay(str(tmp_path / "prom.opsrec"))
+    try:
+        for ts in ticks:
+            replay.advance(ts)
+            assert shown(replay.engine.state) == live[ts], f"tick {ticks.index(ts)}"
+        state = replay.engine.state
+        assert state.backend.status == "recorded" and state.backend.version.startswith("2.42")
+        assert "its recorded answers" in backend_text(state)  # said on screen: the figures came from the server
+        assert state.services["storytailor"].error.startswith("prometheus: sent_1h: no series")  # as live
+        replay.seek(ticks[1])  # a seek puts the answers in force then
+        assert shown(replay.engine.state) == live[ticks[1]]
+    finally:
+        replay.close()

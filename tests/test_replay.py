@@ -310,3 +310,75 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
         assert published(app.session.engine.state) == live[ticks[-1]]
         path_png = path.parent / "replay.svg"
         app.save_screenshot(str(path_png))
+
+
+# --- keyframes: a seek loads the windows from arrays; a recording without them still replays ---------------
+
+
+def _without_keyframes(path, tmp_path):
+    """The same recording as a console made before keyframes would have written it."""
+    legacy = tmp_path / "legacy.opsrec"
+    legacy.write_bytes(path.read_bytes())
+    with sqlite3.connect(legacy) as c:
+        assert c.execute("DELETE FROM events WHERE kind = 'keyframe'").rowcount > 0
+    return legacy
+
+
+def test_the_recorder_writes_a_keyframe_every_five_minutes_of_data(recorded):
+    path, live = recorded
+    rec = Recording(str(path))
+    try:
+        keys = [ts for ts, _, _ in rec.events(kinds=("keyframe",))]
+    finally:
+        rec.close()
+    assert keys and set(keys) <= set(live)  # at recorded ticks
+    assert all(b - a == 300 for a, b in zip(keys, keys[1:]))
+    assert len(keys) == int((max(live) - min(live)) // 300)
+
+
+def test_keyframed_and_legacy_seeks_give_the_live_state(recorded, tmp_path):
+    path, live = recorded
+    ticks = sorted(live)
+    keyed, legacy = Replay(str(path)), Replay(str(_without_keyframes(path, tmp_path)))
+    try:
+        assert keyed.keyframes and not legacy.keyframes
+        firing = next(t for t in ticks if (_rule(live[t], "HighErrorRate") or {}).get("state") == "firing")
+        # just after a keyframe, just before the next, in the incident, past the 65 min window, the very start
+        keys = [ts for ts, _, _ in keyed.rec.events(kinds=("keyframe",))]
+        plotted = 0
+        for target in (keys[0], keys[3] + 15, keys[4] - 1, firing + 120, ticks[-1], ticks[0], keys[-1] + 45):
+            keyed.seek(target)
+            legacy.seek(target)
+            shown = max(t for t in ticks if t <= target)
+            assert keyed.position == legacy.position == shown
+            assert published(keyed.engine.state) == published(legacy.engine.state) == live[shown], \
+                f"seek to +{target - ticks[0]:.0f}s"
+            # the detail screen's plots over the hour, of series the engine derives (up, the JSON gauges, the
+            # staleness markers count_over_time leaves out) and of scraped ones
+            for expr in ("sum(count_over_time(up[5m]))", "sum(count_over_time(opsconsole_converge_debt_score[5m]))",
+                         "sum(count_over_time(http_requests_total[5m]))"):
+                plot = keyed.engine.range_query(expr, shown - 3600, shown, 60)
+                assert plot == legacy.engine.range_query(expr, shown - 3600, shown, 60), expr
+                plotted += len(plot)
+        assert plotted > 6 * 60  # six of the seeks plot most of an hour
+        keyed.seek(firing)  # and playing on from a keyframed seek is the live path again
+        for ts in [t for t in ticks if firing < t <= firing + 300]:
+            keyed.advance(ts)
+            assert published(keyed.engine.state) == live[ts]
+    finally:
+        keyed.close()
+        legacy.close()
+
+
+def test_a_recording_without_keyframes_says_so(recorded, tmp_path):
+    from console.replay_session import ReplaySession
+
+    path, _ = recorded
+    old = ReplaySession(Replay(str(_without_keyframes(path, tmp_path))), audit_dir=str(tmp_path))
+    new = ReplaySession(Replay(str(path)), audit_dir=str(tmp_path))
+    try:
+        assert any("no keyframes" in line for _, line in old.notices())
+        assert not any("keyframes" in line for _, line in new.notices())
+    finally:
+        old.replay.close()
+        new.replay.close()

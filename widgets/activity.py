@@ -78,7 +78,10 @@ class Activity(Vertical):
         latest = state.actions[0] if state.actions else None
         self.set_class(latest is not None and latest.status == "failed", "-failed")
         self._show_detail()
-        if state.read_only:
+        if state.mode == "replay":
+            set_subtitle(self, f"{len(state.actions)} recorded · nothing can be sent or undone from a replay"
+                         if latest is not None else "no actions recorded yet")
+        elif state.read_only:
             set_subtitle(self, "⊘ READ-ONLY: action keys refuse, nothing is sent")
         elif latest is None:
             set_subtitle(self, "no actions yet · a focused panel's keys show below")

@@ -8,6 +8,7 @@ from textual.containers import Horizontal
 from console.safe_text import markup_escape as escape
 
 from console.clock import hms
+from console.durations import format_duration
 from console.state import ConsoleState
 
 from .figure import Figure
@@ -41,6 +42,8 @@ class HeaderBar(Horizontal):
     def show(self, state: ConsoleState) -> None:
         env = f"[bold reverse $error] {state.environment} [/]" if self.production else f"[bold]{state.environment}[/]"
         mode = "[bold $warning]REPLAY[/]" if state.mode == "replay" else "[$success]LIVE[/]"
+        if state.rewind is not None:
+            mode = rewind_text(state.rewind)
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
         narrow = self.size.width and self.size.width < 110  # keep room for the alert counts
         scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario and not narrow else ""
@@ -73,6 +76,15 @@ def engine_text(state: ConsoleState) -> str:
     return f"  [bold $error]✖ engine {escape(state.engine_error[:60])} at {hms(state.engine_error_at)}[/]"
 
 
+def rewind_text(rw) -> str:
+    """`REWIND −12m` and what fires now: a page that comes in while rewound is never hidden."""
+    text = format_duration(rw.behind)
+    behind = "−" + (text[:-3] if text.endswith("m00s") else text)  # −12m, −45s, −1m05s
+    now = ", ".join(escape(n) for n in rw.firing_now[:3]) + (" …" if len(rw.firing_now) > 3 else "")
+    fires = f"[bold $error]now ● {len(rw.firing_now)} firing: {now}[/]" if rw.firing_now else "[$success]now ● 0 firing[/]"
+    return f"[bold reverse $warning] REWIND {behind} [/] {fires} [dim](End: live)[/]"
+
+
 def backend_text(state: ConsoleState) -> str:
     """Where the metrics come from, when that is a Prometheus server: its status in a word and a symbol."""
     b = state.backend
@@ -81,6 +93,9 @@ def backend_text(state: ConsoleState) -> str:
     why = escape((b.error or "")[:48])
     if b.status == "ok":
         return f"[$success]◆ Prometheus[/] {escape(b.version or '')}".rstrip()
+    if b.status == "recorded":  # a replay: rule values and figures are the server's answers, as recorded
+        return f"[$accent]◆ Prometheus {escape(b.version or '')} · its recorded answers[/]" + \
+            (f" [$warning]({why})[/]" if b.error else "")
     if b.status == "fallback":
         since = f" since {hms(b.since)}" if b.since is not None else ""  # its windows fill from then on
         return f"[bold $warning]▲ LOCAL FALLBACK{since}[/] [$warning]Prometheus {why}[/]"

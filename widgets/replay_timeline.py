@@ -56,6 +56,12 @@ class ReplayTimeline(Vertical):
         if self._last:
             self.show(*self._last)
 
+    def set_end(self, end: float) -> None:
+        """A file still being recorded: the bar spans what is recorded now."""
+        self.end = end
+        if self._last:
+            self.show(*self._last)
+
     def on_resize(self) -> None:
         if self._last:
             self.show(*self._last)

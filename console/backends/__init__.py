@@ -118,6 +118,8 @@ class RemoteMetrics:
         self._wanted: dict[str, float] = {}  # ad-hoc expression → when last asked (answered from the next tick)
         self._at: float | None = None
         self._results: dict[str, object] = {}
+        # this tick's answers the engine used ([[labels, value]...] or {"error": line}): a recording keeps them
+        self.answered: dict[str, object] = {}
         self._broken = None  # the server-level QueryError that stopped this tick's queries
         self._retry_at = 0.0
         self._probe: asyncio.Task | None = None
@@ -131,6 +133,7 @@ class RemoteMetrics:
     async def prepare(self, at: float) -> None:
         """Ask the server for every remote expression at `at` (and mixed ones' raw samples)."""
         self._at, self._results, self._broken = at, {}, None
+        self.answered = {}
         if self.state.status == "connecting":
             await self._reach(at)  # the first tick waits for the server's first answer
         elif self.state.status != "ok":
@@ -151,6 +154,17 @@ class RemoteMetrics:
         kind = self._route(expr)[0]
         if kind == "local" or self.scraping:
             return promql.evaluate(expr, self.store, at, semantics=self.cfg.promql_semantics)
+        try:
+            result = self._query(expr, kind, at)
+        except QueryError as e:
+            if at == self._at:
+                self.answered[expr] = {"error": str(e)}
+            raise
+        if at == self._at:
+            self.answered[expr] = [[labels, value] for labels, value in result]
+        return result
+
+    def _query(self, expr: str, kind: str, at: float) -> list[tuple[dict, float]]:
         if self.state.status != "ok":
             raise QueryError(f"Prometheus {self.state.error or 'not reached yet'}", server=True)
         answer = self._results.get(expr) if at == self._at else None

@@ -191,6 +191,44 @@ class SeriesStore:
             self._advance(newest)
         return accepted
 
+    def load(self, labels: dict[str, str], t_ms: list[int], values: list[float]) -> int:
+        """Append one series' samples, oldest first, exactly as `add` one at a time would (a replay seek loading
+        a window from arrays); returns how many were accepted."""
+        s = self._get(labels)
+        if s is None or not t_ms:
+            return 0
+        ts, vals, nans, resets = s.ts, s.vals, s.nans, s.resets
+        if (not ts or t_ms[0] > ts[-1]) and all(a < b for a, b in zip(t_ms, t_ms[1:])):
+            # in order, as a window read from a recording is: the marks in comprehensions, the samples in one go
+            n0 = len(ts) + s.base
+            nans.extend([n0 + i for i, v in enumerate(values) if v != v])
+            if vals and values[0] < vals[-1]:
+                resets.append(n0)
+            resets.extend([n0 + i for i, (a, b) in enumerate(zip(values, values[1:]), 1) if b < a])
+            ts.extend(t_ms)
+            vals.extend(values)
+            self._advance(t_ms[-1])
+            return len(t_ms)
+        last_t = ts[-1] if ts else None
+        last_v = vals[-1] if vals else None
+        n = len(ts) + s.base
+        keep_t, keep_v = [], []
+        for t, v in zip(t_ms, values):
+            if last_t is not None and t <= last_t:
+                continue  # out of order or duplicate, as `Series.append` refuses it
+            if v != v:
+                nans.append(n)
+            elif last_v is not None and v < last_v:
+                resets.append(n)
+            keep_t.append(t)
+            keep_v.append(v)
+            last_t, last_v, n = t, v, n + 1
+        ts.extend(keep_t)
+        vals.extend(keep_v)
+        if keep_t:
+            self._advance(keep_t[-1])
+        return len(keep_t)
+
     def _advance(self, t_ms: int) -> None:
         if self.newest_ms is None or t_ms > self.newest_ms:
             self.newest_ms = t_ms

@@ -223,6 +223,10 @@ class Recording:
         self.path = str(path)
         self.skipped: list[str] = []  # what could not be read, one line each
         self.conn = _open_checked(self.path)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """(Re)read the metadata, the streams and the span: a console still recording into the file adds to them."""
         try:
             self.meta = {k: v for k, v in self.conn.execute("SELECT key, value FROM meta")}
             rows = self.conn.execute("SELECT id, kind, source, endpoint, labels FROM streams ORDER BY id").fetchall()

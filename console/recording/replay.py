@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections import defaultdict, deque
@@ -15,6 +16,7 @@ from console.config.schema import ConfigError, parse_config
 from console.durations import parse_duration
 from console.engine import Engine
 from console.model import Observation, Sample
+from . import answers, keyframes
 from . import memos as memo
 from .format import JSON, SCRAPE, SERIES, TICK, Poll, Recording, RecordingError, minute_of
 
@@ -47,6 +49,14 @@ class Replay:
         self._loaded_ms = minute_of(round(self.rec.start * 1000))  # slices before this are queued or done
         self._payload: dict[int, Any] = {}
         self._memos: dict[float, dict[str, Any]] = {}
+        # recordings made before keyframes seek by replaying the hour before the target (slower): said on screen
+        self.keyframes = keyframes.has_keyframes(self.rec)
+        # [prometheus]: the server's recorded answers stand in for it (the header says they came from it)
+        self.answers = answers.RecordedAnswers(cfg, self.engine.store) if answers.recorded(self.rec) else None
+        if self.answers is not None:
+            self.engine.backend = self.answers
+            self.engine.state.backend = self.answers.state
+        self._answer_docs: dict[float, list[dict]] = {}
 
     @property
     def start(self) -> float:
@@ -67,10 +77,13 @@ class Replay:
 
     def read_slice(self, a_ms: int, b_ms: int) -> tuple[list[tuple], dict]:
         """(items, memos): (ts, order, stream, Observation | None) for every poll and tick in [a_ms, b_ms),
-        in live order (the polls of a tick, then the tick), and the incidents/actions memos by tick."""
+        in live order (the polls of a tick, then the tick), and the incidents/actions memos by tick.
+
+        [a_ms, b_ms) may cut a minute (the live edge of a file still being written): its chunks are read whole
+        and only their entries inside the range are taken, so the rest of that minute is read next time."""
         rec = self.rec
         scraped: dict[tuple, list[Sample]] = defaultdict(list)
-        rows = rec.chunks(a_ms, b_ms)
+        rows = rec.chunks(minute_of(a_ms), b_ms)
         for sid, t0, _, data in rows:
             s = rec.streams.get(sid)
             dec = rec.decode(sid, t0, data) if s is not None and s.kind == SERIES else None
@@ -78,6 +91,8 @@ class Replay:
                 continue
             t_ms, values, explicit = dec
             for i, (t, v) in enumerate(zip(t_ms, values)):
+                if not a_ms <= t < b_ms:
+                    continue
                 ts = None if explicit is None or explicit[i] is None else explicit[i] / 1000
                 scraped[(s.source, s.endpoint, t)].append(Sample(s.labels, v, ts))
         items = []
@@ -85,11 +100,19 @@ class Replay:
             if sid not in rec.streams or rec.streams[sid].kind == SERIES:
                 continue
             for p in rec.decode(sid, t0, data) or ():
-                items.append(self._item(sid, p, scraped))
+                if a_ms <= round(p.ts * 1000) < b_ms:
+                    items.append(self._item(sid, p, scraped))
         items.sort(key=lambda it: it[:3])
         memos: dict[float, dict] = {}
-        for ts, kind, data in rec.events(a_ms / 1000, (b_ms - 1) / 1000, tuple(f"memo:{p}" for p in memo.FORWARD)):
-            memos.setdefault(ts, {})[kind[5:]] = memo.read(kind[5:], data)
+        kinds = tuple(f"memo:{p}" for p in memo.FORWARD) + ((answers.FULL, answers.DELTA) if self.answers else ())
+        # by the same millisecond as the polls: a wall-clock tick at 12:00:59.9996 belongs to the next minute
+        for ts, kind, data in rec.events((a_ms - 0.5) / 1000, (b_ms - 0.5) / 1000, kinds):
+            if not a_ms <= round(ts * 1000) < b_ms:
+                continue
+            if kind.startswith("answers:"):
+                memos.setdefault(ts, {}).setdefault("answers", []).append(data)
+            else:
+                memos.setdefault(ts, {})[kind[5:]] = memo.read(kind[5:], data)
         return items, memos
 
     def _item(self, sid: int, p: Poll, scraped: dict) -> tuple:
@@ -107,14 +130,30 @@ class Replay:
         return p.ts, 0, sid, obs
 
     def _next_slice(self):
+        # never past the newest recorded tick: what a file still being written holds beyond it may be incomplete
         a = self._loaded_ms
-        self._loaded_ms += SLICE_MS
-        return partial(self.read_slice, a, a + SLICE_MS)
+        b = self._loaded_ms = min(minute_of(a) + SLICE_MS, round(self.end * 1000) + 1)
+        return partial(self.read_slice, a, b)
+
+    def refresh(self) -> bool:
+        """Re-read how far the recording goes (a file another console is still writing): True when it grew."""
+        end = self.end
+        self.rec.refresh()
+        self.keyframes = self.keyframes or keyframes.has_keyframes(self.rec)
+        return self.end > end
+
+    @property
+    def closed(self) -> bool:
+        """Whether the console that wrote the file has stopped recording into it (a killed one never says so)."""
+        return "closed" in self.rec.meta
 
     def _enqueue(self, got: tuple[list, dict]) -> None:
         items, memos = got
         self._queue.extend(items)
         for ts, parts in memos.items():
+            docs = parts.pop("answers", None)
+            if docs:
+                self._answer_docs.setdefault(ts, []).extend(docs)
             self._memos.setdefault(ts, {}).update(parts)
 
     def _ingest(self, obs: Observation) -> None:
@@ -126,6 +165,11 @@ class Replay:
         """Evaluate at a recorded tick and publish it, with incidents and actions (human steps included) as the
         recording says they were at this tick: restored between the evaluation and the publication."""
         self.clock.set(ts)
+        for t in sorted(t for t in self._answer_docs if t <= ts):  # the server's answers used at this tick
+            for doc in self._answer_docs.pop(t):
+                self.answers.apply(doc)
+        if self.answers is not None:
+            self.answers.at = ts
         self.engine.step(ts)
         parts = self.engine.parts()
         for t in [t for t in self._memos if t <= ts]:
@@ -149,7 +193,7 @@ class Replay:
                 self._evaluate(ts)
                 if budget is not None and budget():
                     return
-            # a file still being recorded plays to where it ended when it was opened
+            # a file still being recorded plays to the newest tick read so far (`refresh` finds newer ones)
             if self._queue or self._loaded_ms > round(min(until, self.end) * 1000):
                 return
             self._enqueue((yield self._next_slice()))
@@ -164,7 +208,18 @@ class Replay:
         self._queue.clear()
         self._memos.clear()
         self._payload.clear()
+        self._answer_docs.clear()
+        if self.answers is not None:
+            for doc in (yield partial(answers.at, self.rec, at)):
+                self.answers.apply(doc)
         window = minute_of(round((at - eng.store.retention) * 1000) - SLICE_MS)  # + a minute for lookback edges
+        key = (yield partial(keyframes.latest_before, self.rec, at)) if self.keyframes else None
+        if key is not None and round(key * 1000) > window:
+            # the windows up to the keyframe from arrays; each endpoint as it stood then; the rest through the engine
+            k_ms = round(key * 1000)
+            loaded = yield partial(keyframes.windows, self.rec, window, k_ms)
+            keyframes.load(eng.store, loaded)
+            window = k_ms + 1
         prelude, memos = yield partial(self._prelude, window, at)
         for obs in prelude:
             self._ingest(obs)
@@ -178,6 +233,8 @@ class Replay:
                 _, order, _, obs = self._queue.popleft()  # ticks before `at` are skipped: memos stand for them
                 if order == 0:
                     self._ingest(obs)
+        for t in [t for t in self._answer_docs if t <= at]:  # in force already (answers.at above)
+            del self._answer_docs[t]
         self._evaluate(at)
 
     def advance(self, until: float) -> None:
@@ -277,6 +334,13 @@ async def drive_async(gen):
             result = await asyncio.to_thread(gen.send(result))
     except StopIteration as stop:
         return stop.value
+
+
+def landing(t: float) -> float:
+    """The instant a request for `t` lands on: the last instant of the whole second it names. Ticks carry the
+    wall clock's milliseconds (10:42:20.004): `g 10:42:20` and a step of 10 s mean the tick shown as that second,
+    not the one before it."""
+    return math.floor(t + 1e-6) + 1 - 1e-6
 
 
 def parse_instant(text: str, start: float, end: float, here: float | None = None) -> float:

@@ -21,6 +21,7 @@ from console.engine import Engine
 from console.events import IncidentChanged, MitigationAudited, RuleTransition, StatePublished, Tick
 from console.model import Observation
 from console.paths import data_dir
+from . import answers, keyframes
 from .memos import snapshots
 from .format import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
                         encode_samples, migrate, minute_of)
@@ -207,6 +208,7 @@ def _prepare(path: Path, meta: dict[str, str]) -> dict[tuple, int]:
         migrate(conn, str(path))
         with conn:
             conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+            conn.execute("DELETE FROM meta WHERE key = 'closed'")  # appended to again: being written once more
         rows = conn.execute("SELECT id, kind, source, endpoint, labels FROM streams").fetchall()
     finally:
         conn.close()
@@ -230,6 +232,8 @@ class Recorder:
         self._db: aiosqlite.Connection | None = None
         self._writer: ChunkWriter | None = None
         self._memo: dict[str, str] = {}
+        self._keyframes = keyframes.Keyframer()
+        self._answers = answers.AnswerLog()
         self._unsubscribe: list = []
         self._batches = 0
         self._lock = asyncio.Lock()
@@ -256,6 +260,8 @@ class Recorder:
     # --- the engine's callbacks: append only, never block -------------------------------
 
     def _on_obs(self, obs: Observation) -> None:
+        if obs.samples:
+            self._keyframes.saw(obs)
         self._queue(("obs", obs))
 
     def _on_tick(self, tick: Tick) -> None:
@@ -268,6 +274,14 @@ class Recorder:
         # What the engine remembers beyond its windows (alerts' since, incidents, actions, a stage's start),
         # stored when it changes: a replay seek restores it instead of re-running the whole recording.
         state = published.state
+        keyframe = self._keyframes.due(state.ts)
+        if keyframe:
+            self._queue(("event", state.ts, keyframes.KIND, self._keyframes.take(self.engine.store, state.ts)))
+        backend = self.engine.backend
+        if backend is not None and hasattr(backend, "answered"):  # [prometheus]: the server's answers, as used
+            got = self._answers.take(backend, state, full=keyframe)
+            if got is not None:
+                self._queue(("event", state.ts, *got))
         for part, value in snapshots(self.engine.parts()).items():
             text = json.dumps(value, sort_keys=True, default=list)
             if text != self._memo.get(part):
@@ -372,6 +386,9 @@ class Recorder:
             return
         await self.flush(seal_all=True)
         try:
+            # a replay following this file stops following here (a killed console never writes it)
+            await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('closed', ?)",
+                                   (utc_iso(self.engine.clock.now()),))
             await self._db.executescript("PRAGMA incremental_vacuum;")  # the head's churn, given back
             await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:

@@ -1,0 +1,142 @@
+"""Keyframes: every 5 minutes of data, the samples the engine derived itself, so a seek loads windows without replaying them.
+
+The store's windows are the recorded scrapes plus what the engine adds on its own: `up`, staleness markers, the
+JSON endpoints' gauges, recording rules. The scrapes are in the series chunks already; a keyframe (event
+"keyframe") holds the derived samples since the previous keyframe, per series, in the chunks' codec. A seek then
+builds the hour before the target from arrays (chunks + keyframes up to the newest keyframe before it) and
+ingests through the engine only the few minutes after that keyframe. What the engine remembers beyond its
+windows (alerts' since, incidents, actions, a stage's start) is in the memo events, restored at the target itself.
+"""
+
+from __future__ import annotations
+
+import base64
+from bisect import bisect_left, bisect_right
+from typing import Any
+
+from console.metrics.store import SeriesStore, is_stale
+from console.model import Observation
+
+from .format import SERIES, Recording, decode_samples, encode_samples, minute_of
+
+EVERY = 300.0  # seconds of data between keyframes: a seek ingests at most this much through the engine
+KIND = "keyframe"
+
+
+def _key(labels: dict[str, str]) -> tuple:
+    return tuple(sorted((k, v) for k, v in labels.items() if v))  # an empty label value is no label (the store's rule)
+
+
+class Keyframer:
+    """On the recording side: which series come from scrapes, and the derived samples since the last keyframe."""
+
+    def __init__(self) -> None:
+        self.scraped: set[tuple] = set()
+        self.last_ms: int | None = None  # the previous keyframe
+        self.next_at: float | None = None
+
+    def saw(self, obs: Observation) -> None:
+        for s in obs.samples or ():
+            self.scraped.add(_key(s.labels))
+
+    def due(self, ts: float) -> bool:
+        if self.next_at is None:
+            self.next_at = ts - ts % EVERY + EVERY
+        return ts >= self.next_at
+
+    def take(self, store: SeriesStore, ts: float) -> dict[str, Any]:
+        """The keyframe at tick `ts`: every derived sample in (previous keyframe, ts]."""
+        k_ms = round(ts * 1000)
+        lo = self.last_ms
+        series = []
+        for labels, s in store.series():
+            a = 0 if lo is None else bisect_right(s.ts, lo)
+            b = bisect_right(s.ts, k_ms)
+            if a >= b:
+                continue
+            if _key(labels) in self.scraped:  # a scraped series: only the staleness markers are the engine's
+                # found through the series' NaN marks (absolute sample numbers), never by copying its 5 minutes
+                marks = s.nans[bisect_left(s.nans, a + s.base):bisect_left(s.nans, b + s.base)]
+                kept = [i - s.base for i in marks if is_stale(s.vals[i - s.base])]
+                if not kept:
+                    continue
+                t, v = [s.ts[i] for i in kept], [s.vals[i] for i in kept]
+            else:
+                t, v = s.ts[a:b].tolist(), s.vals[a:b].tolist()
+            data = encode_samples(t, v, [None] * len(t))
+            series.append([labels, t[0], base64.b64encode(data).decode()])
+        self.last_ms = k_ms
+        self.next_at = ts - ts % EVERY + EVERY
+        return {"v": 1, "since_ms": lo, "series": series}
+
+
+def latest_before(rec: Recording, at: float) -> float | None:
+    """The newest keyframe at or before `at`, or None (a recording made before keyframes, or its first minutes)."""
+    try:
+        row = rec.conn.execute("SELECT max(ts) FROM events WHERE kind = ? AND ts <= ?", (KIND, at)).fetchone()
+    except Exception:  # noqa: BLE001 - a damaged events table: seek the old way
+        return None
+    return None if row is None else row[0]
+
+
+def has_keyframes(rec: Recording) -> bool:
+    try:
+        return rec.conn.execute("SELECT 1 FROM events WHERE kind = ? LIMIT 1", (KIND,)).fetchone() is not None
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def windows(rec: Recording, a_ms: int, k_ms: int) -> dict[tuple, list]:
+    """Every sample the store held in [a_ms, k_ms] by series: the scrapes from the chunks (at their exposition
+    timestamp when they had one, as the engine stores them) and the derived ones from the keyframes.
+    {key: [labels, times, values, merged]}; `merged`: both kinds, to be put in time order."""
+    out: dict[tuple, list] = {}
+    keys: dict[int, tuple] = {}
+    for sid, t0, _, data in rec.chunks(minute_of(a_ms), k_ms + 1):
+        s = rec.streams.get(sid)
+        if s is None or s.kind != SERIES:
+            continue
+        dec = rec.decode(sid, t0, data)
+        if dec is None:
+            continue
+        t_ms, values, explicit = dec
+        if explicit is not None:
+            t_ms = [t if e is None else e for t, e in zip(t_ms, explicit)]
+        if t_ms[0] < a_ms or t_ms[-1] > k_ms:  # the first and last minutes: cut to the range
+            cut = [(t, v) for t, v in zip(t_ms, values) if a_ms <= t <= k_ms]
+            t_ms, values = [p[0] for p in cut], [p[1] for p in cut]
+        key = keys.get(sid)
+        if key is None:
+            key = keys[sid] = _key(s.labels)
+        got = out.get(key)
+        if got is None:
+            out[key] = [s.labels, t_ms, values, False]
+        else:
+            got[1] += t_ms
+            got[2] += values
+    scraped = set(out)
+    for _, _, data in rec.events((a_ms - 0.5) / 1000, (k_ms + 0.5) / 1000, (KIND,)):  # a wall clock's ts: sub-ms
+        for labels, t0, blob in data.get("series", ()):
+            t_ms, values, _ = decode_samples(base64.b64decode(blob), t0)
+            key = _key(labels)
+            got = out.get(key)
+            if got is None:
+                got = out[key] = [labels, [], [], False]
+            elif key in scraped:
+                got[3] = True  # staleness markers among a scraped series' samples
+            for t, v in zip(t_ms, values):
+                if a_ms <= t <= k_ms:
+                    got[1].append(t)
+                    got[2].append(v)
+    return out
+
+
+def load(store: SeriesStore, series: dict[tuple, list]) -> int:
+    """Put the windows into a cleared store, each series in time order (as ingestion would have); samples loaded."""
+    n = 0
+    for labels, t_ms, values, merged in series.values():
+        if merged:
+            pairs = sorted(zip(t_ms, values), key=lambda p: p[0])
+            t_ms, values = [p[0] for p in pairs], [p[1] for p in pairs]
+        n += store.load(labels, t_ms, values)
+    return n
