@@ -126,3 +126,21 @@ def markup_escape(text: str) -> str:
     """
     text = text.replace("[", "\\[")
     return text[:-1] + "⧵" if text.endswith("\\") else text
+
+
+class ScrubbedText:
+    """A text stream that masks secrets in what is written to it (crash reports printed on exit)."""
+
+    def __init__(self, out, scrub: Scrubber) -> None:
+        self.out, self.scrub = out, scrub
+
+    def write(self, text: str) -> int:
+        self.scrub.refresh()
+        self.out.write(self.scrub(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False

@@ -355,3 +355,17 @@ async def test_on_the_wall_clock_a_hanging_service_holds_no_tick():
     finally:
         await engine.stop()
         await demo.stop()
+
+
+async def test_a_crash_report_printed_on_exit_holds_no_secret(capfd):
+    """If the TUI itself crashes, Textual prints the traceback (with locals) on exit: through the scrubber."""
+    from console.session import Session
+    from screens.app import OpsApp
+
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False)
+    async with app.run_test(size=(120, 40)):
+        password = app.session.demo.credentials.pulse_password
+        app.error_console.print(f"Traceback … password = {password!r} in the locals")
+    app.error_console.file.flush()
+    err = capfd.readouterr().err
+    assert "in the locals" in err and password not in err and "***" in err
