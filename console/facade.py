@@ -6,6 +6,7 @@ Two implementations: `console.session.Session` (live: demo, run) and
     view()                 -> View: what the screens are built from (services, environment, actions, keys)
     state                  -> the newest ConsoleState;  subscribe(fn) -> unsubscribe
     notices()              -> [(severity, line)] to show once at start
+    scrubber()             -> masks this console's secrets in what the viewer's own process prints (crash reports)
     await request(cmd)     -> {"ok": bool, "message": str, "refused": bool, ...}
 
 Commands (`cmd` key):

@@ -24,6 +24,8 @@ from console.mitigations.catalog import PlanError, action_rows, toggle_for
 from console.mitigations.executor import Executor, Plan
 from console.mitigations.plan_view import plan_view
 from console.paths import data_dir
+from console.safe_text import Scrubber
+from console.sources.transport import config_scrubber
 from console.state import ConsoleState
 
 log = logging.getLogger(__name__)
@@ -152,6 +154,10 @@ class Session:
         return View(mode=self.mode, environment=cfg.environment, production=cfg.production,
                     read_only=cfg.read_only, services_by_kind=by_kind, actions=action_rows(self.catalog.actions),
                     keys=dict(cfg.keys), plots=plots)
+
+    def scrubber(self) -> Scrubber:
+        """Masks this console's secrets (re-read from the environment): for what this process prints itself."""
+        return config_scrubber(self.engine.cfg)
 
     def notices(self) -> list[tuple[str, str]]:
         """What the user should read once at start: (severity, line)."""

@@ -13,7 +13,6 @@ from console.commands import Registry, build_registry
 from console.config.schema import ConfigError
 from console.facade import View
 from console.safe_text import ScrubbedText
-from console.sources.transport import config_scrubber
 from console.session import Session
 from console.state import ConsoleState
 from widgets.bindings import install
@@ -65,7 +64,7 @@ class OpsApp(App):
         await self.session.start()
         # a crash report is printed by Textual on exit: through the same scrubber as every log (one line per
         # write, never wrapped, so a secret in a traceback's locals cannot be split around a line break)
-        self.error_console = Console(file=ScrubbedText(sys.__stderr__, config_scrubber(self.session.engine.cfg)),
+        self.error_console = Console(file=ScrubbedText(sys.__stderr__, self.session.scrubber()),
                                      width=100_000, markup=False, highlight=False, color_system=None)
         await self.session.start_mitigations()
         self.view = self.session.view()

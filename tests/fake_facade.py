@@ -57,6 +57,11 @@ class FakeFacade:
     def notices(self) -> list[tuple[str, str]]:
         return []
 
+    def scrubber(self):
+        from console.safe_text import NO_SECRETS
+
+        return NO_SECRETS
+
     def subscribe(self, fn):
         self._subs.append(fn)
         return lambda: self._subs.remove(fn)
