@@ -25,6 +25,7 @@ from .incident_detail import IncidentDetail
 from .incident_dialog import incident_verb
 from .pick import PickScreen
 from .quit import QuitScreen
+from .visibility import painted
 
 
 class StateChanged(Message):
@@ -87,10 +88,12 @@ class OpsApp(App):
         await self.session.stop()
 
     def on_state_changed(self, message: StateChanged) -> None:
-        show = getattr(self.screen, "show", None)
-        if show is not None:
-            show(message.state)
-        if self.dashboard is not None and self.screen is not self.dashboard:
+        shown = painted(self.screen_stack)  # under a dialog the screen keeps updating (only what is visible)
+        for screen in shown:
+            show = getattr(screen, "show", None)
+            if show is not None:
+                show(message.state)
+        if self.dashboard is not None and self.dashboard not in shown:
             self.dashboard.remember(message.state)  # redrawn when it is shown again
 
     # --- screens ----------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from widgets.source_bar import SourceBar
 
 from widgets.bindings import install
 
+from .visibility import showing
+
 from .replay_goto import GotoScreen
 
 # Focus targets in Tab / up-down order.
@@ -76,7 +78,7 @@ class Dashboard(Screen):
     def show(self, state: ConsoleState) -> None:
         """Render the state; skipped while another screen covers this one (redrawn on resume)."""
         self._last = state
-        if not self.is_current:
+        if not showing(self):
             return
         with self.app.batch_update():
             self.query_one(HeaderBar).show(state)

@@ -20,6 +20,8 @@ from widgets.series_chart import SeriesChart
 
 from widgets.bindings import install
 
+from .visibility import showing
+
 PLOT_STEP = 60.0  # 1 h at 1 min resolution: the plots change once a minute
 
 
@@ -89,7 +91,7 @@ class ServiceDetail(Screen):
             self.query_one(f"#plot-{i}", SeriesChart).set_series(points, now)
 
     def show(self, state: ConsoleState) -> None:
-        if not self.is_current or not self.is_mounted:  # a state can arrive between push and compose
+        if not showing(self) or not self.is_mounted:  # a state can arrive between push and compose
             return
         svc = state.services.get(self.service)
         if svc is None:

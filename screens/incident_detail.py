@@ -21,6 +21,8 @@ from widgets.series_chart import SeriesChart
 
 from widgets.bindings import install
 
+from .visibility import showing
+
 from .incident_dialog import incident_verb
 
 PLOT_REFRESH = 30.0
@@ -164,7 +166,7 @@ class IncidentDetail(Screen):
         return "\n".join(lines)
 
     def show(self, state: ConsoleState) -> None:
-        if not self.is_current or not self.is_mounted:  # a state can arrive between push and compose
+        if not showing(self) or not self.is_mounted:  # a state can arrive between push and compose
             return
         self.inc = inc = next((i for i in state.incidents if i.id == self.inc.id), self.inc)
         self.now = state.ts

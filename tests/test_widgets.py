@@ -182,3 +182,22 @@ async def test_incidents_are_told_apart_by_their_labels_and_use_the_width():
         await pilot.pause()
         text = screen_text(pilot.app)
         assert "paywall_viewed" in text and "upgrade_clicked" in text
+
+
+async def test_the_dashboard_keeps_updating_under_a_dialog():
+    from screens.help import HelpScreen
+
+    st = state(datapipe={"ready": True, "error_ratio_5m": 0.01, "error_ratio_threshold": 0.05})
+    fake = FakeFacade(st)
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        later = state(datapipe={"ready": True, "error_ratio_5m": 0.09, "error_ratio_threshold": 0.05})
+        later.ts = st.ts + 3600
+        fake.publish(later)
+        await pilot.pause()
+        text = screen_text(app)
+        assert _hms(later.ts) in text and "5xx ▲ 9.00%" in text  # the clock and the figures, around the dialog
