@@ -410,3 +410,17 @@ async def test_undoing_a_kill_still_propagating_never_rewrites_it_as_failed():
     rows = await read_rows(audit_path())
     assert [(r["attempt"], r["result"]) for r in rows if r["attempt"] == kill.seq] == [
         (kill.seq, "sent"), (kill.seq, "propagating")]  # never a later "failed" for the kill
+
+
+async def test_the_quoted_runbook_line_names_the_picked_item_and_the_real_target_never_a_password():
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await advance(app, pilot, 2)
+        text = await press_action(app, pilot, "switch-table", "k", 2)  # story-scoring
+        assert "/pipelines/story-scoring/enabled" in text.replace("\n", "") and "daily-digest" not in text
+        await pilot.press("n")
+        await pilot.pause()
+        text = (await press_action(app, pilot, "conversion", "d")).replace("\n", "")
+        pulse_url = app.session.engine.cfg.service("pulse").url.rstrip("/")
+        assert f"curl -s -u admin:*** -X PUT {pulse_url}/api/conversion/config" in " ".join(text.split())
+        assert "admin:admin" not in text and "127.0.0.1:7655" not in text

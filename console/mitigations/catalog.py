@@ -250,6 +250,10 @@ class Action(_Strict):
     hidden: bool = False
     runbook: str = ""
     line: str = ""
+    # the quoted runbook line is shown with the real target: its example item (`daily-digest`) becomes the
+    # picked one, its example base URL (`http://127.0.0.1:7655`) the service's; credentials are never shown
+    line_item: str | None = None
+    line_base: str | None = None
     inverse: str | None = None
     pick: str | None = None
     each: str | None = None

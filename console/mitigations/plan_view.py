@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Callable
 
 from .catalog import render
@@ -36,6 +37,19 @@ def proof_text(plan: Plan) -> str:
     return text + ", re-polled after sending"
 
 
+_CREDENTIAL = re.compile(r"(-u\s+['\"]?[^:\s'\"]+):[^\s'\"]+")  # curl -u user:password
+
+
+def quoted_line(plan: Plan) -> str:
+    """The runbook's line as it applies here: the picked item and the real target; a password never."""
+    a, line = plan.action, plan.action.line
+    if a.line_item and plan.target:
+        line = line.replace(a.line_item, plan.target)
+    if a.line_base:
+        line = line.replace(a.line_base, plan.service.url.rstrip("/"))
+    return _CREDENTIAL.sub(r"\1:***", line)
+
+
 def plan_view(plan: Plan, clean: Callable[[str], str]) -> dict:
     """The dialog's content as rows of (label, text, style); style "step:<kind>" marks what is sent. Every text is
     scrubbed of secrets; none is markup."""
@@ -49,7 +63,7 @@ def plan_view(plan: Plan, clean: Callable[[str], str]) -> dict:
         rows.append(["proves", clean(proof_text(plan)), ""])
     rows.append(["runbook", plan.action.runbook, ""])
     if plan.action.line:
-        rows.append(["", clean(plan.action.line), "italic"])
+        rows.append(["", clean(quoted_line(plan)), "italic"])
     return {
         "title": (f"Undo #{plan.inverse_of}: " if plan.inverse_of is not None else "") + plan.action.title,
         "action": plan.action.id, "environment": plan.environment,
