@@ -44,6 +44,9 @@ STATIC: tuple[Command, ...] = (
     _c("app.undo", "u", "Undo", "app", "undo", mutates="send", note="the inverse of the last action, confirmed first"),
     _c("dashboard.detail", "enter", "Detail", "dashboard", "open_detail",
        note="the focused panel's service (on a table: the selected row's), with plots over the last hour"),
+    _c("dashboard.filter", "slash", "Filter", "dashboard", "filter", show=False,
+       note="the focused table (incidents, switches, activity): only rows holding the text"),
+    _c("filter.cancel", "escape", "Cancel", "filter", "cancel"),
     _c("dashboard.next", "tab", "Next panel", "dashboard", "app.focus_next", show=False),
     _c("dashboard.prev", "shift+tab", "Previous panel", "dashboard", "app.focus_previous", show=False),
     _c("dashboard.right", "right", "Panel to the right", "dashboard", "move('right')", show=False),
@@ -209,7 +212,8 @@ class Registry:
         """One entry per command id (the palette lists what can be done, not every key)."""
         seen: dict[str, Command] = {}
         for c in self.commands:
-            if c.scope not in ("help", "confirm", "pick", "incident_dialog", "replay_goto", "quit") and c.id not in seen:
+            if c.scope not in ("help", "confirm", "pick", "incident_dialog", "replay_goto", "quit", "filter") \
+                    and c.id not in seen:
                 seen[c.id] = c
         return list(seen.values())
 

@@ -14,6 +14,7 @@ from widgets.conversion_panel import ConversionPanel
 from widgets.debt_gauge import DebtGauge
 from widgets.header_bar import HeaderBar
 from widgets.incident_table import IncidentTable
+from widgets.keyed_table import KeyedTable
 from widgets.kill_switches import KillSwitches
 from widgets.pipeline_strip import PipelineStrip
 from widgets.rollout_bar import RolloutBar
@@ -21,6 +22,7 @@ from widgets.source_bar import SourceBar
 
 from widgets.bindings import install
 
+from .filter import FilterScreen
 from .visibility import showing
 
 from .replay_goto import GotoScreen
@@ -121,6 +123,16 @@ class Dashboard(Screen):
             return self.query_one(Activity).service
         panel = self.query_one(f"#{widget_id}") if widget_id else None
         return getattr(panel, "service", None)
+
+    def action_filter(self) -> None:
+        """`/`: filter the focused table; the panel's subtitle says so while it is filtered."""
+        table = self.focused
+        if not isinstance(table, KeyedTable):
+            self.notify("Focus a table first (incidents, kill switches, activity)", severity="warning", timeout=3)
+            return
+        what = {"incident-table": "incidents", "switch-table": "kill switches", "activity-table": "activity"}
+        self.app.push_screen(FilterScreen(what.get(table.id, "rows"), table.filter),
+                             lambda text: table.set_filter(text) if text is not None else None)
 
     def action_open_detail(self) -> None:
         svc = self._service_of(self._focused_id())

@@ -201,3 +201,22 @@ async def test_the_dashboard_keeps_updating_under_a_dialog():
         await pilot.pause()
         text = screen_text(app)
         assert _hms(later.ts) in text and "5xx ▲ 9.00%" in text  # the clock and the figures, around the dialog
+
+
+async def test_slash_filters_the_focused_table_and_says_so():
+    pipelines = [{"pipeline": name, "enabled": True, "updated_at": None} for name in
+                 ("daily-digest", "weekly-insights", "crisis-alert", "story-scoring")]
+    fake = FakeFacade(state(storytailor={"switches": pipelines}))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        app.screen.query_one("#switch-table").focus()
+        await pilot.press("slash", *"crisis", "enter")
+        fake.publish()  # the next state: the panel's subtitle says it is filtered
+        await pilot.pause()
+        text = screen_text(app)
+        assert "crisis-alert" in text and "daily-digest" not in text and "/crisis · 4 switches" in text
+        await pilot.press("slash", *["backspace"] * 6, "enter")  # an empty filter shows every row again
+        await pilot.pause()
+        assert "daily-digest" in screen_text(app)

@@ -27,6 +27,9 @@ class Figure(Static):
 
 
 def set_subtitle(widget, text: str) -> None:
-    """Set a border subtitle only when it changes (assigning it always repaints the border)."""
+    """Set a border subtitle only when it changes (assigning it always repaints the border); a panel whose table
+    is filtered (`/`) says so."""
+    flt = getattr(getattr(widget, "table", None), "filter", "")
+    text = f"/{flt} · {text}" if flt else text
     if widget.border_subtitle != text:
         widget.border_subtitle = text

@@ -17,12 +17,22 @@ class KeyedTable(DataTable):
         self._columns = columns
         self._cells: dict[str, tuple] = {}
         self._order: list[str] = []
+        self._rows: list[tuple[str, tuple]] = []  # the last rows given, before the filter
+        self.filter = ""  # `/`: only rows whose text holds this (case-insensitive)
 
     def on_mount(self) -> None:
         for c in self._columns:
             self.add_column(c, key=c)
 
+    def set_filter(self, text: str) -> None:
+        self.filter = text.strip()
+        self.sync(self._rows)
+
     def sync(self, rows: list[tuple[str, tuple]]) -> None:
+        self._rows = rows
+        if self.filter:
+            want = self.filter.lower()
+            rows = [r for r in rows if any(want in str(getattr(_plain(c), "plain", c)).lower() for c in r[1])]
         rows = _unique(rows)
         keys = [k for k, _ in rows]
         if keys != self._order:
