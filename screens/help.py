@@ -34,7 +34,7 @@ def key_tables(registry: Registry, refused: frozenset[str] = frozenset()) -> lis
 class HelpScreen(ModalScreen):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 124; max-width: 100%; max-height: 94%; border: round $accent;
+    HelpScreen > VerticalScroll { width: 124; max-width: 100%; max-height: 90%; border: round $accent;
                                   background: $surface; padding: 0 1; height: auto; }
     """
 
