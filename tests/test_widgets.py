@@ -221,3 +221,26 @@ async def test_slash_filters_the_focused_table_and_says_so():
         await pilot.press("slash", *["backspace"] * 6, "enter")  # an empty filter shows every row again
         await pilot.pause()
         assert "daily-digest" in screen_text(app)
+
+
+async def test_a_service_just_started_is_warming_up_not_missing_types():
+    """The normal scenario's first minutes: Pulse has not seen every frontend type *yet* — neutral, not a red gap."""
+    from console.clock import utc_iso
+    from console.metrics.panels import Figures
+    from console.state import EndpointState, ServiceState
+    from tests.fake_facade import START
+
+    svc = ServiceState("pulse", "conversion", "Pulse")
+    svc.endpoints["conversion_health"] = EndpointState("conversion_health", data={
+        "status": "degraded", "started_at": utc_iso(START - 20), "events_by_type": {"paywall_viewed": 3}})
+    figures = Figures().compute(svc, "pulse", lambda expr: [], START)
+    assert figures["warming_up"] is True and figures["missing_unexpected"] == ["upgrade_clicked"]
+    fake = FakeFacade(state(pulse=figures))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        text = screen_text(app)
+        assert "waiting for upgrade_clicked" in text and "▲ missing" not in text and "(expected)" in text
+    later = Figures().compute(svc, "pulse", lambda expr: [], START + 600)  # ten minutes on: a real gap
+    assert later["warming_up"] is False

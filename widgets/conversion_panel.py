@@ -19,7 +19,7 @@ class ConversionPanel(Panel):
         status = f"service {fmt.status(f.get('status_reported'))} · counters {fmt.status(f.get('status_computed'))}"
         if f.get("status_disagree"):
             status += " [$warning]≠ disagree[/]"
-        elif f.get("degraded_expected"):
+        elif f.get("degraded_expected") or (f.get("warming_up") and f.get("status_reported") == "degraded"):
             status += " [dim](expected)[/]"
         types = f.get("types")
         if types is None:  # no health reading: unknown, never shown as missing
@@ -29,7 +29,9 @@ class ConversionPanel(Panel):
             deferred = sum(1 for t in types if not t["seen"] and t["deferred"])
             missing = f.get("missing_unexpected") or []
             cover = f"types {seen}/{len(types)} seen · {deferred} deferred [dim](expected missing)[/]"
-            if missing:
+            if missing and f.get("warming_up"):  # just started: not seen *yet*, neutral
+                cover = f"types {seen}/{len(types)} seen · [dim]started < 5 min ago: waiting for {', '.join(missing)}[/]"
+            elif missing:
                 cover = f"types {seen}/{len(types)} · [$error]▲ missing {', '.join(missing)}[/]"
         invalid = f.get("invalid") or {}
         card = invalid.get("cardinality_exceeded")

@@ -6,6 +6,7 @@ import math
 from typing import Any, Callable
 
 from console.memento import SNAPSHOT_VERSION, check_version
+from console.clock import parse_iso
 from console.state import ServiceState
 
 Query = Callable[[str], list[tuple[dict, float]]]
@@ -86,6 +87,9 @@ def exprs_for(kind: str, job: str) -> list[str]:
     out = [e.replace("$job", job) for e in EXPRS.get(kind, {}).values()]
     out += [e.replace("$job", job) for _, e in PLOTS.get(kind, [])]
     return out
+
+
+WARMUP = 300.0  # seconds after a service's start during which types not seen yet are expected
 
 
 def panel_exprs(kind: str, job: str) -> list[str]:
@@ -174,6 +178,12 @@ class Figures:
         reported = health.get("status")
         missing_unexpected = None if types is None else [t["type"] for t in types
                                                          if not t["seen"] and not t["deferred"]]
+        # a service that started minutes ago has not seen every frontend type yet: that is not a gap (the
+        # runbook's stale/missing thresholds are 5 minutes)
+        try:
+            young = now - parse_iso(health["started_at"]) < WARMUP
+        except (KeyError, TypeError, ValueError):
+            young = False
         return {
             "status_reported": reported,
             "status_computed": computed,
@@ -185,6 +195,7 @@ class Figures:
             "coverage": health.get("coverage"),
             "types": types,
             "missing_unexpected": missing_unexpected,
+            "warming_up": young,
             "invalid": self._by(vals["invalid"], "reason"),
             "dropped_5m": self._one(vals["dropped_5m"]),
             "skipped": self._by(vals["skipped"], "reason"),
