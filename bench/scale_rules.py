@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import random
 import statistics
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from aggregator import BUCKETS, INSTANCES, SERVICES, rules  # noqa: E402
+from aggregator import BUCKETS, INSTANCES, SERVICES, rss_bytes, rules, store_bytes  # noqa: E402
 from console.metrics.store import SeriesStore  # noqa: E402
 from console.promql import TickMemo, evaluate  # noqa: E402
 
@@ -88,19 +87,6 @@ def tick(store, exprs: list[str], at: float, memo: TickMemo | None = None) -> tu
     t0 = time.perf_counter()
     results = [evaluate(e, store, at, memo=memo) for e in exprs]
     return time.perf_counter() - t0, results
-
-
-def store_bytes(store: SeriesStore) -> int:
-    total = 0
-    for labels, s in store.series():
-        total += sys.getsizeof(s) + sys.getsizeof(labels)
-        total += sum(sys.getsizeof(a) for a in (s.ts, s.vals, s.nans, s.resets))
-    return total
-
-
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def main() -> None:

@@ -218,7 +218,11 @@ async def test_slash_filters_the_focused_table_and_says_so():
         await pilot.pause()
         text = screen_text(app)
         assert "crisis-alert" in text and "daily-digest" not in text and "/crisis · 4 switches" in text
-        await pilot.press("slash", *["backspace"] * 6, "enter")  # an empty filter shows every row again
+        await pilot.press("slash", *["backspace"] * 6, *"[/]", "enter")  # typed text is never markup
+        fake.publish()
+        await pilot.pause()
+        assert "/[/] · 4 switches" in screen_text(app)
+        await pilot.press("slash", *["backspace"] * 3, "enter")  # an empty filter shows every row again
         await pilot.pause()
         assert "daily-digest" in screen_text(app)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from console.safe_text import markup_escape
+
 
 class Figure(Static):
     """A Static that ignores updates with the same markup."""
@@ -30,6 +32,6 @@ def set_subtitle(widget, text: str) -> None:
     """Set a border subtitle only when it changes (assigning it always repaints the border); a panel whose table
     is filtered (`/`) says so."""
     flt = getattr(getattr(widget, "table", None), "filter", "")
-    text = f"/{flt} · {text}" if flt else text
+    text = f"/{markup_escape(flt)} · {text}" if flt else text  # what was typed is text, never markup
     if widget.border_subtitle != text:
         widget.border_subtitle = text
