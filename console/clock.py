@@ -11,6 +11,8 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    exact: bool  # True: whatever starts at an instant finishes at it (virtual time: tests, virtual-time runs)
+
     def now(self) -> float:
         """Seconds since the epoch (UTC), as float."""
 

@@ -199,7 +199,7 @@ class Engine:
                 self._inflight[src] = asyncio.create_task(src.poll_due(now), name=f"poll {src.name}")
         pending = set(self._inflight.values())
         if pending:
-            await asyncio.wait(pending, timeout=None if getattr(self.clock, "exact", False) else self.cfg.tick / 2)
+            await asyncio.wait(pending, timeout=None if self.clock.exact else self.cfg.tick / 2)
         out: list[Observation] = []
         for src, task in list(self._inflight.items()):
             if task.done():

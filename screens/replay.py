@@ -210,7 +210,7 @@ class ReplayScreen(Dashboard):
                 return
             async with self._moving:  # the replay's reads share one connection: never beside a seek
                 grew = await self.replay.refresh()
-            if not grew:
+            if not grew or not self.is_mounted:  # the screen may be closing while the file grew
                 return
             self._grown = True
             timeline = self.query_one(ReplayTimeline)
