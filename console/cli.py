@@ -28,6 +28,13 @@ def _scenario(name: str) -> str:
     return name
 
 
+def layout_option(sp) -> None:
+    """`--layout wall`: the war-room screen first (default: the config's `[layout] default`, else the dashboard)."""
+    from console.config.schema import LAYOUTS
+
+    sp.add_argument("--layout", choices=LAYOUTS, help="the first screen: dashboard, or wall (the war-room screen)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="opsconsole", description="Keyboard-driven console for live operations.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -36,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--read-only", action="store_true", help="never send a mutating request")
         sp.add_argument("--env", help="environment profile from the config's [environments.NAME]")
         sp.add_argument("--record", metavar="PATH", help="record into this file (default: the config's `record`)")
+        layout_option(sp)
 
     from console.sim.scenarios import describe
 
@@ -73,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("path")
     rp.add_argument("--snapshot-at", metavar="T", help="print the state at T (RFC3339, -30s from the end, start, end)")
     rp.add_argument("--json", action="store_true", help="print JSON (the only format)")
+    layout_option(rp)
 
     rs = sub.add_parser("recordings", help="list recordings: start, end, services, size")
     rs.add_argument("--dir", help="folder to list (default: <data_dir>/recordings)")

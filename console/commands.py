@@ -47,6 +47,10 @@ STATIC: tuple[Command, ...] = (
     _c("dashboard.filter", "slash", "Filter", "dashboard", "filter", show=False,
        note="the focused table (incidents, switches, activity): only rows holding the text"),
     _c("filter.cancel", "escape", "Cancel", "filter", "cancel"),
+    _c("dashboard.wall", "w", "Wall", "dashboard", "app.wall", show=False,
+       note="the war-room layout: incident counts, timers, one tile per service (--layout wall)"),
+    _c("wall.dashboard", "w", "Dashboard", "wall", "app.leave_wall"),
+    _c("wall.dashboard2", "escape", "Dashboard", "wall", "app.leave_wall", show=False),
     _c("dashboard.next", "tab", "Next panel", "dashboard", "app.focus_next", show=False),
     _c("dashboard.prev", "shift+tab", "Previous panel", "dashboard", "app.focus_previous", show=False),
     _c("dashboard.right", "right", "Panel to the right", "dashboard", "move('right')", show=False),
@@ -123,7 +127,7 @@ STATIC: tuple[Command, ...] = (
 )
 
 # `?` shows these sections, in this order (scope → title)
-SECTIONS = (("app", "Everywhere"), ("dashboard", "Dashboard"), ("detail", "Service detail"),
+SECTIONS = (("app", "Everywhere"), ("dashboard", "Dashboard"), ("wall", "Wall (--layout wall)"), ("detail", "Service detail"),
             ("incident_table", "Incident table"), ("incident_detail", "Incident detail"),
             ("replay", "Replay (opsconsole replay; changes refused)"),
             ("rewind", "Rewind (the live dashboard; changes refused while rewound)"),

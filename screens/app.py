@@ -26,6 +26,7 @@ from .incident_dialog import incident_verb
 from .pick import PickScreen
 from .quit import QuitScreen
 from .visibility import painted
+from .wall import Wall
 
 
 class StateChanged(Message):
@@ -43,8 +44,9 @@ class OpsApp(App):
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, session, *, autorun: bool = True) -> None:
+    def __init__(self, session, *, autorun: bool = True, layout: str | None = None) -> None:
         super().__init__()
+        self.layout_name = layout or "dashboard"  # dashboard | wall: the first screen (`w` switches)
         self.session = session  # the façade: console.session.Session or console.replay_session.ReplaySession
         self.autorun = autorun
         self.view: View | None = None
@@ -73,6 +75,8 @@ class OpsApp(App):
         install(self, "app")
         self.dashboard = self.make_dashboard()
         await self.push_screen(self.dashboard)
+        if self.layout_name == "wall":
+            self.action_wall()
         self._unsubscribe = self.session.subscribe(lambda st: self.post_message(StateChanged(st)))
         for severity, line in self.session.notices():
             self.notify(line, severity=severity, timeout=5 if severity == "information" else 10)
@@ -97,6 +101,18 @@ class OpsApp(App):
             self.dashboard.remember(message.state)  # redrawn when it is shown again
 
     # --- screens ----------------------------------------------------------------------------
+
+    def action_wall(self) -> None:
+        """`w`: the war-room wall over the dashboard (which keeps its state and is shown again by `w`)."""
+        if isinstance(self.screen, Wall):
+            return
+        screen = Wall(production=self.view.production)
+        self.push_screen(screen)
+        screen.call_after_refresh(screen.show, self.session.state)
+
+    def action_leave_wall(self) -> None:
+        if isinstance(self.screen, Wall):
+            self.pop_screen()
 
     def open_detail(self, service: str) -> None:
         if service not in self.session.state.services:
@@ -230,7 +246,8 @@ def run_app(args) -> int:
     session = Session(config_path=config_path, env=args.env, scenario=getattr(args, "scenario", "normal"),
                       seed=getattr(args, "seed", 0), read_only=args.read_only, catalog=catalog,
                       record=getattr(args, "record", None) or "auto")  # the TUI records unless the config says not
-    app = OpsApp(session)
+    layout = getattr(args, "layout", None) or (catalog.cfg.layout.default if catalog else None)
+    app = OpsApp(session, layout=layout)
     try:
         app.run()
     except ConfigError as e:

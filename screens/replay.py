@@ -245,8 +245,8 @@ class ReplayScreen(Dashboard):
 class ReplayApp(OpsApp):
     """The console app on a recording: the same app and screens, on the replay façade."""
 
-    def __init__(self, replay: Replay) -> None:
-        super().__init__(ReplaySession(replay), autorun=False)
+    def __init__(self, replay: Replay, layout: str | None = None) -> None:
+        super().__init__(ReplaySession(replay), autorun=False, layout=layout)
 
     @property
     def replay(self) -> ReplaySession:
@@ -258,6 +258,6 @@ class ReplayApp(OpsApp):
 
 def run_replay(args) -> int:
     """`opsconsole replay PATH`: RecordingError (one line, exit 2) before the screen opens."""
-    app = ReplayApp(Replay(args.path))
+    app = ReplayApp(Replay(args.path), layout=getattr(args, "layout", None))
     app.run()
     return app.return_code or 0

@@ -191,6 +191,15 @@ class AlertmanagerSend(_Strict):
         return self
 
 
+LAYOUTS = ("dashboard", "wall")
+
+
+class Layout(_Strict):
+    """[layout]: the first screen of the TUI (`--layout` overrides)."""
+
+    default: Literal["dashboard", "wall"] = "dashboard"
+
+
 class Config(_Strict):
     environment: str = "demo"
     read_only: bool = False
@@ -210,6 +219,7 @@ class Config(_Strict):
     data_dir: str | None = None  # audit log, incidents, recordings; default: the user data dir
     prometheus: Prometheus | None = None  # metrics from a Prometheus server (None: scrape directly)
     alertmanager: AlertmanagerSend | None = None  # [alertmanager]: where this console's rule alerts go
+    layout: Layout = Field(default_factory=Layout)  # [layout] default = "wall": the war-room screen first
     # The console's TUI records every session: true (one file per session in <data_dir>/recordings),
     # false, or a directory. Old chunks are dropped past the retention or the size cap (never the file).
     record: bool | str = True

@@ -1,0 +1,90 @@
+"""The war-room wall (`--layout wall`): incidents first, counts in large digits, one tile per service.
+
+Read from across the room, useful without a keyboard: no tables to move through, no kill switches, no
+activity. It renders the `ConsoleState` it is handed, like every screen; `w` goes back to the dashboard.
+"""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from console.state import ConsoleState
+from widgets.bindings import install
+from widgets.header_bar import HeaderBar
+from widgets.wall_incidents import WallCounts, WallIncidents
+from widgets.wall_tiles import WallTiles
+
+from .visibility import showing
+
+
+class Wall(Screen):
+    SCOPES = ("wall",)  # whose commands the palette offers here
+    DEFAULT_CSS = """
+    Wall { layout: vertical; }
+    Wall > WallIncidents { height: 1fr; }
+    Wall.-short > Footer { display: none; }
+    Wall.-narrow ServiceTile { padding: 0; }
+    Wall.-tall ServiceTile { padding: 1 2; }
+    """
+
+    def __init__(self, production: bool = False) -> None:
+        super().__init__()
+        self.production = production
+        self._last: ConsoleState | None = None
+
+    def compose(self):
+        yield HeaderBar(production=self.production)
+        yield WallCounts()
+        yield WallIncidents()
+        yield WallTiles()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        install(self, "wall")
+        if self.app.view is not None and self.app.view.mode == "replay":
+            install(self, "replay")
+
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.height < 30, "-short")  # 80×24: every line for incidents and tiles
+        self.set_class(event.size.width < 100, "-narrow")
+        self.set_class(event.size.height >= 60, "-tall")  # a wall terminal: roomier tiles
+
+    def on_screen_resume(self) -> None:
+        if self._last is not None:
+            self.show(self._last)
+
+    def show(self, state: ConsoleState) -> None:
+        self._last = state
+        if not showing(self):
+            return
+        with self.app.batch_update():
+            self.query_one(HeaderBar).show(state)
+            self.query_one(WallCounts).show(state)
+            self.query_one(WallIncidents).show(state)
+            self.query_one(WallTiles).show(state)
+
+    # in replay the wall covers the replay screen: its keys still move the timeline (the screen does the moving)
+    def _replay(self, action: str, *args) -> None:
+        target = getattr(self.app, "dashboard", None)
+        method = getattr(target, f"action_{action}", None)
+        if method is not None:
+            method(*args)
+
+    def action_toggle_play(self) -> None:
+        self._replay("toggle_play")
+
+    def action_step(self, seconds: float) -> None:
+        self._replay("step", seconds)
+
+    def action_jump(self, direction: int) -> None:
+        self._replay("jump", direction)
+
+    def action_speed(self, direction: int) -> None:
+        self._replay("speed", direction)
+
+    def action_goto(self) -> None:
+        self._replay("goto")
+
+    def action_edge(self, which: str) -> None:
+        self._replay("edge", which)

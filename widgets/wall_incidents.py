@@ -1,0 +1,220 @@
+"""The wall's incident half: open incidents per severity in large digits, the next runbook target as a large
+countdown, and one line per open incident with its response timer."""
+
+from __future__ import annotations
+
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Digits
+
+from console.incidents.manager import Incident
+from console.incidents.model import Timer
+from console.safe_text import markup_escape, strip_controls
+from console.state import ConsoleState
+
+from .figure import Figure, set_subtitle
+from .wall_tiles import text
+
+SEVERITIES = ("P1", "P2", "P3", "P4")
+SEV_STYLE = {"P1": "bold reverse $error", "P2": "bold $error", "P3": "bold $warning", "P4": "bold $secondary"}
+STATE_WORD = {"triggered": ("●", "TRIGGERED", "bold $error"), "acknowledged": ("◐", "ACKED", "$warning"),
+              "mitigating": ("◑", "MITIGATING", "$secondary")}
+NAME_MAX = 80
+VERB = {"acknowledge": "ack", "assess": "assess", "mitigate": "mitigate"}
+
+
+def counts(state: ConsoleState) -> dict[str, int]:
+    """Open incidents per severity, and how many nobody has acknowledged."""
+    open_ = [i for i in state.incidents if i.is_open]
+    out = {s: sum(1 for i in open_ if i.severity == s) for s in SEVERITIES}
+    out["unacked"] = sum(1 for i in open_ if i.state == "triggered")
+    return out
+
+
+def current_timer(inc: Incident, now: float) -> Timer | None:
+    """The runbook target the incident is working towards now (None: every target met)."""
+    return next((t for t in inc.timers(now) if not t.done), None)
+
+
+def clock(seconds: float) -> str:
+    """M:SS (H:MM:SS past an hour), `-` in front when overdue: what Digits can draw."""
+    s = int(abs(seconds))
+    body = f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+    return ("-" if seconds < 0 else "") + body
+
+
+def most_urgent(state: ConsoleState) -> tuple[Incident, Timer] | None:
+    """The open incident whose current target is nearest (or most overdue)."""
+    best = None
+    for inc in state.incidents:
+        if not inc.is_open or inc.recovered_at is not None:
+            continue
+        t = current_timer(inc, state.ts)
+        if t is not None and (best is None or t.target - t.elapsed < best[1].target - best[1].elapsed):
+            best = (inc, t)
+    return best
+
+
+def urgency(inc: Incident, now: float) -> tuple:
+    """Sort key: most severe first, then nobody on it, then the nearest (or most overdue) target."""
+    t = current_timer(inc, now) if inc.recovered_at is None else None
+    return inc.severity, inc.state != "triggered", t.target - t.elapsed if t else float("inf")
+
+
+def timer_text(inc: Incident, now: float) -> tuple[str, str]:
+    """(text, style): `ack 3/5m`, `▲ ack 7/5m` when overdue, `✓ mitigated`, `↺ recovered` (to the minute: the
+    line changes once a minute, not every tick)."""
+    if inc.recovered_at is not None:
+        return "↺ recovered", "$success"
+    t = current_timer(inc, now)
+    if t is None:
+        return "✓ mitigated", "$success"
+    body = f"{VERB.get(t.name, t.name)} {int(t.elapsed) // 60}/{int(t.target) // 60}m"
+    return (f"▲ {body}", "bold $error") if t.over else (body, "")
+
+
+def incident_line(inc: Incident, now: float, width: int) -> str:
+    """One open incident: severity, state word, id, title · service, timer (the title cut to what is left)."""
+    symbol, word, style = STATE_WORD.get(inc.state, ("?", inc.state.upper(), ""))
+    timer, timer_style = timer_text(inc, now)
+    ident = strip_controls(inc.id)
+    name = strip_controls(f"{inc.title} · {inc.service}")
+    # the title column takes what is left, up to NAME_MAX: on a wide wall the timer stays beside the title
+    room = min(NAME_MAX, max(8, width - (4 + 1 + 12 + 1 + len(ident) + 2 + 2 + len(timer))))
+    name = name if len(name) <= room else name[: room - 1] + "…"
+    name = markup_escape(name) + " " * (room - len(name))  # padded after escaping: `\[` shows as one cell
+    return (f"[{SEV_STYLE.get(inc.severity, 'bold')}] {text(inc.severity)} [/] [{style}]{symbol} {word:<10}[/] "
+            f"[b]{markup_escape(ident)}[/]  {name}  " + (f"[{timer_style}]{timer}[/]" if timer_style else timer))
+
+
+class SeverityCount(Vertical):
+    """One severity's count of open incidents, in large digits; a zero is dimmed."""
+
+    DEFAULT_CSS = """
+    SeverityCount { border: heavy $panel-lighten-2; width: 1fr; height: auto; min-width: 9; align-horizontal: center; }
+    SeverityCount > Digits { width: auto; }
+    SeverityCount > Figure { width: auto; height: 1; color: $text-muted; }
+    SeverityCount.-zero > Digits { color: $text-muted; }
+    SeverityCount.-P1 { border: heavy $error; background: $error 20%; }
+    SeverityCount.-P2 { border: heavy $error; }
+    SeverityCount.-P3 { border: heavy $warning; }
+    SeverityCount.-P4 { border: heavy $secondary; }
+    SeverityCount.-unacked { border: heavy $error; }
+    #count-unacked { min-width: 13; }
+    """
+
+    def __init__(self, label: str, key: str, caption: str) -> None:
+        super().__init__(id=f"count-{key}")
+        self.key = key
+        self.border_title = label
+        self.digits = Digits("0")
+        self.caption = Figure(caption)
+
+    def compose(self):
+        yield self.digits
+        yield self.caption
+
+    def set(self, n: int) -> None:
+        if self.digits.value != str(n):
+            self.digits.update(str(n))
+        self.set_class(n == 0, "-zero")
+        self.set_class(n > 0, f"-{self.key}")
+
+
+class NextTarget(Vertical):
+    """The nearest runbook target of any open incident, as a large countdown (negative: overdue)."""
+
+    DEFAULT_CSS = """
+    NextTarget { border: heavy $panel-lighten-2; width: 2fr; height: auto; min-width: 24; align-horizontal: center; }
+    NextTarget.-over { border: heavy $error; }
+    NextTarget.-over > Digits { color: $error; }
+    NextTarget > Digits { width: auto; }
+    NextTarget > Figure { height: 1; width: auto; }
+    """
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.border_title = "Next target"
+        self.digits = Digits("--:--")
+        self.what = Figure()
+
+    def compose(self):
+        yield self.digits
+        yield self.what
+
+    def show(self, state: ConsoleState) -> None:
+        urgent = most_urgent(state)
+        if urgent is None:
+            value, what, over = "--:--", "[$success]no target running[/]", False
+        else:
+            inc, t = urgent
+            left = t.target - t.elapsed
+            over = left < 0
+            value = clock(left)
+            verb = VERB.get(t.name, t.name)
+            what = f"[bold $error]▲ {text(inc.id)} {verb} overdue[/]" if over else f"{text(inc.id)} {verb} due in"
+        if self.digits.value != value:
+            self.digits.update(value)
+        self.what.set(what)
+        self.set_class(over, "-over")
+
+
+class WallCounts(Horizontal):
+    """P1–P4 and unacknowledged counts, then the next target."""
+
+    DEFAULT_CSS = "WallCounts { height: auto; }"
+
+    def compose(self):
+        for sev in SEVERITIES:
+            yield SeverityCount(sev, sev, "open")
+        yield SeverityCount("unacked", "unacked", "no owner")
+        yield NextTarget(id="next-target")
+
+    def show(self, state: ConsoleState) -> None:
+        n = counts(state)
+        for box in self.query(SeverityCount):
+            box.set(n[box.key])
+        self.query_one(NextTarget).show(state)
+
+
+class WallIncidents(Vertical):
+    """One line per open incident, most severe first; what does not fit is counted, never silently cut."""
+
+    DEFAULT_CSS = """
+    WallIncidents { border: heavy $panel-lighten-2; height: 1fr; min-height: 3; padding: 0 1; }
+    WallIncidents.-firing { border: heavy $error; }
+    WallIncidents > Figure { height: 1; }
+    WallIncidents > .none { color: $success; text-style: bold; }
+    """
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.border_title = "Open incidents"
+        self._rows: list[Figure] = []
+        self._last: ConsoleState | None = None
+
+    def on_resize(self) -> None:
+        if self._last is not None:
+            self.show(self._last)
+
+    def show(self, state: ConsoleState) -> None:
+        self._last = state
+        open_ = sorted((i for i in state.incidents if i.is_open), key=lambda i: urgency(i, state.ts))
+        width = max(40, self.content_size.width or 76)
+        room = max(1, self.content_size.height or 10)
+        if not open_:
+            lines = ["[$success]● no open incident[/]"]
+        elif len(open_) <= room:
+            lines = [incident_line(i, state.ts, width) for i in open_]
+        else:
+            lines = [incident_line(i, state.ts, width) for i in open_[: room - 1]]
+            lines.append(f"[bold]+ {len(open_) - room + 1} more open[/]")
+        while len(self._rows) < len(lines):
+            fig = Figure()
+            self._rows.append(fig)
+            self.mount(fig)
+        for fig, line in zip(self._rows, lines + [""] * (len(self._rows) - len(lines))):
+            fig.set(line)
+        self.set_class(any(i.state == "triggered" for i in open_), "-firing")
+        pending = sum(1 for r in state.active() if r.state == "pending")
+        set_subtitle(self, f"{len(open_)} open" + (f" · {pending} rule{'s' if pending != 1 else ''} pending"
+                                                   if pending else ""))
