@@ -108,6 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--stale-acks", action="store_true",
                    help="also ask the config's Alertmanagers for ack silences that match no alert")
 
+    w = sub.add_parser("web", help="serve the viewer in a browser: each tab a read-only viewer of a collector")
+    w.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT",
+                   help="where browsers connect (default 127.0.0.1:8000; off loopback a token is required)")
+    w.add_argument("--collector", metavar="URL", help="the `opsconsole serve` each tab attaches to")
+    w.add_argument("--token-env", metavar="VAR", help="environment variable holding the token (for the collector, "
+                                                      "and asked of every browser once)")
+    w.add_argument("--operate", action="store_true", help="viewers may change things, as the token allows")
+    w.add_argument("--viewer-demo", metavar="SCENARIO", type=_scenario, help=argparse.SUPPRESS)  # development only
+    layout_option(w)
+
     from console.rules.cli import add_parser as add_rules  # `rules check|test|export`
 
     add_rules(sub)
@@ -137,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_audit(args))
         if args.cmd == "incidents":
             return asyncio.run(_incidents(args))
+        if args.cmd == "web":
+            from screens.web import run_web  # textual-serve is imported only for the browser
+
+            return run_web(args)
         if args.cmd == "rules":
             from console.rules.cli import main as rules_main
 

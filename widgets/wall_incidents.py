@@ -77,7 +77,9 @@ def incident_line(inc: Incident, now: float, width: int) -> str:
     symbol, word, style = STATE_WORD.get(inc.state, ("?", inc.state.upper(), ""))
     timer, timer_style = timer_text(inc, now)
     ident = strip_controls(inc.id)
-    name = strip_controls(f"{inc.title} · {inc.service}")
+    title = strip_controls(inc.title)
+    service = strip_controls(inc.service)
+    name = title if not service or service in title else f"{title} · {service}"  # "ServiceDown on datapipe" says it
     # the title column takes what is left, up to NAME_MAX: on a wide wall the timer stays beside the title
     room = min(NAME_MAX, max(8, width - (4 + 1 + 12 + 1 + len(ident) + 2 + 2 + len(timer))))
     name = name if len(name) <= room else name[: room - 1] + "…"
