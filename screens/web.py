@@ -99,7 +99,7 @@ def make_server(command: list[str], host: str, port: int, token: str | None, tit
     loopback_only = token is None
 
     class ViewerServer(Server):
-        async def _make_app(self) -> web.Application:
+        async def make_app(self) -> web.Application:
             app = web.Application(middlewares=[guard])
             # our page (web_index.html beside this module); the static files are textual-serve's own
             aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(Path(__file__).parent)))
@@ -109,6 +109,8 @@ def make_server(command: list[str], host: str, port: int, token: str | None, tit
                 web.static("/static", self.statics_path, name="static"),
             ])
             return app
+
+        _make_app = make_app  # what textual-serve's own serve() calls
 
         @aiohttp_jinja2.template("web_index.html")
         async def handle_index(self, request: web.Request) -> dict[str, Any]:
@@ -153,7 +155,7 @@ async def serve(server, host: str, port: int, announce) -> None:
     """Run until cancelled; `announce(url)` once listening (the port is the real one when 0 was asked)."""
     from aiohttp import web
 
-    runner = web.AppRunner(await server._make_app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(await server.make_app(), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -230,8 +230,8 @@ async def test_web_serves_the_console_to_a_browser_offline(env, tmp_path):
 def _has(command: str) -> bool:
     from console.cli import build_parser
 
-    sub = next(a for a in build_parser()._actions if a.dest == "cmd")
-    return command in sub.choices
+    usage = build_parser().format_usage()  # opsconsole [-h] {demo,run,...} ...
+    return re.search(rf"[{{,]{command}[,}}]", usage) is not None
 
 
 @pytest.mark.external
@@ -284,3 +284,54 @@ def test_web_refuses_to_start_in_one_line(argv, says, env):
     r = subprocess.run(OPSCONSOLE + ["web", *argv], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.startswith("opsconsole web: ") and says in r.stderr and r.stderr.count("\n") == 1
+
+
+def _get(url: str, headers: dict[str, str] | None = None):
+    """(status, headers, body) without following redirects."""
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {}), timeout=10) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def test_web_asks_for_the_token_once_and_keeps_only_a_derived_cookie(env):
+    env["OPSWEB_TOKEN"] = "another-s3cret-value"
+    web = Proc(OPSCONSOLE + ["web", "--listen", "127.0.0.1:0", "--viewer-demo", "normal", "--token-env", "OPSWEB_TOKEN"],
+               r"(http://127\.0\.0\.1:\d+/)", env)
+    try:
+        base = web.found.group(1)
+        assert _get(base)[0] == 401
+        assert _get(base + "static/js/textual.js")[0] == 401  # nothing without it
+        assert _get(base + "?token=wrong")[0] == 401
+        status, headers, _ = _get(base + "?token=" + env["OPSWEB_TOKEN"] + "&fontsize=18")
+        assert status == 303 and headers["Location"] == "/?fontsize=18"  # the token leaves the address bar
+        cookie = headers["Set-Cookie"].split(";")[0]
+        assert env["OPSWEB_TOKEN"] not in cookie and "HttpOnly" in headers["Set-Cookie"]
+        status, _, page = _get(base + "?fontsize=18", {"Cookie": cookie})
+        assert status == 200 and "googleapis" not in page
+        assert set(re.findall(r"(?:https?|wss?)://[^/\"' ]+", page)) - {"http://www.w3.org"} == \
+            {base.rstrip("/"), base.rstrip("/").replace("http", "ws")}  # every asset from this server
+    finally:
+        err = web.stop()
+    assert env["OPSWEB_TOKEN"] not in err + "".join(web.lines)
+
+
+def test_web_on_loopback_answers_loopback_names_and_same_origin_sockets_only(env):
+    web = Proc(OPSCONSOLE + ["web", "--listen", "127.0.0.1:0", "--viewer-demo", "normal"],
+               r"(http://127\.0\.0\.1:(\d+)/)", env)
+    try:
+        base, port = web.found.group(1), web.found.group(2)
+        assert _get(base)[0] == 200
+        assert _get(base, {"Host": f"localhost:{port}"})[0] == 200
+        assert _get(base, {"Host": f"rebound.example:{port}"})[0] == 403  # a DNS-rebinding page
+        ws = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+              "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode()}
+        assert _get(base + "ws", {**ws, "Origin": "http://evil.example"})[0] == 403  # another site's page
+    finally:
+        web.stop()
