@@ -12,7 +12,8 @@ from textual.widgets import Footer
 from console.state import ConsoleState
 from widgets.bindings import install
 from widgets.header_bar import HeaderBar
-from widgets.wall_incidents import WallCounts, WallIncidents
+from widgets.wall_counts import WallCounts
+from widgets.wall_incidents import WallIncidents
 from widgets.wall_tiles import WallTiles
 
 from .visibility import showing

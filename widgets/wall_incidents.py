@@ -1,10 +1,9 @@
-"""The wall's incident half: open incidents per severity in large digits, the next runbook target as a large
-countdown, and one line per open incident with its response timer."""
+"""The wall's incident list: one line per open incident, most severe and most overdue first, with the runbook
+target it is working towards; and the counts and timers the other wall widgets show."""
 
 from __future__ import annotations
 
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Digits
+from textual.containers import Vertical
 
 from console.incidents.manager import Incident
 from console.incidents.model import Timer
@@ -12,7 +11,7 @@ from console.safe_text import markup_escape, strip_controls
 from console.state import ConsoleState
 
 from .figure import Figure, set_subtitle
-from .wall_tiles import text
+from .wall_tile import text
 
 SEVERITIES = ("P1", "P2", "P3", "P4")
 SEV_STYLE = {"P1": "bold reverse $error", "P2": "bold $error", "P3": "bold $warning", "P4": "bold $secondary"}
@@ -33,13 +32,6 @@ def counts(state: ConsoleState) -> dict[str, int]:
 def current_timer(inc: Incident, now: float) -> Timer | None:
     """The runbook target the incident is working towards now (None: every target met)."""
     return next((t for t in inc.timers(now) if not t.done), None)
-
-
-def clock(seconds: float) -> str:
-    """M:SS (H:MM:SS past an hour), `-` in front when overdue: what Digits can draw."""
-    s = int(abs(seconds))
-    body = f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
-    return ("-" if seconds < 0 else "") + body
 
 
 def most_urgent(state: ConsoleState) -> tuple[Incident, Timer] | None:
@@ -86,96 +78,6 @@ def incident_line(inc: Incident, now: float, width: int) -> str:
     name = markup_escape(name) + " " * (room - len(name))  # padded after escaping: `\[` shows as one cell
     return (f"[{SEV_STYLE.get(inc.severity, 'bold')}] {text(inc.severity)} [/] [{style}]{symbol} {word:<10}[/] "
             f"[b]{markup_escape(ident)}[/]  {name}  " + (f"[{timer_style}]{timer}[/]" if timer_style else timer))
-
-
-class SeverityCount(Vertical):
-    """One severity's count of open incidents, in large digits; a zero is dimmed."""
-
-    DEFAULT_CSS = """
-    SeverityCount { border: heavy $panel-lighten-2; width: 1fr; height: auto; min-width: 9; align-horizontal: center; }
-    SeverityCount > Digits { width: auto; }
-    SeverityCount > Figure { width: auto; height: 1; color: $text-muted; }
-    SeverityCount.-zero > Digits { color: $text-muted; }
-    SeverityCount.-P1 { border: heavy $error; background: $error 20%; }
-    SeverityCount.-P2 { border: heavy $error; }
-    SeverityCount.-P3 { border: heavy $warning; }
-    SeverityCount.-P4 { border: heavy $secondary; }
-    SeverityCount.-unacked { border: heavy $error; }
-    #count-unacked { min-width: 13; }
-    """
-
-    def __init__(self, label: str, key: str, caption: str) -> None:
-        super().__init__(id=f"count-{key}")
-        self.key = key
-        self.border_title = label
-        self.digits = Digits("0")
-        self.caption = Figure(caption)
-
-    def compose(self):
-        yield self.digits
-        yield self.caption
-
-    def set(self, n: int) -> None:
-        if self.digits.value != str(n):
-            self.digits.update(str(n))
-        self.set_class(n == 0, "-zero")
-        self.set_class(n > 0, f"-{self.key}")
-
-
-class NextTarget(Vertical):
-    """The nearest runbook target of any open incident, as a large countdown (negative: overdue)."""
-
-    DEFAULT_CSS = """
-    NextTarget { border: heavy $panel-lighten-2; width: 2fr; height: auto; min-width: 24; align-horizontal: center; }
-    NextTarget.-over { border: heavy $error; }
-    NextTarget.-over > Digits { color: $error; }
-    NextTarget > Digits { width: auto; }
-    NextTarget > Figure { height: 1; width: auto; }
-    """
-
-    def __init__(self, **kw) -> None:
-        super().__init__(**kw)
-        self.border_title = "Next target"
-        self.digits = Digits("--:--")
-        self.what = Figure()
-
-    def compose(self):
-        yield self.digits
-        yield self.what
-
-    def show(self, state: ConsoleState) -> None:
-        urgent = most_urgent(state)
-        if urgent is None:
-            value, what, over = "--:--", "[$success]no target running[/]", False
-        else:
-            inc, t = urgent
-            left = t.target - t.elapsed
-            over = left < 0
-            value = clock(left)
-            verb = VERB.get(t.name, t.name)
-            what = f"[bold $error]▲ {text(inc.id)} {verb} overdue[/]" if over else f"{text(inc.id)} {verb} due in"
-        if self.digits.value != value:
-            self.digits.update(value)
-        self.what.set(what)
-        self.set_class(over, "-over")
-
-
-class WallCounts(Horizontal):
-    """P1–P4 and unacknowledged counts, then the next target."""
-
-    DEFAULT_CSS = "WallCounts { height: auto; }"
-
-    def compose(self):
-        for sev in SEVERITIES:
-            yield SeverityCount(sev, sev, "open")
-        yield SeverityCount("unacked", "unacked", "no owner")
-        yield NextTarget(id="next-target")
-
-    def show(self, state: ConsoleState) -> None:
-        n = counts(state)
-        for box in self.query(SeverityCount):
-            box.set(n[box.key])
-        self.query_one(NextTarget).show(state)
 
 
 class WallIncidents(Vertical):
