@@ -30,7 +30,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--window-size=1600,1000",
                   # the network closed: every name resolves to nothing and every address goes to a dead proxy
                   # except loopback (chromium never proxies it), where opsconsole web listens
-                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1", "--proxy-server=127.0.0.1:9"]
+                  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+                  "--proxy-server=127.0.0.1:9"]
 
 
 def free_port() -> int:
@@ -250,8 +251,17 @@ async def test_web_tabs_show_the_collectors_incidents(env, tmp_path):
         text = cfg.read_text()
         cfg.write_text(f'data_dir = "{tmp_path / "collector"}"\n' + text)
         port = free_port()
-        collector = Proc(OPSCONSOLE + ["serve", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"], r".", env)
+        collector = subprocess.Popen(OPSCONSOLE + ["serve", "--config", str(cfg), "--listen", f"127.0.0.1:{port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
         try:
+            deadline = time.monotonic() + 60
+            while True:  # listening: what it prints is its own business
+                assert collector.poll() is None and time.monotonic() < deadline, "opsconsole serve did not start"
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
             web = Proc(OPSCONSOLE + ["web", "--listen", "127.0.0.1:0", "--collector", f"http://127.0.0.1:{port}"],
                        r"(http://127\.0\.0\.1:\d+/)", env)
             try:
@@ -266,7 +276,8 @@ async def test_web_tabs_show_the_collectors_incidents(env, tmp_path):
             finally:
                 web.stop()
         finally:
-            collector.stop()
+            collector.terminate()
+            collector.wait(15)
     finally:
         sim.stop()
 
@@ -302,8 +313,8 @@ def _get(url: str, headers: dict[str, str] | None = None):
 
 def test_web_asks_for_the_token_once_and_keeps_only_a_derived_cookie(env):
     env["OPSWEB_TOKEN"] = "another-s3cret-value"
-    web = Proc(OPSCONSOLE + ["web", "--listen", "127.0.0.1:0", "--viewer-demo", "normal", "--token-env", "OPSWEB_TOKEN"],
-               r"(http://127\.0\.0\.1:\d+/)", env)
+    web = Proc(OPSCONSOLE + ["web", "--listen", "127.0.0.1:0", "--viewer-demo", "normal",
+                             "--token-env", "OPSWEB_TOKEN"], r"(http://127\.0\.0\.1:\d+/)", env)
     try:
         base = web.found.group(1)
         assert _get(base)[0] == 401
