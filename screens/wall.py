@@ -26,6 +26,9 @@ class Wall(Screen):
     Wall > WallIncidents { height: 1fr; }
     Wall.-short > Footer { display: none; }
     Wall.-narrow ServiceTile { padding: 0; }
+    Wall.-narrow SeverityCount { width: 10; }
+    Wall.-narrow #count-unacked { width: 13; }  /* its title whole: "unacked" */
+    Wall.-narrow NextTarget { width: 1fr; }
     Wall.-tall ServiceTile { padding: 1 2; }
     """
 
