@@ -65,6 +65,9 @@ async def test_the_wall_shows_counts_incidents_timers_and_a_tile_per_service(siz
         assert re.search(r"P2 +● TRIGGERED +INC-3 .*▲?\s*ack 3/5m", text)
         assert re.search(r"P3 +◐ ACKED +INC-4 .*assess 9/10m", text)
         assert "INC-1" not in text
+        if size[0] >= 120:  # and, where it fits, the P1/P2 stakeholder update countdown (every 15 min)
+            assert re.search(r"INC-2 .*▲ ack 7/5m +upd in 8m", text)
+            assert not re.search(r"INC-4 [^\n]*upd", text)  # a P3 owes no update
         # a tile per service: its name, state word and symbol, its key figure
         tiles = {t.service: t for t in app.screen.query("ServiceTile")}
         assert set(tiles) == {"pulse", "storytailor", "converge", "path-tracker", "datapipe"}

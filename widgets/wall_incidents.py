@@ -64,20 +64,38 @@ def timer_text(inc: Incident, now: float) -> tuple[str, str]:
     return (f"▲ {body}", "bold $error") if t.over else (body, "")
 
 
+def update_text(inc: Incident, now: float) -> tuple[str, str]:
+    """P1/P2: the next stakeholder update (runbook 004, every 15 min): `upd in 12m`, `▲ upd 3m late`."""
+    due = inc.next_update()
+    if due is None:
+        return "", ""
+    if due >= now:
+        return f"upd in {int(due - now + 59) // 60}m", ""
+    return f"▲ upd {int(now - due) // 60}m late", "bold $error"
+
+
 def incident_line(inc: Incident, now: float, width: int) -> str:
-    """One open incident: severity, state word, id, title · service, timer (the title cut to what is left)."""
+    """One open incident: severity, state word, id, title · service, timer, and for P1/P2 the update countdown
+    where the width allows (the title cut to what is left)."""
     symbol, word, style = STATE_WORD.get(inc.state, ("?", inc.state.upper(), ""))
     timer, timer_style = timer_text(inc, now)
+    update, update_style = update_text(inc, now) if width >= 100 else ("", "")
+    if update:
+        timer, timer_style = f"{timer:<12}  ", timer_style  # the two columns line up from row to row
     ident = strip_controls(inc.id)
     title = strip_controls(inc.title)
     service = strip_controls(inc.service)
     name = title if not service or service in title else f"{title} · {service}"  # "ServiceDown on datapipe" says it
     # the title column takes what is left, up to NAME_MAX: on a wide wall the timer stays beside the title
-    room = min(NAME_MAX, max(8, width - (4 + 1 + 12 + 1 + len(ident) + 2 + 2 + len(timer))))
+    room = min(NAME_MAX, max(8, width - (4 + 1 + 12 + 1 + len(ident) + 2 + 2 + len(timer) + len(update))))
     name = name if len(name) <= room else name[: room - 1] + "…"
     name = markup_escape(name) + " " * (room - len(name))  # padded after escaping: `\[` shows as one cell
     return (f"[{SEV_STYLE.get(inc.severity, 'bold')}] {text(inc.severity)} [/] [{style}]{symbol} {word:<10}[/] "
-            f"[b]{markup_escape(ident)}[/]  {name}  " + (f"[{timer_style}]{timer}[/]" if timer_style else timer))
+            f"[b]{markup_escape(ident)}[/]  {name}  " + styled(timer, timer_style) + styled(update, update_style))
+
+
+def styled(text_: str, style: str) -> str:
+    return f"[{style}]{text_}[/]" if style and text_ else text_
 
 
 class WallIncidents(Vertical):
