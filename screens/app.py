@@ -26,7 +26,6 @@ from .incident_dialog import incident_verb
 from .pick import PickScreen
 from .quit import QuitScreen
 from .visibility import painted
-from .wall import Wall
 
 
 class StateChanged(Message):
@@ -104,6 +103,8 @@ class OpsApp(App):
 
     def action_wall(self) -> None:
         """`w`: the war-room wall over the dashboard (which keeps its state and is shown again by `w`)."""
+        from .wall import Wall  # loaded when first shown: a console that never shows it never imports it
+
         if isinstance(self.screen, Wall):
             return
         screen = Wall(production=self.view.production)
@@ -111,6 +112,8 @@ class OpsApp(App):
         screen.call_after_refresh(screen.show, self.session.state)
 
     def action_leave_wall(self) -> None:
+        from .wall import Wall
+
         if isinstance(self.screen, Wall):
             self.pop_screen()
 
