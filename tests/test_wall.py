@@ -148,7 +148,9 @@ async def test_hostile_service_text_is_never_markup():
     now = st.ts
     st.services["datapipe"].endpoints["main"].error = "[bold red]pwned[/] \x1b[2J\x1b]0;title\x07"
     st.incidents = [incident("INC-9", "P2", "datapipe", 30, now, title="[link=http://x]click[/link] [b]x\x1b[31m\\")]
-    st.services["datapipe"].name = "datapipe"
+    from console.state import ServiceState
+
+    st.services["[b]x[/b]"] = ServiceState("[b]x[/b]", "scrape", "t", figures={"up": 1.0})
     fake = FakeFacade(st)
     app = OpsApp(fake, autorun=False, layout="wall")
     async with app.run_test(size=(160, 48)) as pilot:
@@ -157,6 +159,7 @@ async def test_hostile_service_text_is_never_markup():
         text = screen_text(app)
         assert "[link=http://x]click[/link] [b]x" in text  # shown as typed
         assert "\x1b" not in text and "ERROR" in text
+        assert "[b]x[/b]" in text  # a tile's name as typed
 
 
 def test_a_bad_layout_in_the_config_exits_2_naming_file_and_key(tmp_path, capsys):
