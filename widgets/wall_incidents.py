@@ -60,8 +60,9 @@ def timer_text(inc: Incident, now: float) -> tuple[str, str]:
     t = current_timer(inc, now)
     if t is None:
         return "✓ mitigated", "$success"
-    body = f"{VERB.get(t.name, t.name)} {int(t.elapsed) // 60}/{int(t.target) // 60}m"
-    return (f"▲ {body}", "bold $error") if t.over else (body, "")
+    if t.over:  # minutes rounded up once overdue: 5m59s past a 5m target reads 6/5m, never "▲ 5/5m"
+        return f"▲ {VERB.get(t.name, t.name)} {-(-int(t.elapsed) // 60)}/{int(t.target) // 60}m", "bold $error"
+    return f"{VERB.get(t.name, t.name)} {int(t.elapsed) // 60}/{int(t.target) // 60}m", ""
 
 
 def update_text(inc: Incident, now: float) -> tuple[str, str]:
