@@ -48,7 +48,7 @@ class HeaderBar(Horizontal):
         narrow = self.size.width and self.size.width < 110  # keep room for the alert counts
         scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario and not narrow else ""
         name = "" if narrow else "[b]opsconsole[/]  "
-        self.ident.set(f"{name}env {env}  {mode}{ro}{scen}")
+        self.ident.set(f"{name}env {env}  {mode}{ro}{room_text(state)}{scen}")
         firing = len(state.firing)
         pending = len(state.active()) - firing
         self.alerts.set(
@@ -64,6 +64,15 @@ class HeaderBar(Horizontal):
             self.sharing.set(sharing_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+
+
+def room_text(state: ConsoleState) -> str:
+    """War room (`serve` / `attach`): how many viewers watch the collector, or since when this one lost it."""
+    if state.link:
+        return f"  [bold reverse $error] {escape(state.link.upper())} [/]"
+    if state.viewers is None:
+        return ""
+    return f"  [$accent]◉ {state.viewers} watching[/]"
 
 
 ENGINE_ERROR_SHOWN = 300.0  # seconds a failed tick or task stays in the header after its last failure

@@ -1,0 +1,229 @@
+"""`opsconsole serve`: a headless Session served over HTTP — the state stream, the command endpoint and the view."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from dataclasses import asdict
+from typing import Any, AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from console.facade import MUTATING, refused
+from console.state import ConsoleState
+
+from . import codec
+from .auth import Grant, Tokens, viewer_name
+
+log = logging.getLogger(__name__)
+QUEUE = 32  # messages a slow viewer may lag behind; past it, it is sent the full state again instead
+KEEPALIVE = 10.0  # seconds between comment lines on a quiet stream (a dead TCP peer is noticed by the write)
+NOT_REMOTE = {"rewind": "Rewind moves the collector's display for every viewer: open its recording with "
+                        "`opsconsole replay` instead",
+              "screenshot.write": "A screenshot is written by the viewer, not the collector"}
+_RESYNC = object()
+
+
+class Collector:
+    """Encodes each published state once (a full document and the diff from the previous one) for every viewer."""
+
+    def __init__(self, session, tokens: Tokens) -> None:
+        self.session = session
+        self.tokens = tokens
+        self.seq = 0
+        self.doc: dict[str, Any] | None = None
+        self._viewers: set[asyncio.Queue] = set()
+        self.sent_bytes = 0  # on the wire, compressed when the viewer accepts it: what the bench reads
+        self._unsubscribe = session.subscribe(self._on_state)
+
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    def _on_state(self, state: ConsoleState) -> None:
+        state.viewers = len(self._viewers)  # presence: the header of every viewer says how many watch
+        doc = codec.normalized(codec.to_doc(state))
+        if self.doc is None:
+            self.doc, self.seq = doc, self.seq + 1
+            return
+        patch = codec.diff(self.doc, doc)
+        self.doc = doc
+        if not patch:
+            return
+        self.seq += 1
+        line = codec.dumps({"t": "diff", "seq": self.seq, "patch": patch})
+        for q in list(self._viewers):
+            if q.full():  # fell behind: it gets the whole state next, not a gap
+                while not q.empty():
+                    q.get_nowait()
+                q.put_nowait(_RESYNC)
+            else:
+                q.put_nowait(line)
+
+    def full(self) -> str:
+        doc = self.doc if self.doc is not None else codec.normalized(codec.to_doc(self.session.state))
+        return codec.dumps({"t": "full", "seq": self.seq, "protocol": codec.PROTOCOL, "doc": doc})
+
+    # --- HTTP -----------------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/api/view", self.view, methods=["GET"]),
+                                 Route("/api/stream", self.stream, methods=["GET"]),
+                                 Route("/api/command", self.command, methods=["POST"])])
+
+    def _grant(self, request: Request) -> Grant | None:
+        grant = self.tokens.grant(request.headers.get("authorization"))
+        if grant is not None and request.headers.get("x-opsconsole-role") == "read":
+            grant = Grant("read", grant.name or "read-only")  # `attach --read-only`: refused here, and audited
+        return grant
+
+    async def view(self, request: Request) -> Response:
+        grant = self._grant(request)
+        if grant is None:
+            return _unauthorized()
+        view = asdict(self.session.view())
+        if grant.role == "read":
+            view["read_only"] = True  # the viewer's keys say so before it asks
+        return JSONResponse({"protocol": codec.PROTOCOL, "view": view, "role": grant.role,
+                             "notices": [list(n) for n in self.session.notices()]})
+
+    async def stream(self, request: Request) -> Response:
+        if self._grant(request) is None:
+            return _unauthorized()
+        gzip = "gzip" in request.headers.get("accept-encoding", "")
+        q: asyncio.Queue = asyncio.Queue(maxsize=QUEUE)
+        self._viewers.add(q)
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        if gzip:
+            headers["Content-Encoding"] = "gzip"
+        return StreamingResponse(self._events(q, gzip), media_type="text/event-stream", headers=headers)
+
+    async def _events(self, q: asyncio.Queue, gzip: bool) -> AsyncIterator[bytes]:
+        # one gzip stream per viewer, flushed per event: repeated keys and timestamps cost a few bytes each tick
+        z = zlib.compressobj(6, zlib.DEFLATED, 31) if gzip else None
+
+        def frame(text: str) -> bytes:
+            raw = text.encode()
+            out = z.compress(raw) + z.flush(zlib.Z_SYNC_FLUSH) if z is not None else raw
+            self.sent_bytes += len(out)
+            return out
+
+        try:
+            yield frame(f"data: {self.full()}\n\n")
+            while True:
+                try:
+                    msg = await asyncio.wait_for(q.get(), KEEPALIVE)
+                except TimeoutError:
+                    yield frame(":\n\n")
+                    continue
+                yield frame(f"data: {self.full() if msg is _RESYNC else msg}\n\n")
+        finally:
+            self._viewers.discard(q)  # the viewer left, however abruptly: it no longer counts
+
+    async def command(self, request: Request) -> Response:
+        grant = self._grant(request)
+        if grant is None:
+            return _unauthorized()
+        try:
+            cmd = await request.json()
+        except ValueError:
+            return JSONResponse({"ok": False, "refused": False, "message": "the command is not JSON"}, status_code=400)
+        if not isinstance(cmd, dict) or not isinstance(cmd.get("cmd"), str):
+            return JSONResponse({"ok": False, "refused": False, "message": "expected {\"cmd\": ...}"}, status_code=400)
+        name = cmd["cmd"]
+        by = viewer_name(request.headers.get("x-opsconsole-user"), grant)
+        cmd = {**cmd, "by": by}  # the collector says who: a viewer's own "by" is overwritten
+        if name in NOT_REMOTE:
+            return JSONResponse(refused(NOT_REMOTE[name]))
+        if name in MUTATING and grant.role != "operate":
+            reason = f"read-only viewer ({grant.name}): nothing sent"
+            ex = self.session.executor
+            if ex is not None:
+                ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name), _target(cmd),
+                                  str(cmd.get("service") or ""), reason, by)
+            return JSONResponse(refused(f"{_what(name)} are refused: {reason}"))
+        return JSONResponse(await self.session.request(cmd))
+
+
+def _target(cmd: dict) -> str | None:
+    t = cmd.get("id") or cmd.get("name") or cmd.get("plan_id")
+    return None if t is None else str(t)[:80]
+
+
+def _what(name: str) -> str:
+    return "Incident changes" if name.startswith("incident.") else (
+        "Drafts" if name.startswith("draft.") else "Mitigations")
+
+
+def _unauthorized() -> Response:
+    return JSONResponse({"ok": False, "refused": True, "message": "missing or wrong token"}, status_code=401)
+
+
+class Served:
+    """A started session served on host:port (port 0: any free one, read back from `port` once started)."""
+
+    def __init__(self, session, tokens: Tokens, host: str, port: int) -> None:
+        self.session, self.tokens, self.host, self.port = session, tokens, host, port
+        self.collector: Collector | None = None
+        self._server = None
+        self._web: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        import uvicorn
+
+        await self.session.start()
+        await self.session.start_mitigations()
+        self.collector = Collector(self.session, self.tokens)
+        config = uvicorn.Config(self.collector.app(), host=self.host, port=self.port, log_level="warning",
+                                access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        started = asyncio.Event()
+        startup = self._server.startup
+
+        async def startup_then_say(sockets=None):  # uvicorn has no "started" event: wrap its own startup
+            await startup(sockets=sockets)
+            started.set()
+
+        self._server.startup = startup_then_say
+        self._web = asyncio.create_task(self._server.serve(), name="collector-http")
+        done, _ = await asyncio.wait([self._web, asyncio.ensure_future(started.wait())],
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if self._web in done or not self._server.started:  # e.g. the port is taken: uvicorn said why, on stderr
+            await self.session.stop()
+            raise OSError(f"cannot listen on {self.host}:{self.port}")
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+
+    async def wait(self) -> None:
+        await self._web
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            self._server.force_exit = True  # streams never end by themselves: do not wait for them
+        if self._web is not None:
+            await asyncio.gather(self._web, return_exceptions=True)
+        if self.collector is not None:
+            self.collector.close()
+        await self.session.stop()
+
+
+async def serve(session, tokens: Tokens, host: str, port: int) -> None:
+    """`opsconsole serve`: poll and serve until interrupted."""
+    served = Served(session, tokens, host, port)
+    await served.start()
+    print(f"opsconsole collector on http://{host}:{served.port}/ ({session.view().environment}); "
+          f"viewers: opsconsole attach http://{host}:{served.port}/", flush=True)
+    engine = asyncio.create_task(session.run(), name="collector-engine")
+    try:
+        await asyncio.wait([engine, asyncio.ensure_future(served.wait())], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        engine.cancel()
+        await asyncio.gather(engine, return_exceptions=True)
+        await served.stop()
