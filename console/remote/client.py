@@ -62,6 +62,7 @@ class RemoteSession:
         self._stream = None  # the open response (its lines iterator) while connected
         self._lines = None
         self.disconnected_at: float | None = None
+        self.last_error: str | None = None  # why the stream last broke
         self.connects = 0  # streams opened: a reconnection makes it 2 and more
 
     # --- lifecycle (as Session) ----------------------------------------------------------------
@@ -128,7 +129,10 @@ class RemoteSession:
         return Scrubber([self._token] if self._token else [])
 
     def subscribe(self, fn: Callable[[ConsoleState], None]) -> Callable[[], None]:
+        """As Session's; the state already received is handed over at once (the collector may be quiet a while)."""
         self._subscribers.append(fn)
+        if self._state is not None:
+            fn(self._state)
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def _publish(self, state: ConsoleState) -> None:
@@ -202,6 +206,8 @@ class RemoteSession:
             if msg.get("t") == "full":
                 self._full(msg)
             elif msg.get("t") == "diff":
+                if isinstance(msg.get("seq"), int) and msg["seq"] <= self._seq:
+                    continue  # queued before the full state that already holds it
                 if msg.get("seq") != self._seq + 1:
                     raise Resync(f"stream skipped from {self._seq} to {msg.get('seq')}")
                 try:
@@ -245,6 +251,7 @@ class RemoteSession:
 
     def _lost(self, why: str) -> None:
         """The last state, every panel saying since when the collector is gone (as a failed source says it)."""
+        self.last_error = why
         if self.disconnected_at is None:
             self.disconnected_at = self.wall.now()
             log.info("lost the collector at %s: %s", self.url, why)  # the screen says it; stderr is the screen

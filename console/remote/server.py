@@ -25,7 +25,7 @@ KEEPALIVE = 10.0  # seconds between comment lines on a quiet stream (a dead TCP 
 NOT_REMOTE = {"rewind": "Rewind moves the collector's display for every viewer: open its recording with "
                         "`opsconsole replay` instead",
               "screenshot.write": "A screenshot is written by the viewer, not the collector"}
-_RESYNC = object()
+_RESYNC, _END = object(), object()
 
 
 class Collector:
@@ -45,7 +45,12 @@ class Collector:
         return len(self._viewers)
 
     def close(self) -> None:
+        """Stop publishing and end every stream (each viewer reads the end and reconnects by itself)."""
         self._unsubscribe()
+        for q in list(self._viewers):
+            while not q.empty():
+                q.get_nowait()
+            q.put_nowait(_END)
 
     def _on_state(self, state: ConsoleState) -> None:
         state.viewers = len(self._viewers)  # presence: the header of every viewer says how many watch
@@ -55,8 +60,16 @@ class Collector:
             return
         patch = codec.diff(self.doc, doc)
         self.doc = doc
-        if not patch:
-            return
+        if patch:
+            self._send(patch)
+
+    def _presence(self, viewers: int) -> None:
+        """A viewer came or went: everyone's header says so now, not at the next tick."""
+        if self.doc is not None and self.doc.get("viewers") != viewers:
+            self.doc["viewers"] = viewers
+            self._send({"viewers": ["=", viewers]})
+
+    def _send(self, patch: dict) -> None:
         self.seq += 1
         line = codec.dumps({"t": "diff", "seq": self.seq, "patch": patch})
         for q in list(self._viewers):
@@ -68,8 +81,9 @@ class Collector:
                 q.put_nowait(line)
 
     def full(self) -> str:
-        doc = self.doc if self.doc is not None else codec.normalized(codec.to_doc(self.session.state))
-        return codec.dumps({"t": "full", "seq": self.seq, "protocol": codec.PROTOCOL, "doc": doc})
+        if self.doc is None:  # nothing published yet: the state as it is is the base of the next diff
+            self.doc, self.seq = codec.normalized(codec.to_doc(self.session.state)), self.seq + 1
+        return codec.dumps({"t": "full", "seq": self.seq, "protocol": codec.PROTOCOL, "doc": self.doc})
 
     # --- HTTP -----------------------------------------------------------------------------------
 
@@ -99,6 +113,7 @@ class Collector:
             return _unauthorized()
         gzip = "gzip" in request.headers.get("accept-encoding", "")
         q: asyncio.Queue = asyncio.Queue(maxsize=QUEUE)
+        self._presence(len(self._viewers) + 1)
         self._viewers.add(q)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         if gzip:
@@ -123,9 +138,13 @@ class Collector:
                 except TimeoutError:
                     yield frame(":\n\n")
                     continue
+                if msg is _END:
+                    return
                 yield frame(f"data: {self.full() if msg is _RESYNC else msg}\n\n")
         finally:
-            self._viewers.discard(q)  # the viewer left, however abruptly: it no longer counts
+            if q in self._viewers:  # the viewer left, however abruptly: it no longer counts
+                self._viewers.discard(q)
+                self._presence(len(self._viewers))
 
     async def command(self, request: Request) -> Response:
         grant = self._grant(request)
@@ -204,13 +223,12 @@ class Served:
         await self._web
 
     async def stop(self) -> None:
+        if self.collector is not None:
+            self.collector.close()  # the streams end first: uvicorn then has no response to cancel
         if self._server is not None:
             self._server.should_exit = True
-            self._server.force_exit = True  # streams never end by themselves: do not wait for them
         if self._web is not None:
             await asyncio.gather(self._web, return_exceptions=True)
-        if self.collector is not None:
-            self.collector.close()
         await self.session.stop()
 
 
