@@ -10,6 +10,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from console.cli import main
@@ -316,3 +317,61 @@ async def test_disconnect_banner_on_every_panel_then_reconnection_by_itself():
             assert "collector disconnected" not in screen_text(app)
         finally:
             await again.served.stop()
+
+
+# --- bad input from a "collector" ------------------------------------------------------------------
+
+
+async def serve_app(app):
+    """A starlette app on a real uvicorn, on a free loopback port: (server, task, url)."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    await until(lambda: server.started or task.done(), "uvicorn to start")
+    return server, task, f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/"
+
+
+async def test_garbage_frame_or_another_version_is_one_line_and_the_viewer_keeps_running():
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    async with Room() as room:
+        await room.advance(5)
+        async with httpx.AsyncClient() as client:
+            view = (await client.get(room.url + "api/view")).json()
+        full = room.collector.full()
+    bad = codec.dumps({"t": "diff", "seq": json.loads(full)["seq"] + 1, "patch": {"services": ["~", 5]}})
+    protocol = {"v": codec.PROTOCOL}
+
+    async def view_ep(request):
+        return JSONResponse({**view, "protocol": protocol["v"]})
+
+    async def stream_ep(request):
+        async def gen():
+            yield f"data: {full}\n\n".encode()
+            yield f"data: {bad}\n\n".encode()
+            yield b"data: {not json\n\n"
+            await asyncio.Event().wait()
+        return StreamingResponse(gen(), media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/api/view", view_ep), Route("/api/stream", stream_ep)])
+    server, task, url = await serve_app(app)
+    try:
+        viewer = await attach(url, retry_max=0.2)
+        await until(lambda: viewer.state.link is not None, "the viewer to drop the bad stream")
+        assert "garbage frame" in viewer.last_error and "\n" not in viewer.last_error
+        await until(lambda: viewer.connects >= 2, "the viewer to try again by itself")
+        assert not viewer.task.done()  # still running
+        res = await viewer.request({"cmd": "incident.verb", "id": "INC-1", "verb": "acknowledge"})
+        assert not res["ok"] and "nothing sent" in res["message"]
+        await detach(viewer)
+        protocol["v"] = 99
+        with pytest.raises(RemoteError) as e:
+            await RemoteSession(url).start()
+        assert "protocol 99" in str(e.value) and "same opsconsole version" in str(e.value)
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await asyncio.gather(task, return_exceptions=True)

@@ -44,6 +44,10 @@ class Collector:
     def viewers(self) -> int:
         return len(self._viewers)
 
+    def backlog(self) -> int:
+        """Messages waiting for the slowest viewer (0: every stream has taken everything published)."""
+        return max((q.qsize() for q in self._viewers), default=0)
+
     def close(self) -> None:
         """Stop publishing and end every stream (each viewer reads the end and reconnects by itself)."""
         self._unsubscribe()
