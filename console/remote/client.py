@@ -35,6 +35,7 @@ class RemoteSession:
     """The façade over a collector: view() and commands over HTTP, states from its stream (full, then diffs)."""
 
     mode = "live"
+    attached = True  # a viewer of a collector: quitting it loses nothing (screens/app.py asks no confirmation)
 
     def __init__(self, url: str, *, token: str | None = None, read_only: bool = False, user: str | None = None,
                  retry_max: float = 5.0, transport: httpx.AsyncBaseTransport | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import zlib
 from dataclasses import asdict
 from typing import Any, AsyncIterator
@@ -207,6 +208,12 @@ class Served:
         config = uvicorn.Config(self.collector.app(), host=self.host, port=self.port, log_level="warning",
                                 access_log=False, lifespan="off", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
+        try:
+            sock = _bind(self.host, self.port)  # here, not in uvicorn (which exits the process when it cannot)
+        except OSError:
+            await self.session.stop()
+            raise
+        self.port = sock.getsockname()[1]
         started = asyncio.Event()
         startup = self._server.startup
 
@@ -215,13 +222,8 @@ class Served:
             started.set()
 
         self._server.startup = startup_then_say
-        self._web = asyncio.create_task(self._server.serve(), name="collector-http")
-        done, _ = await asyncio.wait([self._web, asyncio.ensure_future(started.wait())],
-                                     return_when=asyncio.FIRST_COMPLETED)
-        if self._web in done or not self._server.started:  # e.g. the port is taken: uvicorn said why, on stderr
-            await self.session.stop()
-            raise OSError(f"cannot listen on {self.host}:{self.port}")
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self._web = asyncio.create_task(self._server.serve(sockets=[sock]), name="collector-http")
+        await asyncio.wait([self._web, asyncio.ensure_future(started.wait())], return_when=asyncio.FIRST_COMPLETED)
 
     async def wait(self) -> None:
         await self._web
@@ -234,6 +236,18 @@ class Served:
         if self._web is not None:
             await asyncio.gather(self._web, return_exceptions=True)
         await self.session.stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    host = "127.0.0.1" if host == "localhost" else host
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restarted collector gets its port back
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    return sock
 
 
 async def serve(session, tokens: Tokens, host: str, port: int) -> None:
