@@ -118,7 +118,8 @@ async def main() -> None:
     os.environ.setdefault("OPSCONSOLE_DATA_DIR", tempfile.mkdtemp(prefix="bench-remote-"))
     out = []
     for scenario in args.scenarios.split(","):
-        out.append(await unserved(scenario, args.warmup, args.ticks))
+        plain = await unserved(scenario, args.warmup, args.ticks)
+        out.append(plain)
         ref = await measure(scenario, 0, args.warmup, args.ticks)  # the reference: the same collector, nobody attached
         out.append(ref)
         for n in (int(v) for v in args.viewers.split(",")):
@@ -126,6 +127,8 @@ async def main() -> None:
             extra = row["collector_cpu_ms_per_tick"] - ref["collector_cpu_ms_per_tick"]
             # at the demo's 1 s tick, CPU ms per tick over 1000 ms is the share of one core
             row["added_cpu_percent_of_one_core_at_1s_tick"] = round(extra / 10, 2)
+            served = row["collector_cpu_ms_per_tick"] - plain["collector_cpu_ms_per_tick"]
+            row["serving_cpu_percent_of_one_core_at_1s_tick"] = round(served / 10, 2)  # vs not served at all
             out.append(row)
     json.dump({"bench": "remote_viewers", "results": out}, sys.stdout, indent=2)
     sys.stdout.write("\n")

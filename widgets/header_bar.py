@@ -44,6 +44,8 @@ class HeaderBar(Horizontal):
         mode = "[bold $warning]REPLAY[/]" if state.mode == "replay" else "[$success]LIVE[/]"
         if state.rewind is not None:
             mode = rewind_text(state.rewind)
+        if state.link:  # an attached viewer that lost its collector: not live any more
+            mode = f"[bold reverse $error] {escape(state.link.upper())} [/]"
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
         narrow = self.size.width and self.size.width < 110  # keep room for the alert counts
         scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario and not narrow else ""
@@ -67,10 +69,8 @@ class HeaderBar(Horizontal):
 
 
 def room_text(state: ConsoleState) -> str:
-    """War room (`serve` / `attach`): how many viewers watch the collector, or since when this one lost it."""
-    if state.link:
-        return f"  [bold reverse $error] {escape(state.link.upper())} [/]"
-    if state.viewers is None:
+    """War room (`serve` / `attach`): how many viewers watch the collector."""
+    if state.viewers is None or state.link:
         return ""
     return f"  [$accent]◉ {state.viewers} watching[/]"
 
