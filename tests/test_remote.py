@@ -41,8 +41,10 @@ def tokens(monkeypatch) -> Tokens:
 class Room:
     """A collector: the demo fleet on a virtual clock, ticked by the test, served on 127.0.0.1."""
 
-    def __init__(self, tokens: Tokens | None = None, port: int = 0, record: str | None = None) -> None:
-        self.session = Session(clock=VirtualClock(START), scenario="normal", seed=1, record=record)
+    def __init__(self, tokens: Tokens | None = None, port: int = 0, record: str | None = None,
+                 read_only: bool = False) -> None:
+        self.session = Session(clock=VirtualClock(START), scenario="normal", seed=1, record=record,
+                               read_only=read_only)
         self.served = Served(self.session, tokens or Tokens(None), "127.0.0.1", port)
 
     async def __aenter__(self) -> "Room":
@@ -211,6 +213,40 @@ async def test_read_token_is_refused_before_the_engine_and_audited_and_no_token_
                 assert secret.encode() not in blob, path
     for secret in (ALICE, BOB, CAROL):
         assert secret not in caplog.text
+
+
+async def test_a_viewers_mitigation_is_the_collectors_plan_sent_by_the_collector_under_the_viewers_name(tokens,
+                                                                                                       tmp_path):
+    async with Room(tokens) as room:
+        await room.advance(10)
+        alice = await attach(room.url, token=ALICE, user="al@x")
+        res = await alice.request({"cmd": "mitigation.prepare", "action": "conversion.disable_all"})
+        assert res["ok"] and "plan_id" in res, res
+        pulse = room.session.demo.urls["conversion"]
+        assert pulse.split("//")[1] in json.dumps(res["confirm"])  # the dialog shows where the collector sends it
+        assert room.session.demo.fleet.mutations == []  # nothing sent before the confirmation
+        sent = await alice.request({"cmd": "mitigation.send", "plan_id": res["plan_id"]})
+        assert sent["ok"], sent
+        await room.advance(5)
+        await until(lambda: alice.state.actions and alice.state.actions[0].status in ("confirmed", "verifying"),
+                    "the action in the viewer's Activity")
+        got = room.session.demo.fleet.mutations
+        assert [(m.method, m.path, m.body["enabled"], m.status) for m in got] == [
+            ("PUT", "/api/conversion/config", False, 200)]  # the service received exactly what was confirmed
+        await detach(alice)
+    rows = sqlite3.connect(tmp_path / "data" / "audit.sqlite").execute(
+        "SELECT DISTINCT user FROM audit WHERE action = 'conversion.disable_all'").fetchall()
+    assert rows == [("al@x (ops)",)]
+
+
+async def test_the_collectors_read_only_wins_over_an_operate_token(tokens):
+    async with Room(tokens, read_only=True) as room:
+        await room.advance(5)
+        alice = await attach(room.url, token=ALICE)
+        assert alice.view().read_only
+        res = await alice.request({"cmd": "mitigation.prepare", "action": "conversion.disable_all"})
+        assert res["refused"] and "read-only" in res["message"]
+        await detach(alice)
 
 
 async def test_wrong_or_missing_token_is_one_line_and_never_echoes_the_token(tokens):
