@@ -180,6 +180,10 @@ async def test_ack_from_viewer_a_appears_in_viewer_b_with_as_name(tokens):
             assert inc.state == "acknowledged"
             assert inc.timeline[-1].who == "al@x (ops)"  # the collector's word, not the forged one
             assert next(i for i in room.session.state.incidents if i.id == incident).timeline[-1].who == "al@x (ops)"
+            app.open_incident(incident)  # the detail: its timeline, and what it asks the collector (incident.view)
+            SHOWN["app"] = None
+            await until(lambda: "(al@x (ops))" in (SHOWN.__setitem__("app", screen_text(app)) or SHOWN["app"])
+                        and "Disable" in SHOWN["app"], "the incident detail", pause=pilot.pause)
         await detach(alice)
 
 

@@ -82,7 +82,7 @@ class RemoteSession:
         view = dict(body["view"])
         view["read_only"] = bool(view.get("read_only")) or self.read_only or self._role == "read"
         self._view = View(**view)
-        self._notices = [(s, line) for s, line in body.get("notices", [])]
+        self._notices = [(s, f"Collector: {line}") for s, line in body.get("notices", [])]
         self._notices.append(("information", f"Attached to {self.url} ({'read-only' if self._view.read_only else 'operate'})"))
         try:
             await self._connect()
