@@ -269,6 +269,10 @@ async def test_a_command_for_a_gone_incident_and_rewind_are_one_line_each():
         viewer = await attach(room.url)
         res = await viewer.request({"cmd": "incident.verb", "id": "INC-999", "verb": "acknowledge"})
         assert not res["ok"] and "INC-999" in res["message"] and "\n" not in res["message"]
+        res = await viewer.request({"cmd": "range", "exprs": ["up"], "span": "soon", "step": 1})
+        assert res == {"ok": False, "refused": False, "message": "range: malformed command"}
+        res = await viewer.request({"cmd": "incident.verb", "id": ["x"], "verb": 3})
+        assert not res["ok"] and "\n" not in res["message"]
         res = await viewer.request({"cmd": "rewind", "by": -60})
         assert res["refused"] and "opsconsole replay" in res["message"]
         res = await viewer.request({"cmd": "range", "exprs": ["opsconsole_converge_debt_score"], "span": 60,

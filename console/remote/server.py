@@ -173,7 +173,11 @@ class Collector:
                 ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name), _target(cmd),
                                   str(cmd.get("service") or ""), reason, by)
             return JSONResponse(refused(f"{_what(name)} are refused: {reason}"))
-        return JSONResponse(await self.session.request(cmd))
+        try:
+            return JSONResponse(await self.session.request(cmd))
+        except (TypeError, ValueError, AttributeError, IndexError) as e:  # a malformed field from the network
+            log.info("bad command %s from %s: %s", name, by, type(e).__name__)
+            return JSONResponse({"ok": False, "refused": False, "message": f"{name}: malformed command"})
 
 
 def _target(cmd: dict) -> str | None:
