@@ -3,7 +3,9 @@ and the collector's CPU per tick, with 0 (the reference, same run), 1, 5 and 20 
 
 The collector (engine, simulator, HTTP server) runs in this process on a virtual clock, ticked as fast as the
 viewers keep up; the viewers run in one other process (real HTTP on loopback), so their decoding is not counted.
+Also the time from a command in one viewer to its effect in another's state (median, p95).
 Usage: python bench/remote_viewers.py [--ticks 120] [--warmup 60] [--viewers 1,5,20] [--scenarios normal,debt-surge]
+       [--rounds 40]
 """
 
 from __future__ import annotations
@@ -108,12 +110,63 @@ async def unserved(scenario: str, warmup: int, ticks: int) -> dict:
         await session.stop()
 
 
+async def latency(rounds: int) -> dict:
+    """From a command sent by viewer A to its effect in viewer B's state (ack / unack an incident), over loopback."""
+    import statistics
+
+    from console.remote.client import RemoteSession
+
+    session = Session(clock=VirtualClock(START), scenario="normal", seed=1)
+    served = Served(session, Tokens(None), "127.0.0.1", 0)
+    await served.start()
+    clock, engine = session.engine.clock, session.engine
+    a = b = None
+    try:
+        for seconds, scenario in ((60, None), (330, "conversion-stall")):
+            if scenario:
+                session.demo.fleet.set_scenario(scenario)
+            for _ in range(int(seconds / 5)):
+                clock.advance(5.0)
+                await engine.tick()
+        inc = next(i.id for i in session.state.incidents if i.rule == "ConversionPipelineStall")
+        url = f"http://127.0.0.1:{served.port}/"
+        a, b = RemoteSession(url, user="a@bench"), RemoteSession(url, user="b@bench")
+        for v in (a, b):
+            await v.start()
+        tasks = [asyncio.create_task(v.run()) for v in (a, b)]
+        seen: dict[str, asyncio.Event] = {}
+        b.subscribe(lambda st: [e.set() for s, e in seen.items()
+                                if any(i.id == inc and i.state == s for i in st.incidents)])
+        times = []
+        for n in range(rounds):
+            verb, want = ("acknowledge", "acknowledged") if n % 2 == 0 else ("unacknowledge", "triggered")
+            seen.clear()
+            seen[want] = asyncio.Event()
+            t0 = time.perf_counter()
+            await a.request({"cmd": "incident.verb", "id": inc, "verb": verb})
+            await asyncio.wait_for(seen[want].wait(), 10)
+            times.append((time.perf_counter() - t0) * 1000)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        times.sort()
+        return {"command_to_other_viewer_ms": {"rounds": rounds, "median": round(statistics.median(times), 2),
+                                               "p95": round(times[int(len(times) * 0.95) - 1], 2)},
+                "note": "A and B in this process, the collector too; B's state, not its screen repaint"}
+    finally:
+        for v in (a, b):
+            if v is not None:
+                await v.stop()
+        await served.stop()
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ticks", type=int, default=120)
     ap.add_argument("--warmup", type=int, default=60)
     ap.add_argument("--viewers", default="1,5,20")
     ap.add_argument("--scenarios", default="normal,debt-surge")
+    ap.add_argument("--rounds", type=int, default=40, help="ack / unack round trips for the latency")
     args = ap.parse_args()
     os.environ.setdefault("OPSCONSOLE_DATA_DIR", tempfile.mkdtemp(prefix="bench-remote-"))
     out = []
@@ -130,7 +183,8 @@ async def main() -> None:
             served = row["collector_cpu_ms_per_tick"] - plain["collector_cpu_ms_per_tick"]
             row["serving_cpu_percent_of_one_core_at_1s_tick"] = round(served / 10, 2)  # vs not served at all
             out.append(row)
-    json.dump({"bench": "remote_viewers", "results": out}, sys.stdout, indent=2)
+    lat = await latency(args.rounds)
+    json.dump({"bench": "remote_viewers", "results": out, **lat}, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
