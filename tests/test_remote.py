@@ -150,6 +150,54 @@ async def test_viewer_state_equals_collector_state_and_a_late_viewer_gets_the_sa
         await detach(late)
 
 
+class Mirror:
+    """The collector's own Session, already started, shown by an in-process app (the reference rendering)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+    async def start(self):
+        return None
+
+    async def start_mitigations(self):
+        return None
+
+    async def run(self):
+        return None
+
+    async def stop(self):
+        return None
+
+    def subscribe(self, fn):
+        unsubscribe = self.session.subscribe(fn)
+        fn(self.session.state)
+        return unsubscribe
+
+
+async def rendered(app, size=(160, 48)) -> str:
+    async with app.run_test(size=size) as pilot:
+        await until(lambda: "waiting for first poll" not in screen_text(app) and "pulse" in screen_text(app),
+                    "the dashboard", pause=pilot.pause)
+        app.clear_notifications()
+        await pilot.pause()
+        return screen_text(app)
+
+
+async def test_a_viewer_renders_the_same_dashboard_as_the_collectors_own_session(tokens):
+    async with Room(tokens) as room:
+        await room.stall()
+        await room.advance(20)
+        for size in ((160, 48), (80, 24)):
+            viewer = await rendered(OpsApp(RemoteSession(room.url, token=ALICE)), size)
+            own = await rendered(OpsApp(Mirror(room.session), autorun=False), size)
+            assert "ConversionPipelineStall" in own or "INC-" in own
+            assert "◉ 1 watching" in viewer  # itself, while it was attached; the reference was drawn after it left
+            assert viewer.replace("◉ 1 watching", "◉ N watching") == own.replace("◉ 0 watching", "◉ N watching")
+
+
 async def test_viewer_dashboard_shows_the_collectors_incident_and_who_watches(tokens):
     async with Room(tokens) as room:
         incident = await room.stall()

@@ -70,6 +70,7 @@ class Collector:
 
     def _presence(self, viewers: int) -> None:
         """A viewer came or went: everyone's header says so now, not at the next tick."""
+        self.session.state.viewers = viewers
         if self.doc is not None and self.doc.get("viewers") != viewers:
             self.doc["viewers"] = viewers
             self._send({"viewers": ["=", viewers]})
