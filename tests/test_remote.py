@@ -80,7 +80,7 @@ class Room:
 SHOWN: dict = {}
 
 
-async def until(cond, what: str, timeout: float = 15.0, pause=None) -> None:
+async def until(cond, what: str, timeout: float = 30.0, pause=None) -> None:
     """Wait for a condition the other side makes true over the network (never a fixed sleep)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout

@@ -46,7 +46,8 @@ class RemoteSession:
         self.retry_max = retry_max
         self.wall = WallClock()
         self._token = token
-        headers = {"X-Opsconsole-User": user or whoami()}
+        # an HTTP header is ASCII: the collector keeps only these characters of it anyway (auth.viewer_name)
+        headers = {"X-Opsconsole-User": re.sub(r"[^A-Za-z0-9@._+-]", "", user or whoami())[:64]}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if read_only:
@@ -65,6 +66,7 @@ class RemoteSession:
         self.disconnected_at: float | None = None
         self.last_error: str | None = None  # why the stream last broke
         self.connects = 0  # streams opened: a reconnection makes it 2 and more
+        self._closed = False
 
     # --- lifecycle (as Session) ----------------------------------------------------------------
 
@@ -95,7 +97,7 @@ class RemoteSession:
     async def run(self) -> None:
         """Read the stream; when it breaks, say so on every panel and reconnect by itself."""
         delay = 0.25
-        while True:
+        while not self._closed:
             try:
                 if self._lines is None:
                     await self._connect()
@@ -104,13 +106,16 @@ class RemoteSession:
                 raise Resync("the collector closed the stream")
             except asyncio.CancelledError:
                 raise
-            except (httpx.HTTPError, Resync, RemoteError, OSError) as e:
+            except (httpx.HTTPError, Resync, RemoteError, OSError, RuntimeError) as e:
                 await self._close_stream()
+                if self._closed:  # stopped while reading: the client is gone, nothing to say
+                    return
                 self._lost(_why(e))
             await asyncio.sleep(delay)  # not a race: the pause between reconnection attempts
             delay = min(self.retry_max, delay * 2)
 
     async def stop(self) -> None:
+        self._closed = True
         await self._close_stream()
         await self._client.aclose()
 

@@ -38,6 +38,7 @@ class Collector:
         self.seq = 0
         self.doc: dict[str, Any] | None = None
         self._viewers: set[asyncio.Queue] = set()
+        self.closed = False  # stopping: no new stream is opened
         self.sent_bytes = 0  # on the wire, compressed when the viewer accepts it: what the bench reads
         self._unsubscribe = session.subscribe(self._on_state)
 
@@ -51,6 +52,7 @@ class Collector:
 
     def close(self) -> None:
         """Stop publishing and end every stream (each viewer reads the end and reconnects by itself)."""
+        self.closed = True
         self._unsubscribe()
         for q in list(self._viewers):
             while not q.empty():
@@ -117,6 +119,8 @@ class Collector:
     async def stream(self, request: Request) -> Response:
         if self._grant(request) is None:
             return _unauthorized()
+        if self.closed:
+            return JSONResponse({"ok": False, "refused": True, "message": "the collector is stopping"}, status_code=503)
         gzip = "gzip" in request.headers.get("accept-encoding", "")
         q: asyncio.Queue = asyncio.Queue(maxsize=QUEUE)
         self._presence(len(self._viewers) + 1)
