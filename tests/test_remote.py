@@ -467,3 +467,15 @@ async def test_garbage_frame_or_another_version_is_one_line_and_the_viewer_keeps
         server.should_exit = True
         server.force_exit = True
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_rewind_keys_in_a_viewer_say_one_line_and_the_display_stays_live():
+    async with Room() as room:
+        await room.advance(10)
+        app = OpsApp(RemoteSession(room.url))
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(lambda: "1 watching" in screen_text(app), "attached", pause=pilot.pause)
+            await pilot.press("comma")
+            await until(lambda: any(n.message.startswith("Rewind is not available in an attached viewer")
+                                    for n in app._notifications), "the refusal", pause=pilot.pause)
+            assert "REWIND" not in screen_text(app) and "LIVE" in screen_text(app)
