@@ -28,7 +28,7 @@ from console.remote.auth import Tokens  # noqa: E402
 from console.remote.server import Served  # noqa: E402
 from console.session import Session  # noqa: E402
 
-START = 1_795_000_000.0
+START = 1_795_000_000.3038151  # fractional, as a wall clock's timestamps are (their digits are sent)
 VIEWERS = """
 import asyncio, sys
 from console.remote.client import RemoteSession
