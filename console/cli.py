@@ -58,6 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", "-c")
     common_ui(r)
 
+    sv = sub.add_parser("serve", help="the collector: poll headless and serve the console to attached viewers",
+                        epilog=scenarios, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sv.add_argument("--config", "-c", help="the services (no file: the demo fleet)")
+    sv.add_argument("--listen", metavar="HOST:PORT", help="default: [serve] listen, else 127.0.0.1:8765; "
+                    "off loopback needs [serve] tokens")
+    sv.add_argument("--scenario", type=_scenario, default="normal", help="the demo fleet's (without --config)")
+    sv.add_argument("--seed", type=int, default=0)
+    common_ui(sv)
+
+    at = sub.add_parser("attach", help="the console as a viewer of a collector (`opsconsole serve`)")
+    at.add_argument("url", metavar="URL", help="the collector, e.g. http://127.0.0.1:8765/")
+    at.add_argument("--token-env", metavar="VAR", help="the environment variable holding this viewer's token")
+    at.add_argument("--read-only", action="store_true", help="never send a change (refused by the collector)")
+    layout_option(at)
+
     s = sub.add_parser("sim", help="run the simulated fleet alone and print its URLs", epilog=scenarios,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("--scenario", type=_scenario, default="normal")
@@ -141,6 +156,14 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_snapshot(args))
         if args.cmd == "sim":
             return asyncio.run(_sim(args))
+        if args.cmd == "serve":
+            from console.remote.serve_cmd import serve_cmd
+
+            return serve_cmd(args)
+        if args.cmd == "attach":
+            from screens.attach import run_attach  # textual is imported only for the TUI
+
+            return run_attach(args)
         if args.cmd in ("replay", "recordings", "export"):
             return _recording_cmd(args)
         if args.cmd == "audit":

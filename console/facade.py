@@ -9,7 +9,8 @@ Two implementations: `console.session.Session` (live: demo, run) and
     scrubber()             -> masks this console's secrets in what the viewer's own process prints (crash reports)
     await request(cmd)     -> {"ok": bool, "message": str, "refused": bool, ...}
 
-Commands (`cmd` key):
+Commands (`cmd` key; any command may carry `by`, the user@host it is attributed to — set by the collector of
+`opsconsole serve` for an attached viewer, never taken from the viewer's own word; absent: this console's user):
 
     incident.verb        id, verb (acknowledge|unacknowledge|mitigating|resolve|document), comment,
                          duration, resolution, root_cause, postmortem_date                      mutating

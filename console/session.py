@@ -243,23 +243,24 @@ class Session:
         inc = mgr.get(iid)
         if inc.state not in ALLOWED[verb][0]:
             return failed(f"{inc.id} is {inc.state}: cannot {verb}")
+        who = cmd.get("by")  # an attached viewer's user@host (console/remote/server.py); None: this console's user
         if verb == "acknowledge":
-            await mgr.acknowledge(iid, comment=cmd.get("comment", ""), duration=cmd.get("duration", 3600.0))
+            await mgr.acknowledge(iid, comment=cmd.get("comment", ""), duration=cmd.get("duration", 3600.0), who=who)
         elif verb == "unacknowledge":
-            await mgr.unacknowledge(iid)
+            await mgr.unacknowledge(iid, who=who)
         elif verb == "resolve":
             if cmd.get("postmortem_date"):
                 inc.notes["postmortem_date"] = cmd["postmortem_date"]
-            mgr.resolve(iid, resolution=cmd.get("resolution", ""), root_cause=cmd.get("root_cause", ""))
+            mgr.resolve(iid, resolution=cmd.get("resolution", ""), root_cause=cmd.get("root_cause", ""), who=who)
         else:
-            getattr(mgr, verb)(iid)
+            getattr(mgr, verb)(iid, who=who)
         self.engine.state.incidents = mgr.visible()  # show it now, not at the next tick
         self._publish(self.engine.state)
         return ok(f"{iid} {DONE[verb]}")
 
     async def cmd_incident_expire_silence(self, cmd: dict) -> dict:
         """Expire a stale ack silence (one that matches no alert any more)."""
-        stale = await self.engine.incidents.expire_stale(cmd["silence_id"])
+        stale = await self.engine.incidents.expire_stale(cmd["silence_id"], cmd.get("by"))
         self.engine.state.stale_acks = list(self.engine.incidents.stale_acks)
         self._publish(self.engine.state)
         return ok(f"ack silence {stale['id']} expired ({stale.get('comment') or 'no comment'})")
@@ -315,8 +316,9 @@ class Session:
                 plan = ex.plan(action_id, item)
         except PlanError as e:  # refused before the dialog: said, shown in Activity and audited all the same
             target = item.get("label") if isinstance(item, dict) else item
-            ex.refuse_unplanned(action_id, str(e), None if target is None else str(target))
+            ex.refuse_unplanned(action_id, str(e), None if target is None else str(target), by=cmd.get("by"))
             return refused(str(e))
+        plan.by = cmd.get("by")
         reason = ex.refusal(plan)
         if reason:  # read-only or in flight: never reaches the network, but is audited
             ex.refuse(plan, reason)
@@ -329,18 +331,20 @@ class Session:
         """`x` on a kill-switch row: the action that flips it."""
         service, name = cmd["service"], cmd["name"]
         action_id, item = toggle_for(self.engine.cfg.service(service).kind, name, self.engine.state.services[service])
-        return await self.cmd_mitigation_prepare({"action": action_id, "item": item})
+        return await self.cmd_mitigation_prepare({"action": action_id, "item": item, "by": cmd.get("by")})
 
     async def cmd_mitigation_send(self, cmd: dict) -> dict:
         plan = self._plans.pop(cmd["plan_id"], None)
         if plan is None:
             return failed("that plan was already sent or cancelled")
+        plan.by = cmd.get("by") or plan.by  # who pressed send
         rec = await self.executor.execute(plan)
         return ok(f"{plan.action.title}: {rec.status}", status=rec.status, seq=rec.seq)
 
     async def cmd_mitigation_cancel(self, cmd: dict) -> dict:
         plan = self._plans.pop(cmd["plan_id"], None)
         if plan is not None:
+            plan.by = cmd.get("by") or plan.by
             self.executor.cancel(plan)
         return ok()
 
@@ -361,7 +365,7 @@ class Session:
             path = await asyncio.to_thread(write)
         except OSError as e:
             return failed(f"cannot write the draft: {e.strerror}")
-        self.engine.incidents.record_update(iid, template, f"written to {path}")
+        self.engine.incidents.record_update(iid, template, f"written to {path}", cmd.get("by"))
         return ok(f"{template} draft written to {path}", path=str(path))
 
     async def cmd_screenshot_write(self, cmd: dict) -> dict:
@@ -380,5 +384,5 @@ class Session:
         return ok(f"Screenshot written to {path}", path=str(path))
 
     async def cmd_draft_copied(self, cmd: dict) -> dict:
-        self.engine.incidents.record_update(cmd["id"], cmd["template"], "copied to the clipboard")
+        self.engine.incidents.record_update(cmd["id"], cmd["template"], "copied to the clipboard", cmd.get("by"))
         return ok(f"{cmd['template']} draft copied to the clipboard (OSC 52)")

@@ -162,6 +162,8 @@ class ConsoleState:
     sharing: SharingState | None = None  # None: this console sends no alerts ([alertmanager] send off)
     stale_acks: list[dict] = field(default_factory=list)  # ack silences matching no alert: id, service, by, ...
     rewind: Any = None  # console.rewind.RewindState while the live display is rewound (not in the JSON document)
+    viewers: int | None = None  # `opsconsole serve`: viewers attached to the collector (None: not served)
+    link: str | None = None  # an attached viewer's link to its collector when broken: "disconnected since HH:MM:SS"
 
     def active(self) -> list[RuleState]:
         """Firing first, then pending; newest first within each."""

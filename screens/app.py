@@ -215,6 +215,8 @@ class OpsApp(App):
     def action_quit(self) -> None:
         """Quit; while the console is live and an incident is unacknowledged, ask first."""
         waiting = [i for i in self.session.state.incidents if i.state == "triggered"]
+        # an attached viewer (console/remote) leaves the incidents with the collector: nothing is lost by quitting
+        waiting = [] if getattr(self.session, "attached", False) else waiting
         if waiting and self.view is not None and self.view.mode == "live":
             names = ", ".join(i.id for i in waiting[:5]) + (" …" if len(waiting) > 5 else "")
             why = (f"{len(waiting)} incident{'s' if len(waiting) > 1 else ''} open and unacknowledged ({names})."

@@ -44,11 +44,13 @@ class HeaderBar(Horizontal):
         mode = "[bold $warning]REPLAY[/]" if state.mode == "replay" else "[$success]LIVE[/]"
         if state.rewind is not None:
             mode = rewind_text(state.rewind)
+        if state.link:  # an attached viewer that lost its collector: not live any more
+            mode = f"[bold reverse $error] {escape(state.link.upper())} [/]"
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
         narrow = self.size.width and self.size.width < 110  # keep room for the alert counts
         scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario and not narrow else ""
         name = "" if narrow else "[b]opsconsole[/]  "
-        self.ident.set(f"{name}env {env}  {mode}{ro}{scen}")
+        self.ident.set(f"{name}env {env}  {mode}{ro}{room_text(state)}{scen}")
         firing = len(state.firing)
         pending = len(state.active()) - firing
         self.alerts.set(
@@ -64,6 +66,13 @@ class HeaderBar(Horizontal):
             self.sharing.set(sharing_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+
+
+def room_text(state: ConsoleState) -> str:
+    """War room (`serve` / `attach`): how many viewers watch the collector."""
+    if state.viewers is None or state.link:
+        return ""
+    return f"  [$accent]◉ {state.viewers} watching[/]"
 
 
 ENGINE_ERROR_SHOWN = 300.0  # seconds a failed tick or task stays in the header after its last failure

@@ -80,12 +80,22 @@ def fit(text: str, width: int) -> str:
     return (text if len(text) <= width else text[: width - 1] + "…").ljust(width)
 
 
-def name_cell(title: str, labels: dict[str, str], width: int, style: str = "") -> Text:
+def owner(inc: Incident) -> str | None:
+    """Who acknowledged it or took mitigation (with the viewer it came from, when attached), while it is theirs."""
+    if inc.state not in ("acknowledged", "mitigating"):
+        return None
+    entry = next((e for e in reversed(inc.timeline) if e.kind == "state" and e.state == inc.state), None)
+    return entry.who if entry is not None and entry.who and entry.who != "console" else None
+
+
+def name_cell(title: str, labels: dict[str, str], width: int, style: str = "", by: str | None = None) -> Text:
     """The title, and under it the labels that tell it from its siblings (`type=upgrade_clicked`, or only their
     values where the names do not fit), each cut with an ellipsis to the column (such a row is two lines high)."""
     own = sorted((k, v) for k, v in labels.items() if k not in SAME_FOR_ALL)
     told = " ".join(f"{k}={v}" for k, v in own)
     told = told if len(told) <= width else " ".join(v for _, v in own)
+    if by:
+        told = f"by {by}" + (f" · {told}" if told else "")
     return Text(fit(title, width) + (f"\n{fit(told, width)}" if told else ""), style=style)
 
 
@@ -93,7 +103,7 @@ def incident_rows(state: ConsoleState, title_width: int = TITLE_WIDTH) -> list[t
     rows = []
     for inc in state.incidents:
         rows.append((inc.id, (inc.id, Text(inc.severity, style=SEV.get(inc.severity, "")), state_cell(inc),
-                              name_cell(inc.title, inc.labels, title_width), timer_cell(inc, state.ts),
+                              name_cell(inc.title, inc.labels, title_width, by=owner(inc)), timer_cell(inc, state.ts),
                               update_cell(inc, state.ts))))
     opened = {i.key for i in state.incidents if i.is_open}
     for r in state.active():

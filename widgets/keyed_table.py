@@ -35,6 +35,8 @@ class KeyedTable(DataTable):
             rows = [r for r in rows if any(want in str(getattr(_plain(c), "plain", c)).lower() for c in r[1])]
         rows = _unique(rows)
         keys = [k for k, _ in rows]
+        if keys == self._order and any(_height(cells) != _height(self._cells.get(key, cells)) for key, cells in rows):
+            self._order = []  # a row grows a line (an incident's owner) or loses one: heights are set when added
         if keys != self._order:
             # order or membership changed: rebuild (rare: an incident opens or closes)
             selected = self._order[self.cursor_row] if 0 <= self.cursor_row < len(self._order) else None
@@ -72,6 +74,10 @@ class KeyedTable(DataTable):
 def _plain(cell):
     """A str cell is text, never markup: a DataTable would parse it, and cells hold service names."""
     return Text(cell) if isinstance(cell, str) else cell
+
+
+def _height(cells: tuple) -> int:
+    return max((str(getattr(c, "plain", c)).count("\n") + 1 for c in cells), default=1)
 
 
 def _unique(rows: list[tuple[str, tuple]]) -> list[tuple[str, tuple]]:

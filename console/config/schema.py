@@ -200,6 +200,35 @@ class Layout(_Strict):
     default: Literal["dashboard", "wall"] = "dashboard"
 
 
+class ServeToken(_Strict):
+    """One viewer token of `opsconsole serve`: its value is read from the environment variable `env`."""
+
+    env: str
+    role: Literal["read", "operate"]
+    name: str | None = None  # shown with the viewer's user@host (default: the variable's name)
+
+    @model_validator(mode="after")
+    def _check(self) -> "ServeToken":
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.env):
+            raise ValueError(f"env must name an environment variable, got {self.env!r}")
+        return self
+
+
+class Serve(_Strict):
+    """`[serve]`: the collector of `opsconsole serve` (console/remote/server.py) and who may attach to it."""
+
+    listen: str | None = None  # host:port (default 127.0.0.1:8765; off loopback needs tokens)
+    tokens: list[ServeToken] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Serve":
+        envs = [t.env for t in self.tokens]
+        dup = {e for e in envs if envs.count(e) > 1}
+        if dup:
+            raise ValueError(f"token env {sorted(dup)[0]!r} listed twice")
+        return self
+
+
 class Config(_Strict):
     environment: str = "demo"
     read_only: bool = False
@@ -220,6 +249,7 @@ class Config(_Strict):
     prometheus: Prometheus | None = None  # metrics from a Prometheus server (None: scrape directly)
     alertmanager: AlertmanagerSend | None = None  # [alertmanager]: where this console's rule alerts go
     layout: Layout = Field(default_factory=Layout)  # [layout] default = "wall": the war-room screen first
+    serve: Serve | None = None  # [serve]: `opsconsole serve`'s listen address and viewer tokens
     # The console's TUI records every session: true (one file per session in <data_dir>/recordings),
     # false, or a directory. Old chunks are dropped past the retention or the size cap (never the file).
     record: bool | str = True
@@ -246,6 +276,7 @@ class Config(_Strict):
         vals = []
         envs = self.prometheus.secret_envs() if self.prometheus else []
         envs += self.alertmanager.auth.secret_envs() if self.alertmanager else []
+        envs += [t.env for t in self.serve.tokens] if self.serve else []
         for env in envs:
             if os.environ.get(env):
                 vals.append(os.environ[env])

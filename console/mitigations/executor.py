@@ -63,6 +63,7 @@ class Plan:
     target: str | None
     auth: str
     inverse_of: int | None = None
+    by: str | None = None  # who asked (an attached viewer's user@host); None: this console's user
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -242,7 +243,8 @@ class Executor:
     def refuse(self, plan: Plan, reason: str) -> ActionRecord:
         return self._settle(self._record(plan, "refused", reason), "refused", reason)
 
-    def refuse_unplanned(self, action_id: str | None, reason: str, target: str | None = None) -> ActionRecord:
+    def refuse_unplanned(self, action_id: str | None, reason: str, target: str | None = None,
+                         by: str | None = None) -> ActionRecord:
         """An attempt refused before any plan existed (a value it needs is unknown, nothing to undo): shown and
         audited like every other attempt."""
         action = self.actions.get(action_id) if action_id else None
@@ -256,9 +258,18 @@ class Executor:
                            self.cfg.environment, target, "(nothing planned)", "refused",
                            answer=self.clean(reason), updated=now)
         self.records.add(rec)
-        self._audit(rec, "refused", reason)
+        self._audit(rec, "refused", reason, by)
         self._changed(rec)
         return rec
+
+    def refuse_command(self, command: str, target: str | None, service: str, reason: str, by: str) -> None:
+        """A command refused before it reached anything (an attached read-only viewer's): audited, attributed."""
+        self._seq += 1
+        row = AuditRow(self.clock.now(), by, self.cfg.environment, service, command, target, self._seq, "refused",
+                       f"{command} from an attached viewer", self.clean(reason))
+        if self.audit is not None:
+            self.audit.append(row)
+        self.hub.publish(MitigationAudited(**asdict(row)))
 
     def cancel(self, plan: Plan) -> ActionRecord:
         return self._settle(self._record(plan, "cancelled", "cancelled in the confirm dialog"), "cancelled",
@@ -331,8 +342,10 @@ class Executor:
         self._changed(rec)
         return rec
 
-    def _audit(self, rec: ActionRecord, result: str, detail: str) -> None:
-        row = AuditRow(self.clock.now(), self.user, rec.environment, rec.service, rec.action, rec.target,
+    def _audit(self, rec: ActionRecord, result: str, detail: str, by: str | None = None) -> None:
+        plan = self._plans.get(rec.seq)
+        by = by or (plan.by if plan is not None else None)
+        row = AuditRow(self.clock.now(), by or self.user, rec.environment, rec.service, rec.action, rec.target,
                        rec.seq, result, rec.summary, self.clean(detail))
         if self.audit is not None:
             self.audit.append(row)

@@ -1,0 +1,1 @@
+"""War room: one collector (`opsconsole serve`) serving its Session façade over HTTP to many viewers (`attach`)."""
