@@ -8,15 +8,28 @@ from . import fmt
 from .panel import Panel
 
 
+def last_event(f: dict) -> str:
+    """The age of the last event: the service's figure, else from the counters (marked), else `?` and why."""
+    age = f.get("last_event_age")
+    if age is None:
+        why = f.get("last_event_age_why")
+        return "last event [dim]?[/]" + (f" [dim]({why})[/]" if why else "")
+    text = f"last event {fmt.recent_age(age)} ago"
+    if age > 300:  # the runbook's stall line
+        text = f"[$error]▲ {text}[/]"
+    return text + (" [dim](counters)[/]" if f.get("last_event_age_source") == "counters" else "")
+
+
 class ConversionPanel(Panel):
     KEYS = "panel:conversion"  # its mitigation keys: in the footer while this panel is focused
     LINES = 5
+    WINDOWED = frozenset({"rate_1m", "rate_5m", "status_computed"})
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures
         if not f:
             return []
-        status = f"service {fmt.status(f.get('status_reported'))} · counters {fmt.status(f.get('status_computed'))}"
+        status = f"service {fmt.status(f.get('status_reported'))} · counters {fmt.filling(f, 'status_computed', fmt.status(f.get('status_computed')))}"
         if f.get("status_disagree"):
             status += " [$warning]≠ disagree[/]"
         elif f.get("degraded_expected") or (f.get("warming_up") and f.get("status_reported") == "degraded"):
@@ -46,7 +59,8 @@ class ConversionPanel(Panel):
         off = f.get("disabled_surfaces") or []
         return [
             status,
-            f"last event {fmt.recent_age(f.get('last_event_age'))} ago · {fmt.rate(f.get('rate_1m'))} 1m · {fmt.rate(f.get('rate_5m'))} 5m",
+            f"{last_event(f)} · {fmt.filling(f, 'rate_1m', fmt.rate(f.get('rate_1m')) + ' 1m')}"
+            f" · {fmt.filling(f, 'rate_5m', fmt.rate(f.get('rate_5m')) + ' 5m')}",
             cover,
             f"invalid: {card_txt} · other {fmt.num(other)} · skipped {fmt.num(skipped)}",
             f"buckets {fmt.over(buckets, limit, fmt.num(buckets) + (f'/{limit:g}' if limit is not None else ''))}"

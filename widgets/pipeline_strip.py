@@ -15,6 +15,7 @@ class PipelineStrip(Panel):
     """One line of small figures, each repainted alone when its text changes."""
 
     LINES = 8
+    WINDOWED = frozenset({"error_ratio_5m", "p95_5m", "rate_limit_rate", "cpu", "req_rate"})
     DEFAULT_CSS = """
     PipelineStrip > .row { height: 1; }
     PipelineStrip > .row > Figure { width: auto; padding-right: 2; }
@@ -36,13 +37,14 @@ class PipelineStrip(Panel):
         elif ready is False:
             ready_txt = f"[$error]✖ not ready ({f.get('ready_reason') or '?'})[/]"
         failed = f.get("failed_executions")
+        fill = fmt.filling
         return [
             ready_txt,
-            f"5xx {fmt.over(f.get('error_ratio_5m'), f.get('error_ratio_threshold'), fmt.pct(f.get('error_ratio_5m'), 2))}",
-            f"p95 {fmt.over(f.get('p95_5m'), f.get('p95_threshold'), fmt.seconds(f.get('p95_5m')))}",
+            fill(f, "error_ratio_5m", f"5xx {fmt.over(f.get('error_ratio_5m'), f.get('error_ratio_threshold'), fmt.pct(f.get('error_ratio_5m'), 2))}"),
+            fill(f, "p95_5m", f"p95 {fmt.over(f.get('p95_5m'), f.get('p95_threshold'), fmt.seconds(f.get('p95_5m')))}"),
             f"queue {fmt.over(f.get('queue_fill'), f.get('queue_threshold'), fmt.pct(f.get('queue_fill'), 0))}",
-            f"rate-limit {fmt.over(f.get('rate_limit_rate'), f.get('rate_limit_threshold'), fmt.rate(f.get('rate_limit_rate')))}",
-            f"cpu {fmt.over(f.get('cpu'), f.get('cpu_threshold'), fmt.pct(f.get('cpu'), 0))}",
-            f"req {fmt.rate(f.get('req_rate'))}",
+            fill(f, "rate_limit_rate", f"rate-limit {fmt.over(f.get('rate_limit_rate'), f.get('rate_limit_threshold'), fmt.rate(f.get('rate_limit_rate')))}"),
+            fill(f, "cpu", f"cpu {fmt.over(f.get('cpu'), f.get('cpu_threshold'), fmt.pct(f.get('cpu'), 0))}"),
+            fill(f, "req_rate", f"req {fmt.rate(f.get('req_rate'))}"),
             f"failed exec {fmt.num(len(failed)) if failed is not None else UNK}",
         ]

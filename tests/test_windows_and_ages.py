@@ -1,0 +1,131 @@
+"""Figures that are not known yet say so (issue 16, items 5 and 6): the age of the last event from the counters when the
+service does not report it, windows still filling, a rollout stage that began before the console was watching."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.metrics.panels import EXPRS, Figures
+from console.state import EndpointState, ServiceState
+from screens.app import OpsApp
+from tests.conftest import screen_text
+from tests.fake_facade import START, FakeFacade, state
+
+pytestmark = pytest.mark.asyncio
+
+TOTAL = EXPRS["conversion"]["events_total"].replace("$job", "pulse")
+
+
+def _pulse(reported_age=None) -> ServiceState:
+    svc = ServiceState("pulse", "conversion", "Pulse")
+    svc.endpoints["conversion_health"] = EndpointState("conversion_health", last_ok=START, data={
+        "status": "stale", "last_event_age_seconds": reported_age, "events_by_type": {"paywall_viewed": 3}})
+    return svc
+
+
+def _counter(values: dict[float, float]):
+    """A query answering the events total as scraped at each instant (nothing else is known)."""
+    def at(t: float):
+        return lambda expr: [({}, values[t])] if expr == TOTAL else []
+    return at
+
+
+def _shown(figures: dict, size=(160, 48), **others) -> str:
+    st = state(pulse=figures, **others)
+    for svc in st.services.values():  # read once: the panels show figures, not "waiting for first poll"
+        svc.endpoints["x"] = EndpointState("x", last_ok=st.ts)
+    return st
+
+
+async def _text(st, size=(160, 48)) -> str:
+    fake = FakeFacade(st)
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=size) as pilot:
+        fake.publish()
+        await pilot.pause()
+        return screen_text(app)
+
+
+async def test_last_event_age_from_the_counters_when_the_service_reports_none():
+    """The counter rose at +10 s and not since: 400 s later the last event is 6 minutes old — a stall, in red."""
+    q = _counter({START: 100.0, START + 10: 104.0, START + 410: 104.0})
+    figures = Figures()
+    first = figures.compute(_pulse(), "pulse", q(START), START)
+    assert first["last_event_age"] is None and first["last_event_age_why"] == "none in the <1m watched"
+    figures.compute(_pulse(), "pulse", q(START + 10), START + 10)
+    later = figures.compute(_pulse(), "pulse", q(START + 410), START + 410)
+    assert later["last_event_age"] == 400 and later["last_event_age_source"] == "counters"
+    text = await _text(_shown(later))
+    assert "▲ last event 6m ago (counters)" in text
+
+    # the service's own figure wins when it reports one
+    own = figures.compute(_pulse(reported_age=12.5), "pulse", q(START + 410), START + 410)
+    assert own["last_event_age"] == 12.5 and own["last_event_age_source"] == "service"
+    assert "last event 10s ago ·" in await _text(_shown(own))
+
+
+async def test_a_counter_reset_with_events_is_an_event_and_memory_survives_a_snapshot():
+    q = _counter({START: 50.0, START + 30: 3.0, START + 90: 3.0})
+    figures = Figures()
+    figures.compute(_pulse(), "pulse", q(START), START)
+    figures.compute(_pulse(), "pulse", q(START + 30), START + 30)  # restarted and counted 3 since
+    again = Figures()
+    again.restore(figures.snapshot())
+    assert again.compute(_pulse(), "pulse", q(START + 90), START + 90)["last_event_age"] == 60
+
+
+async def test_a_stall_from_the_start_says_why_the_last_event_age_is_unknown(watch_factory):
+    """conversion-stall from the first second: the service reports null and the counters never rise. After 6 minutes
+    the panel says none was seen in the 6 minutes watched (a bound a stall investigation can use), never a bare `?`."""
+    w = await watch_factory("conversion-stall")
+    st = await w.run_for(360)
+    f = st.services["pulse"].figures
+    assert f["last_event_age"] is None and f["last_event_age_why"] == "none in the 6m watched"
+    assert f["status_computed"] == "stale" and "status_computed" not in f["filling"]  # 5 minutes held: known
+    assert "last event ? (none in the 6m watched)" in await _text(st)
+
+
+async def test_windows_still_filling_are_marked_and_then_are_not(watch_factory):
+    """Right after start a 5-minute rate reads low: dimmed with … and the panel's subtitle says why; once the console
+    holds 5 minutes of data the 5m figures are plain (the 1 h ones are still filling)."""
+    w = await watch_factory("normal")
+    st = await w.run_for(60)
+    strip = st.services["datapipe"].figures
+    assert set(strip["filling"]) >= {"req_rate", "error_ratio_5m", "p95_5m"} and 55 <= strip["window_data_seconds"] <= 65
+    text = await _text(st)
+    assert "req " in text and "/s…" in text and "… = window filling (1m of 5m)" in text
+    counters_status = st.services["pulse"].figures
+    assert "status_computed" in counters_status["filling"]
+    st = await w.run_for(300)
+    strip = st.services["datapipe"].figures
+    assert "req_rate" not in strip["filling"] and "error_ratio_5m" not in strip["filling"]
+    tracker = st.services["path-tracker"].figures
+    assert "fallback_rate_local" in tracker["filling"] and "steps_rate_5m" not in tracker["filling"]
+    text = await _text(st)
+    data_pipeline = next(line for line in text.splitlines() if "5xx" in line)
+    assert "…" not in data_pipeline and "… = window filling (6m of 1h)" in text
+
+
+async def test_a_stage_that_held_when_the_console_started_is_a_lower_bound():
+    """`at stage <1m` right after start was the console's uptime shown as fact: now `?`, then `≥2m`, with a legend;
+    a stage change the console saw is a known time."""
+    ops = {"enabled": True, "rollout": {"percent": 35, "allowlist": [], "denylist": []}}
+    svc = ServiceState("path-tracker", "path_tracker", "Path tracker")
+    svc.endpoints["ops"] = EndpointState("ops", data=ops, last_ok=START)
+    figures = Figures()
+    first = figures.compute(svc, "path-tracker", lambda e: [], START)
+    assert first["stage_since"] == START and first["stage_since_known"] is False
+    st = _shown({}, **{"path-tracker": first})
+    assert "at stage ?" in await _text(st) and "at stage <1m" not in await _text(st)
+    later = figures.compute(svc, "path-tracker", lambda e: [], START + 150)
+    st = _shown({}, **{"path-tracker": later})
+    st.ts = START + 150
+    text = await _text(st)
+    assert "at stage ≥2m" in text and "≥ = held when the console started" in text
+    ops["rollout"]["percent"] = 60
+    changed = figures.compute(svc, "path-tracker", lambda e: [], START + 200)
+    assert changed["stage_since"] == START + 200 and changed["stage_since_known"] is True
+    st = _shown({}, **{"path-tracker": changed})
+    st.ts = START + 330
+    text = await _text(st)
+    assert "at stage 2m" in text and "≥ =" not in text
