@@ -129,3 +129,47 @@ async def test_a_stage_that_held_when_the_console_started_is_a_lower_bound():
     st.ts = START + 330
     text = await _text(st)
     assert "at stage 2m" in text and "≥ =" not in text
+
+
+def _switch_state():
+    from console.clock import utc_iso
+
+    flags = [{"name": n, "enabled": n != "code_ownership", "mode": "shadow", "source": "default"} for n in
+             ("code_ownership", "semantic_conflict_detection_v2", "intent_links", "archaeology_enhanced")]
+    pipes = [{"pipeline": p, "enabled": True, "updated_at": utc_iso(START - 12 * 86400)} for p in
+             ("daily-digest", "therapeutic-checkin")]
+    return _shown({}, converge={"flags": flags}, storytailor={"switches": pipes})
+
+
+@pytest.mark.parametrize("size", [(160, 48), (120, 40), (80, 24)])
+async def test_kill_switch_columns_fit_with_every_header_whole(size):
+    """Nothing scrolls sideways, the `changed` header is whole and its values show, the state of every row shows;
+    a name longer than its column ends in … (never cut silently)."""
+    text = await _text(_switch_state(), size)
+    lines = text.splitlines()
+    header = next(line for line in lines if "switch" in line and "state" in line)
+    assert "changed" in header and "detail" in header and "service" in header
+    rows = {name: next(line for line in lines if name in line) for name in
+            ("code_ownership", "semantic", "intent_links", "daily-digest", "therapeutic")}
+    assert "○ OFF" in rows["code_ownership"] and all("● ON" in r for n, r in rows.items() if n != "code_ownership")
+    assert "converge" in rows["intent_links"] and "storytailor" in rows["daily-digest"]
+    assert "12d" in rows["daily-digest"]
+    long = rows["semantic"]
+    assert "semantic_conflict_detection_v2" in long or "…" in long
+
+
+@pytest.mark.parametrize("size", [(160, 48), (120, 40)])
+async def test_the_stakeholder_update_column_stays_at_120_columns(size):
+    """At 120×40 the `upd` column went off the table's edge: now the severity sits under the id and the response
+    target under the state, so the incident title keeps its room and the P2 countdown shows."""
+    from console.incidents.model import Incident
+
+    st = _shown({})
+    st.incidents = [Incident("INC-7", "k7", "HighErrorRate", "P2", "rule", "datapipe", "", "HighErrorRate",
+                             opened_at=st.ts - 120, labels={"job": "datapipe"})]
+    text = await _text(st, size)
+    lines = text.splitlines()
+    row = next(i for i, line in enumerate(lines) if "INC-7" in line)
+    assert "HighErrorRate" in lines[row] and "in 13m" in lines[row]  # the stakeholder-update countdown
+    assert "P2" in lines[row] + lines[row + 1] and "ack 2/5m" in lines[row] + lines[row + 1]
+    assert "upd" in text
