@@ -173,3 +173,29 @@ async def test_the_stakeholder_update_column_stays_at_120_columns(size):
     assert "HighErrorRate" in lines[row] and "in 13m" in lines[row]  # the stakeholder-update countdown
     assert "P2" in lines[row] + lines[row + 1] and "ack 2/5m" in lines[row] + lines[row + 1]
     assert "upd" in text
+
+
+@pytest.mark.parametrize("size", [(160, 48), (120, 40), (80, 24)])
+async def test_a_message_takes_the_status_line_and_hides_no_panel(size):
+    """Issue 16: "Recording to …" covered the kill switches for seconds and broke the path. A message now shows on the
+    status line above the footer (a long one takes the strip's bottom border too), the newest one."""
+    st = _shown({}, datapipe={"ready": True, "req_rate": 12.0},
+                storytailor={"switches": [{"pipeline": "daily-digest", "enabled": False, "updated_at": None}]})
+    fake = FakeFacade(st)
+    app = OpsApp(fake, autorun=False)
+    path = "/root/.local/share/opsconsole/recordings/2026-12-01T154633Z-demo.opsrec"
+    async with app.run_test(size=size, notifications=True) as pilot:
+        fake.publish()
+        await pilot.pause()
+        before = screen_text(app).splitlines()
+        app.notify(f"Recording to {path}")
+        app.notify("No incident selected", severity="warning")
+        await pilot.pause(0.3)
+        after = screen_text(app).splitlines()
+        changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
+        assert changed and min(changed) >= size[1] - 3  # the status line, and at most the border above it
+        assert "No incident selected" in "\n".join(after)  # the newest
+        assert "● req 12/s" in "\n".join(after) or "req 12/s" in after[size[1] - 4] + after[size[1] - 5]
+        app.notify(f"Recording to {path}")
+        await pilot.pause(0.3)
+        assert path in "".join(line.strip(" ▌") for line in screen_text(app).splitlines()[-3:])  # whole, not broken
