@@ -199,3 +199,34 @@ async def test_a_message_takes_the_status_line_and_hides_no_panel(size):
         app.notify(f"Recording to {path}")
         await pilot.pause(0.3)
         assert path in "".join(line.strip(" ▌") for line in screen_text(app).splitlines()[-3:])  # whole, not broken
+
+
+async def test_the_confirm_dialog_breaks_a_url_after_a_separator_at_80_columns():
+    """At 80×24 the URL broke mid-word (`daily-diges` / `t`): it now breaks after a `/`, each word whole."""
+    from console.facade import ok
+    from screens.confirm import ConfirmScreen
+
+    url = "http://127.0.0.1:36777/api/pipelines/switches/daily-digest"
+    view = {"title": "Kill one Storytailor pipeline", "action": "pipelines.kill", "environment": "demo",
+            "production": False, "read_only": False, "service": "storytailor", "kind": "pipelines", "dangerous": True,
+            "summary": "", "rows": [["sends", f"PUT {url}\n{{\"enabled\": false}}", "step:http"],
+                                    ["runbook", "001#How to Disable Pipeline", ""]],
+            "target": "daily-digest", "runbook": "", "steps": []}
+    for size in ((80, 24), (60, 24)):
+        fake = FakeFacade(answers={"mitigation.prepare": ok(plan_id=1, confirm=view)})
+        app = OpsApp(fake, autorun=False)
+        async with app.run_test(size=size) as pilot:
+            app.push_screen(ConfirmScreen(view))
+            await pilot.pause()
+            text = screen_text(app)
+            rows = [line.strip(" █│▎▊").split("  ")[-1].strip() for line in text.splitlines()]
+            start = next(i for i, r in enumerate(rows) if r.startswith("http://"))
+            url_lines, shown = [], ""
+            for r in rows[start:]:
+                if not url.startswith(shown + r):
+                    break
+                url_lines.append(r)
+                shown += r
+            assert shown == url, (size, rows[start:start + 3])
+            assert len(url_lines) > 1 and all(r.endswith("/") for r in url_lines[:-1]), url_lines  # after a `/`
+            assert '{"enabled": false}' in text
