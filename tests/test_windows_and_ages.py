@@ -230,3 +230,37 @@ async def test_the_confirm_dialog_breaks_a_url_after_a_separator_at_80_columns()
             assert shown == url, (size, rows[start:start + 3])
             assert len(url_lines) > 1 and all(r.endswith("/") for r in url_lines[:-1]), url_lines  # after a `/`
             assert '{"enabled": false}' in text
+
+
+@pytest.mark.parametrize("size, order", [
+    ((80, 24), ["incident-table", "switch-table", "conversion", "debt", "rollout", "activity-table", "strip"]),
+    ((160, 48), ["conversion", "debt", "rollout", "activity-table", "incident-table", "switch-table", "strip"])])
+async def test_every_panel_is_reached_in_reading_order_and_shown(size, order):
+    """Issue 16 item 17: at 80×24 four panels were off-screen and Tab did not follow the reading order. Tab now walks
+    the panels as they read (stacked: top to bottom; wide: the left column, the right, the strip), each one scrolled
+    into view when focused; Shift+Tab walks back; the palette (every key) stays in the footer; the strip's figures
+    all show (two rows when narrow)."""
+    from console.clock import VirtualClock
+    from console.session import Session
+    from tests.conftest import advance_app
+
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False)
+    async with app.run_test(size=size) as pilot:
+        await advance_app(app, pilot, 10, step=5.0)
+        dash = app.screen
+        dash.query_one(f"#{order[-1]}").focus()
+        seen = []
+        for _ in order:
+            await pilot.press("tab")
+            await pilot.pause()
+            seen.append(dash._focused_id())
+            region = dash.query_one(f"#{seen[-1]}").region
+            assert region.height >= 3 and region.bottom <= size[1] - 2, (seen[-1], region)  # on screen, above the footer
+            assert "^p palette" in screen_text(app).splitlines()[-1]
+        assert seen == order
+        await pilot.press("shift+tab")
+        assert dash._focused_id() == order[-2]
+        strip = [line for line in screen_text(app).splitlines() if "5xx" in line or "failed exec" in line]
+        text = " ".join(strip)
+        for figure in ("ready", "5xx", "p95", "queue", "rate-limit", "cpu", "req ", "failed exec 3"):
+            assert figure in text, figure

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.containers import Horizontal
 
+from console.safe_text import markup_escape as escape
 from console.state import ConsoleState, ServiceState
 
 from . import fmt
@@ -35,7 +36,9 @@ class PipelineStrip(Panel):
         if ready is True:
             ready_txt = "[$success]● ready[/]"
         elif ready is False:
-            ready_txt = f"[$error]✖ not ready ({f.get('ready_reason') or '?'})[/]"
+            reason = f.get("ready_reason") or "?"
+            reason = reason if len(reason) <= 24 else reason[:23] + "…"  # in full on the detail screen
+            ready_txt = f"[$error]✖ not ready ({escape(reason)})[/]"
         failed = f.get("failed_executions")
         fill = fmt.filling
         return [
