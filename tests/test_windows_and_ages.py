@@ -264,3 +264,21 @@ async def test_every_panel_is_reached_in_reading_order_and_shown(size, order):
         text = " ".join(strip)
         for figure in ("ready", "5xx", "p95", "queue", "rate-limit", "cpu", "req ", "failed exec 3"):
             assert figure in text, figure
+
+
+async def test_the_normal_scenario_starts_calm():
+    """Issue 16 item 18: `normal` started with a yellow `◐ degraded` and a red "missing" for ~20 s. Pulse's degraded is
+    what the runbook expects (six deferred types), so it is shown neutral, from the first second to the last."""
+    from console.clock import VirtualClock
+    from console.session import Session
+    from tests.conftest import advance_app
+
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(12):
+            await advance_app(app, pilot, 5, step=1.0)
+            panel = app.screen.query_one("#conversion")
+            markup = [fig.text for fig in panel.lines]
+            assert "◐ degraded" in markup[0] and "(expected)" in markup[0], markup[0]
+            assert not any("$warning" in m or "$error" in m for m in markup), markup
+            assert "missing" not in screen_text(app).replace("expected missing", "")

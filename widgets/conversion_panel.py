@@ -29,10 +29,16 @@ class ConversionPanel(Panel):
         f = svc.figures
         if not f:
             return []
-        status = f"service {fmt.status(f.get('status_reported'))} · counters {fmt.filling(f, 'status_computed', fmt.status(f.get('status_computed')))}"
+        expected = not f.get("status_disagree") and (
+            f.get("degraded_expected") or (f.get("warming_up") and f.get("status_reported") == "degraded"))
+        # `degraded` that the runbook expects (the deferred types, or a service minutes old) is no warning: the
+        # normal scenario read as a fault from its first second (issue 16, item 18)
+        mark = (lambda s: "[dim]◐ degraded[/]" if s == "degraded" else fmt.status(s)) if expected else fmt.status
+        status = (f"service {mark(f.get('status_reported'))} · counters "
+                  f"{fmt.filling(f, 'status_computed', mark(f.get('status_computed')))}")
         if f.get("status_disagree"):
             status += " [$warning]≠ disagree[/]"
-        elif f.get("degraded_expected") or (f.get("warming_up") and f.get("status_reported") == "degraded"):
+        elif expected:
             status += " [dim](expected)[/]"
         types = f.get("types")
         if types is None:  # no health reading: unknown, never shown as missing
@@ -43,7 +49,8 @@ class ConversionPanel(Panel):
             missing = f.get("missing_unexpected") or []
             cover = f"types {seen}/{len(types)} seen · {deferred} deferred [dim](expected missing)[/]"
             if missing and f.get("warming_up"):  # just started: not seen *yet*, neutral
-                cover = f"types {seen}/{len(types)} seen · [dim]started < 5 min ago: waiting for {', '.join(missing)}[/]"
+                waiting = missing[0] if len(missing) == 1 else f"{len(missing)} frontend types"
+                cover = f"types {seen}/{len(types)} seen · [dim]started <5m ago, waiting for {waiting}[/]"
             elif missing:
                 cover = f"types {seen}/{len(types)} · [$error]▲ missing {', '.join(missing)}[/]"
         invalid = f.get("invalid") or {}
