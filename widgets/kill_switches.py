@@ -51,7 +51,7 @@ def switch_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
 
 COLUMNS = ["service", "switch", "state", "detail", "changed"]
 STATE_W, CHANGED_W = 5, 7  # `○ OFF`, the header `changed` (its values: 12d, 3h05m)
-CHROME = 2 + 2 + 2 * len(COLUMNS)  # border, scrollbar, each column's padding
+CHROME = 2 + 2 * len(COLUMNS)  # the scrollbar, each column's padding (the size is inside the border)
 
 
 def column_widths(rows: list[tuple[str, tuple]], width: int) -> list[int]:
