@@ -93,7 +93,7 @@ async def test_windows_still_filling_are_marked_and_then_are_not(watch_factory):
     strip = st.services["datapipe"].figures
     assert set(strip["filling"]) >= {"req_rate", "error_ratio_5m", "p95_5m"} and 55 <= strip["window_data_seconds"] <= 65
     text = await _text(st)
-    assert "req " in text and "/s…" in text and "… = window filling (1m of 5m)" in text
+    assert "req " in text and "/s…" in text and "… filling: 1m of 5m" in text
     counters_status = st.services["pulse"].figures
     assert "status_computed" in counters_status["filling"]
     st = await w.run_for(300)
@@ -103,7 +103,7 @@ async def test_windows_still_filling_are_marked_and_then_are_not(watch_factory):
     assert "fallback_rate_local" in tracker["filling"] and "steps_rate_5m" not in tracker["filling"]
     text = await _text(st)
     data_pipeline = next(line for line in text.splitlines() if "5xx" in line)
-    assert "…" not in data_pipeline and "… = window filling (6m of 1h)" in text
+    assert "…" not in data_pipeline and "… filling: 6m of 1h" in text
 
 
 async def test_a_stage_that_held_when_the_console_started_is_a_lower_bound():
@@ -121,14 +121,14 @@ async def test_a_stage_that_held_when_the_console_started_is_a_lower_bound():
     st = _shown({}, **{"path-tracker": later})
     st.ts = START + 150
     text = await _text(st)
-    assert "at stage ≥2m" in text and "≥ = held when the console started" in text
+    assert "at stage ≥2m" in text and "≥ held at start" in text
     ops["rollout"]["percent"] = 60
     changed = figures.compute(svc, "path-tracker", lambda e: [], START + 200)
     assert changed["stage_since"] == START + 200 and changed["stage_since_known"] is True
     st = _shown({}, **{"path-tracker": changed})
     st.ts = START + 330
     text = await _text(st)
-    assert "at stage 2m" in text and "≥ =" not in text
+    assert "at stage 2m" in text and "≥ held" not in text
 
 
 def _switch_state():

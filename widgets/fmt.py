@@ -111,4 +111,4 @@ def filling_note(f: dict, shown) -> str:
     fill = [w for k, w in (f.get("filling") or {}).items() if k in shown]
     if not fill:
         return ""
-    return f"… = window filling ({coarse_age(f.get('window_data_seconds'))} of {span(max(fill))})"
+    return f"… filling: {coarse_age(f.get('window_data_seconds'))} of {span(max(fill))}"

@@ -93,7 +93,7 @@ COLUMNS = ["id", "sev", "state", "incident", "target", "upd"]
 # Narrower than this (120 columns: the right half is ~58 wide), the severity goes under the id and the response
 # target under the state, so the title keeps room and the stakeholder-update column stays on screen.
 STACKED_COLUMNS = ["id/sev", "state/target", "incident", "upd"]
-STACKED_OTHER = 6 + STATE_WIDTH + UPDATE_WIDTH + 4 * 2 + 3
+STACKED_OTHER = 6 + max(STATE_WIDTH, TARGET_WIDTH) + UPDATE_WIDTH + 4 * 2 + 3
 WIDE_ENOUGH = OTHER_COLUMNS + 30  # one-line rows only where the title still gets 30 columns
 
 
@@ -157,7 +157,8 @@ class IncidentTable(Vertical):
 
     def show(self, state: ConsoleState) -> None:
         # the incident column takes the width the others leave: two incidents must be told apart at a glance
-        width = self.size.width or 78
+        # ids are INC-7, or INC- and six letters when incidents are shared: the id column is as wide as the longest
+        width = (self.size.width or 78) - max([0] + [len(i.id) - 6 for i in state.incidents])
         stacked = width < WIDE_ENOUGH
         self.table.set_columns(STACKED_COLUMNS if stacked else COLUMNS)
         rows = incident_rows(state, max(TITLE_WIDTH, width - OTHER_COLUMNS) if not stacked

@@ -73,4 +73,5 @@ class RolloutBar(Panel):
 
     def notes(self, f: dict, state: ConsoleState) -> list[str]:
         known = f.get("stage_since_known") or f.get("stage_since") is None
-        return super().notes(f, state) + ([] if known else ["≥ = held when the console started"])
+        # ≥: the stage already held when the console started (time at stage is a lower bound)
+        return super().notes(f, state) + ([] if known else ["≥ held at start"])
