@@ -282,3 +282,16 @@ async def test_the_normal_scenario_starts_calm():
             assert "◐ degraded" in markup[0] and "(expected)" in markup[0], markup[0]
             assert not any("$warning" in m or "$error" in m for m in markup), markup
             assert "missing" not in screen_text(app).replace("expected missing", "")
+
+
+async def test_the_stall_playbook_says_why_the_age_is_unknown_and_marks_a_filling_window():
+    from console.incidents.playbooks import Live, live_value
+
+    age = Live("last event age", figure="last_event_age", unit="duration")
+    rate = Live("events rate 5m", figure="rate_5m", unit="rate")
+    unknown = {"last_event_age": None, "last_event_age_why": "none in the 6m watched", "rate_5m": 0.0, "filling": {}}
+    assert live_value(age, unknown, lambda e: [], "pulse", {}) == "? (none in the 6m watched)"
+    counted = {"last_event_age": 400.0, "last_event_age_source": "counters", "rate_5m": 0.02,
+               "filling": {"rate_5m": 300}}
+    assert live_value(age, counted, lambda e: [], "pulse", {}) == "6m40s (from counters)"
+    assert live_value(rate, counted, lambda e: [], "pulse", {}) == "0.02/s (window filling: reads low)"
