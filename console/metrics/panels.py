@@ -183,7 +183,8 @@ class Figures:
         if not fn:
             return {}
         out = {**fn(svc, vals, now, marks), **marks}
-        have = None if window_since is None else max(0.0, now - window_since)
+        # past the longest window it makes no difference (and a replay's seek loads only that much back)
+        have = None if window_since is None else min(max(0.0, now - window_since), max(WINDOWS.values()))
         out["window_data_seconds"] = have
         out["filling"] = {} if have is None else {k: w for k, w in WINDOWS.items() if k in out and have < w}
         if out.get("status_computed") == "stale" and have is not None and have < WINDOWS["rate_5m"]:
