@@ -371,7 +371,8 @@ class Engine:
     def window_since(self, job: str) -> float | None:
         """When the samples the figures' windows read begin for `job`: its oldest `up` sample in the local store.
         None while a Prometheus server answers (its history is complete); before the first scrape, now (no data)."""
-        if self.backend is not None and self.state.backend is not None and self.state.backend.status in ("ok", "recorded"):
+        backend = self.state.backend
+        if self.backend is not None and backend is not None and backend.status in ("ok", "recorded"):
             return None
         firsts = [s.ts[0] for labels, s in self.store.series("up") if labels.get("job") == job and len(s.ts)]
         return min(firsts) / 1000 if firsts else self.state.ts

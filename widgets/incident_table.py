@@ -101,7 +101,8 @@ def _stack(top: Text, bottom: Text) -> Text:
     return Text.assemble(top, "\n", bottom)
 
 
-def incident_rows(state: ConsoleState, title_width: int = TITLE_WIDTH, stacked: bool = False) -> list[tuple[str, tuple]]:
+def incident_rows(state: ConsoleState, title_width: int = TITLE_WIDTH,
+                  stacked: bool = False) -> list[tuple[str, tuple]]:
     rows = []
     for inc in state.incidents:
         sev = Text(inc.severity, style=SEV.get(inc.severity, ""))

@@ -56,8 +56,8 @@ CHROME = 2 + 2 * len(COLUMNS)  # the scrollbar, each column's padding (the size 
 
 def column_widths(rows: list[tuple[str, tuple]], width: int) -> list[int]:
     """Widths that fit the panel: nothing scrolls sideways and every header is whole. Short of room, the detail
-    gives first (down to 8), then the switch name (to 16), the detail again (to its header), the switch (to 12), the service
-    (to 8); a cut cell ends in `…` (the full text is in the service's detail screen and matches `/`)."""
+    gives first (down to 8), then the switch name (to 16), the detail again (to its header), the switch (to 12),
+    the service (to 8); a cut cell ends in `…` (the full text is in the service's detail screen and matches `/`)."""
     def need(i: int, header: str) -> int:
         return max([len(header)] + [len(str(cells[i])) for _, cells in rows])
 

@@ -40,14 +40,18 @@ class PipelineStrip(Panel):
             reason = reason if len(reason) <= 24 else reason[:23] + "…"  # in full on the detail screen
             ready_txt = f"[$error]✖ not ready ({escape(reason)})[/]"
         failed = f.get("failed_executions")
-        fill = fmt.filling
+
+        def fig(label: str, key: str, threshold: str | None, text: str) -> str:
+            """`label value`, marked over its threshold and while its window fills."""
+            return fmt.filling(f, key, f"{label} {fmt.over(f.get(key), f.get(threshold) if threshold else None, text)}")
+
         return [
             ready_txt,
-            fill(f, "error_ratio_5m", f"5xx {fmt.over(f.get('error_ratio_5m'), f.get('error_ratio_threshold'), fmt.pct(f.get('error_ratio_5m'), 2))}"),
-            fill(f, "p95_5m", f"p95 {fmt.over(f.get('p95_5m'), f.get('p95_threshold'), fmt.seconds(f.get('p95_5m')))}"),
-            f"queue {fmt.over(f.get('queue_fill'), f.get('queue_threshold'), fmt.pct(f.get('queue_fill'), 0))}",
-            fill(f, "rate_limit_rate", f"rate-limit {fmt.over(f.get('rate_limit_rate'), f.get('rate_limit_threshold'), fmt.rate(f.get('rate_limit_rate')))}"),
-            fill(f, "cpu", f"cpu {fmt.over(f.get('cpu'), f.get('cpu_threshold'), fmt.pct(f.get('cpu'), 0))}"),
-            fill(f, "req_rate", f"req {fmt.rate(f.get('req_rate'))}"),
+            fig("5xx", "error_ratio_5m", "error_ratio_threshold", fmt.pct(f.get("error_ratio_5m"), 2)),
+            fig("p95", "p95_5m", "p95_threshold", fmt.seconds(f.get("p95_5m"))),
+            fig("queue", "queue_fill", "queue_threshold", fmt.pct(f.get("queue_fill"), 0)),
+            fig("rate-limit", "rate_limit_rate", "rate_limit_threshold", fmt.rate(f.get("rate_limit_rate"))),
+            fig("cpu", "cpu", "cpu_threshold", fmt.pct(f.get("cpu"), 0)),
+            fig("req", "req_rate", None, fmt.rate(f.get("req_rate"))),
             f"failed exec {fmt.num(len(failed)) if failed is not None else UNK}",
         ]

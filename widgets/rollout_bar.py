@@ -63,10 +63,10 @@ class RolloutBar(Panel):
         return [
             stage_bar(f.get("percent"), f.get("stages") or []) + f" · at stage {at_stage}" + enabled,
             meter(f.get("percent")) + f" · allow {fmt.num(f.get('allowlist'))} · deny {fmt.num(f.get('denylist'))}",
-            rate_line("fallback 1h  ", f.get("fallback_rate_reported"), f.get("fallback_rate_local"), f.get("fallback_threshold"),
-                      "fallback_rate_local"),
-            rate_line("gen-error 15m", f.get("generate_error_rate_reported"), f.get("generate_error_rate_local"), f.get("generate_error_threshold"),
-                      "generate_error_rate_local"),
+            rate_line("fallback 1h  ", f.get("fallback_rate_reported"), f.get("fallback_rate_local"),
+                      f.get("fallback_threshold"), "fallback_rate_local"),
+            rate_line("gen-error 15m", f.get("generate_error_rate_reported"), f.get("generate_error_rate_local"),
+                      f.get("generate_error_threshold"), "generate_error_rate_local"),
             f"failed alerts 1h {fmt.over(f.get('failed_alerts_1h'), 0, fmt.num(f.get('failed_alerts_1h')))}"
             f" · steps {fmt.filling(f, 'steps_rate_5m', fmt.rate(f.get('steps_rate_5m')))}",
         ]
