@@ -93,7 +93,7 @@ COLUMNS = ["id", "sev", "state", "incident", "target", "upd"]
 # Narrower than this (120 columns: the right half is ~58 wide), the severity goes under the id and the response
 # target under the state, so the title keeps room and the stakeholder-update column stays on screen.
 STACKED_COLUMNS = ["id/sev", "state/target", "incident", "upd"]
-STACKED_OTHER = 6 + max(STATE_WIDTH, TARGET_WIDTH) + UPDATE_WIDTH + 4 * 2 + 3
+STACKED_OTHER = 6 + max(STATE_WIDTH, TARGET_WIDTH) + UPDATE_WIDTH + 4 * 2 + 2  # + the scrollbar (size is inside the border)
 WIDE_ENOUGH = OTHER_COLUMNS + 30  # one-line rows only where the title still gets 30 columns
 
 
