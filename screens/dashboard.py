@@ -70,7 +70,8 @@ class Dashboard(Screen):
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 110, "-narrow")
-        self.query_one(Footer).compact = event.size.width < 110  # narrow: more keys fit before the edge
+        for footer in self.query(Footer):  # narrow: more keys fit before the edge
+            footer.compact = event.size.width < 110
 
     def remember(self, state: ConsoleState) -> None:
         """The newest state while another screen covers this one: drawn when it is shown again."""

@@ -145,7 +145,8 @@ def _ready(svc: ServiceState) -> bool | None:
 
 
 class Figures:
-    """Computes one service's figures each tick; remembers only when a rollout stage began."""
+    """Computes one service's figures each tick; remembers when a rollout stage began and when the events counter
+    last rose (snapshot / restore: a recording's keyframes keep both)."""
 
     def __init__(self, markers: dict[str, dict[str, float | None]] | None = None) -> None:
         # service → (percent, since, seen_change): seen_change False while `since` is only when the console first
