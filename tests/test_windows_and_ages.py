@@ -295,3 +295,17 @@ async def test_the_stall_playbook_says_why_the_age_is_unknown_and_marks_a_fillin
                "filling": {"rate_5m": 300}}
     assert live_value(age, counted, lambda e: [], "pulse", {}) == "6m40s (from counters)"
     assert live_value(rate, counted, lambda e: [], "pulse", {}) == "0.02/s (window filling: reads low)"
+
+
+async def test_a_stall_is_not_shown_as_missing_types():
+    """In a stall no type arrives: the panel says so once (the stall), not `▲ missing paywall_viewed, …` as if the
+    frontend had stopped emitting two types (the runbook's Emission Gap is types at 0 *while events flow*)."""
+    types = [{"type": t, "count": 0, "deferred": t not in ("paywall_viewed", "upgrade_clicked"), "seen": False}
+             for t in ("paywall_viewed", "upgrade_clicked", "trial_started")]
+    stall = {"status_reported": "stale", "status_computed": "stale", "types": types,
+             "missing_unexpected": ["paywall_viewed", "upgrade_clicked"], "warming_up": False}
+    text = await _text(_shown(stall))
+    assert "none arriving (a stall" in text and "▲ missing" not in text
+    gap = dict(stall, status_reported="degraded", status_computed="degraded",
+               types=[dict(types[0], seen=True, count=9)] + types[1:], missing_unexpected=["upgrade_clicked"])
+    assert "▲ missing upgrade_clicked" in await _text(_shown(gap))

@@ -48,7 +48,10 @@ class ConversionPanel(Panel):
             deferred = sum(1 for t in types if not t["seen"] and t["deferred"])
             missing = f.get("missing_unexpected") or []
             cover = f"types {seen}/{len(types)} seen · {deferred} deferred [dim](expected missing)[/]"
-            if missing and f.get("warming_up"):  # just started: not seen *yet*, neutral
+            stalled = "stale" in (f.get("status_reported"), f.get("status_computed"))
+            if missing and not seen and stalled:  # no event of any type: the stall, not an emission gap per type
+                cover = f"types {seen}/{len(types)} · [dim]none arriving (a stall: see the last event)[/]"
+            elif missing and f.get("warming_up"):  # just started: not seen *yet*, neutral
                 waiting = missing[0] if len(missing) == 1 else f"{len(missing)} frontend types"
                 cover = f"types {seen}/{len(types)} seen · [dim]started <5m ago, waiting for {waiting}[/]"
             elif missing:
