@@ -359,7 +359,7 @@ class Engine:
         q = self._safe_query(now)
         for s in self.cfg.services:
             svc = self.state.services[s.name]
-            svc.figures = self.figures.compute(svc, s.job or s.name, q, now)
+            svc.figures = self.figures.compute(svc, s.job or s.name, q, now, self.window_since(s.job or s.name))
         if self.backend is not None:
             self.backend.annotate(self.state, now)
         if now - self._trend_at >= TREND_STEP or now < self._trend_at:
@@ -367,6 +367,15 @@ class Engine:
             self.state.trends = self._trends(now)
         self.incidents.evaluate(self.state, now)
         return self.state
+
+    def window_since(self, job: str) -> float | None:
+        """When the samples the figures' windows read begin for `job`: its oldest `up` sample in the local store.
+        None while a Prometheus server answers (its history is complete); before the first scrape, now (no data)."""
+        backend = self.state.backend
+        if self.backend is not None and backend is not None and backend.status in ("ok", "recorded"):
+            return None
+        firsts = [s.ts[0] for labels, s in self.store.series("up") if labels.get("job") == job and len(s.ts)]
+        return min(firsts) / 1000 if firsts else self.state.ts
 
     def parts(self) -> dict[str, Memento]:
         """What the engine remembers beyond its windows, by the name a recording stores it under."""

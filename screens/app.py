@@ -25,6 +25,7 @@ from .incident_detail import IncidentDetail
 from .incident_dialog import incident_verb
 from .pick import PickScreen
 from .quit import QuitScreen
+from . import toasts
 from .visibility import painted
 
 
@@ -42,6 +43,7 @@ class StateChanged(Message):
 class OpsApp(App):
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True
+    CSS = toasts.CSS
 
     def __init__(self, session, *, autorun: bool = True, layout: str | None = None) -> None:
         super().__init__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.containers import Horizontal, Vertical
@@ -9,6 +10,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from widgets.bindings import install
+
+from .breakable import Breakable
 
 
 def plan_table(view: dict) -> Table:
@@ -34,14 +37,16 @@ def plan_table(view: dict) -> Table:
     return t
 
 
-def _sent(text: str, style: str) -> Text:
+def _sent(text: str, style: str):
     if style == "step:command":
         return Text.assemble(("$ ", "dim"), text.removeprefix("$ "))
     if style != "step:http":
         return Text(text)
     first, _, body = text.partition("\n")
     method, _, url = first.partition(" ")
-    return Text.assemble((method, "bold"), " ", url, (("\n" + body) if body else "", "italic"))
+    # the URL wraps after its separators (/ ? & =), never mid-word (issue 16: `daily-diges` / `t` at 80 columns)
+    parts = [Text(method, style="bold"), Breakable(url)] + ([Text(body, style="italic")] if body else [])
+    return Group(*parts)
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -27,8 +27,10 @@ from .visibility import showing
 
 from .replay_goto import GotoScreen
 
-# Focus targets in Tab / up-down order.
-ORDER = ["conversion", "debt", "rollout", "activity-table", "strip", "incident-table", "switch-table"]
+# Focus targets in reading order (Tab, Shift+Tab): wide, the left column, then the right, then the strip across the
+# bottom; narrow (one column, incidents first), top to bottom as stacked.
+ORDER = ["conversion", "debt", "rollout", "activity-table", "incident-table", "switch-table", "strip"]
+NARROW_ORDER = ["incident-table", "switch-table", "conversion", "debt", "rollout", "activity-table", "strip"]
 
 
 class Dashboard(Screen):
@@ -68,6 +70,8 @@ class Dashboard(Screen):
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 110, "-narrow")
+        for footer in self.query(Footer):  # narrow: more keys fit before the edge
+            footer.compact = event.size.width < 110
 
     def remember(self, state: ConsoleState) -> None:
         """The newest state while another screen covers this one: drawn when it is shown again."""
@@ -99,11 +103,46 @@ class Dashboard(Screen):
             w = w.parent
         return w.id if w is not None else None
 
+    def reading_order(self) -> list[str]:
+        return NARROW_ORDER if self.has_class("-narrow") else ORDER
+
+    def _step(self, by: int) -> None:
+        order = self.reading_order()
+        cur = self._focused_id()
+        n = order.index(cur) + by if cur in order else (0 if by > 0 else -1)
+        self.query_one(f"#{order[n % len(order)]}").focus()  # focusing scrolls a stacked panel into view
+
+    def focus_next(self, selector="*"):
+        """Tab: the next panel in reading order (the DOM's order is not: incidents come first for narrow screens)."""
+        self._step(1)
+        return self.focused
+
+    def focus_previous(self, selector="*"):
+        self._step(-1)
+        return self.focused
+
+    def _below(self, cur: str, direction: str) -> str | None:
+        """The panel right below (or above) the focused one, in the same column, as the eye goes."""
+        here = self.query_one(f"#{cur}").region
+        down = direction == "down"
+        near = []
+        for i in ORDER:
+            r = self.query_one(f"#{i}").region
+            overlaps = r.x < here.right and here.x < r.right
+            if i != cur and overlaps and (r.y >= here.bottom if down else r.bottom <= here.y):
+                near.append((abs(r.y - here.bottom) if down else abs(here.y - r.bottom), r.x, i))
+        return min(near)[2] if near else None
+
     def action_move(self, direction: str) -> None:
         cur = self._focused_id() or "conversion"
         if direction in ("up", "down"):
-            n = ORDER.index(cur) + (1 if direction == "down" else -1)
-            target = ORDER[n % len(ORDER)]
+            if self.has_class("-narrow"):  # one column: below is next in reading order
+                self._step(1 if direction == "down" else -1)
+                return
+            target = self._below(cur, direction)
+            if target is None:  # the bottom (or top) edge: round to the other end of the reading order
+                order = self.reading_order()
+                target = order[0] if direction == "down" else order[-1]
         else:
             # the panel across whose rows are nearest to the middle of the focused one, as the eye goes
             here = self.query_one(f"#{cur}").region

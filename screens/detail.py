@@ -43,6 +43,29 @@ def _fmt_value(v, name: str = "", now: float | None = None) -> str:
     return str(v)
 
 
+# bookkeeping beside the figures (console/metrics/panels.py): shown as marks on the figures they qualify
+QUALIFIERS = frozenset({"filling", "window_data_seconds", "last_event_age_why", "last_event_age_source",
+                        "stage_since_known"})
+
+
+def figure_line(name: str, value, figures: dict, now: float) -> Text:
+    """One figure of the detail box, with what qualifies it: a window still filling, where an age comes from, why
+    a value is unknown, a stage that began before the console saw it."""
+    text = _fmt_value(value, name, now)
+    if name.endswith("_age") and isinstance(value, (int, float)):
+        text = f"{age(value)}"
+    if name == "stage_since" and value is not None and not figures.get("stage_since_known"):
+        text = f"before {hms(value)} UTC (the stage held when the console started; at least {age(now - value)})"
+    if value is None and figures.get(f"{name}_why"):
+        text += f" ({figures[f'{name}_why']})"
+    if figures.get(f"{name}_source") == "counters":
+        text += " (from the counters: the service does not report it)"
+    if name in (figures.get("filling") or {}):
+        have, span = figures.get("window_data_seconds") or 0, figures["filling"][name]
+        text += f" … window filling ({age(have)} of {age(span)}: reads low until full)"
+    return Text.assemble((name.replace("_", " "), "bold"), " ", text)
+
+
 class ServiceDetail(Screen):
     SCOPES = ("detail",)
     DEFAULT_CSS = """
@@ -97,8 +120,8 @@ class ServiceDetail(Screen):
         if svc is None:
             return
         self.query_one(HeaderBar).show(state)
-        figs = Text("\n").join(Text.assemble((k.replace("_", " "), "bold"), " ", _fmt_value(v, k, state.ts))
-                                for k, v in svc.figures.items())
+        figs = Text("\n").join(figure_line(k, v, svc.figures, state.ts)
+                                for k, v in svc.figures.items() if k not in QUALIFIERS)
         self.query_one("#detail-figures", Static).update(figs if svc.figures else "[dim]waiting…[/]")
         eps = []
         for k, ep in svc.endpoints.items():

@@ -46,3 +46,4 @@ class HelpScreen(ModalScreen):
 
     def on_mount(self) -> None:
         install(self, "help")
+        self.query_one(VerticalScroll).focus()  # ↑ ↓ PgUp PgDn Home End scroll the list at once

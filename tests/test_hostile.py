@@ -252,7 +252,7 @@ async def test_hostile_text_in_every_field_reaches_the_screen_as_text():
             faults.set(kind, "markup")  # every string of every endpoint: names, errors, texts, labels
         await advance_app(app, pilot, 30, step=5.0)
         text = screen_text(app)
-        assert "storytailor  [@click=app.quit]Q[/] [bold red]x[/]…[/] redlink [link=x" in text  # a switch's name
+        assert "storytailor  [@click=app.quit]Q[/] [bold red]" in text  # a switch's name (cut to its column with …)
         assert "mode is '[@click=app.quit]Q[/] [bold red]x[/]" in text  # converge's error quotes it
         assert "pwned" not in text and "evil.test" not in text  # the title and the link went with their escapes
         assert_inert(app)

@@ -111,6 +111,11 @@ def _as_then(doc: dict) -> dict:
     later = {f for kind in MARKERS.values() for f in kind} - {"bucket_limit", "fallback_threshold",
                                                                  "generate_error_threshold"}
     later.add("warming_up")  # issue 16: a service minutes after its start is warming up, not missing types
+    # issue 16: why an age is unknown or where it comes from, windows still filling, a stage's start not seen
+    later |= {"last_event_age_source", "last_event_age_why", "stage_since_known", "window_data_seconds", "filling"}
+    for svc in doc["services"].values():
+        if svc["figures"].get("last_event_age_source") == "counters":
+            svc["figures"]["last_event_age"] = None  # then: only the service's own figure, unknown here
     for svc in doc["services"].values():
         svc["figures"] = {k: v for k, v in svc["figures"].items() if k not in later}
     for rule in doc["rules"]:

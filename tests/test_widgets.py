@@ -125,7 +125,8 @@ async def test_service_detail_reads_as_the_dashboard_does():
     around a flat line; the service's mitigation keys in the footer."""
     from tests.fake_facade import START
 
-    st = state(**{"path-tracker": {"enabled": True, "stage_since": START - 600, "fallback_rate_local": 0.087}})
+    st = state(**{"path-tracker": {"enabled": True, "stage_since": START - 600, "stage_since_known": True,
+                                  "fallback_rate_local": 0.087}})
     fake = FakeFacade(st)
     fake.points = [(START - 120, 35.0), (START - 60, 35.0)]
     app = OpsApp(fake, autorun=False)

@@ -91,3 +91,24 @@ def recent_age(seconds) -> str:
     if seconds < 60:
         return f"{int(seconds) // 10 * 10}s"
     return coarse_age(seconds)
+
+
+def filling(f: dict, key: str, text: str) -> str:
+    """A figure whose window is not full yet (just started, or back to local scraping): dimmed with a trailing …,
+    as the debt trend says "collecting…" — it reads low until the window holds its whole span."""
+    return f"[dim]{text}…[/]" if key in (f.get("filling") or {}) else text
+
+
+def span(seconds: float) -> str:
+    """A window's span as PromQL writes it: 1m, 5m, 15m, 1h."""
+    s = int(seconds)
+    return f"{s // 3600}h" if s % 3600 == 0 else f"{s // 60}m" if s % 60 == 0 else f"{s}s"
+
+
+def filling_note(f: dict, shown) -> str:
+    """The panel's legend for `filling`, over the figures it shows: how much data the windows hold, against the
+    longest of those still filling ("" when none is)."""
+    fill = [w for k, w in (f.get("filling") or {}).items() if k in shown]
+    if not fill:
+        return ""
+    return f"… filling: {coarse_age(f.get('window_data_seconds'))} of {span(max(fill))}"

@@ -99,21 +99,39 @@ def name_cell(title: str, labels: dict[str, str], width: int, style: str = "", b
     return Text(fit(title, width) + (f"\n{fit(told, width)}" if told else ""), style=style)
 
 
-def incident_rows(state: ConsoleState, title_width: int = TITLE_WIDTH) -> list[tuple[str, tuple]]:
+COLUMNS = ["id", "sev", "state", "incident", "target", "upd"]
+# Narrower than this (120 columns: the right half is ~58 wide), the severity goes under the id and the response
+# target under the state, so the title keeps room and the stakeholder-update column stays on screen.
+STACKED_COLUMNS = ["id/sev", "state/target", "incident", "upd"]
+STACKED_OTHER = 6 + max(STATE_WIDTH, TARGET_WIDTH) + UPDATE_WIDTH + 4 * 2 + 2  # + the scrollbar (size is inside the border)
+WIDE_ENOUGH = OTHER_COLUMNS + 30  # one-line rows only where the title still gets 30 columns
+
+
+def _stack(top: Text, bottom: Text) -> Text:
+    return Text.assemble(top, "\n", bottom)
+
+
+def incident_rows(state: ConsoleState, title_width: int = TITLE_WIDTH,
+                  stacked: bool = False) -> list[tuple[str, tuple]]:
     rows = []
     for inc in state.incidents:
-        rows.append((inc.id, (inc.id, Text(inc.severity, style=SEV.get(inc.severity, "")), state_cell(inc),
-                              name_cell(inc.title, inc.labels, title_width, by=owner(inc)), timer_cell(inc, state.ts),
-                              update_cell(inc, state.ts))))
+        sev = Text(inc.severity, style=SEV.get(inc.severity, ""))
+        name, st, timer, upd = (name_cell(inc.title, inc.labels, title_width, by=owner(inc)), state_cell(inc),
+                                timer_cell(inc, state.ts), update_cell(inc, state.ts))
+        cells = (_stack(Text(inc.id), sev), _stack(st, timer), name, upd) if stacked else \
+            (inc.id, sev, st, name, timer, upd)
+        rows.append((inc.id, cells))
     opened = {i.key for i in state.incidents if i.is_open}
     for r in state.active():
         if r.state == "pending" and r.key not in opened:  # not an incident yet: shown so nobody is surprised
             since = r.active_since
             name = f"{r.name} on {r.service or 'unassigned'}"  # unassigned: a rule-file alert of no configured service
-            rows.append((f"rule:{r.key}", ("", Text(r.severity, style="dim"), _cell("◌ pending", STATE_WIDTH, "dim yellow"),
-                                           name_cell(name, r.labels, title_width, "dim"),
-                                           _cell(f"for {coarse_age(state.ts - since)}" if since else "", TARGET_WIDTH),
-                                           _cell("", UPDATE_WIDTH))))
+            sev, st = Text(r.severity, style="dim"), _cell("◌ pending", STATE_WIDTH, "dim yellow")
+            held = _cell(f"for {coarse_age(state.ts - since)}" if since else "", TARGET_WIDTH)
+            title = name_cell(name, r.labels, title_width, "dim")
+            cells = (_stack(Text(""), sev), _stack(st, held), title, _cell("", UPDATE_WIDTH)) if stacked else \
+                ("", sev, st, title, held, _cell("", UPDATE_WIDTH))
+            rows.append((f"rule:{r.key}", cells))
     return rows
 
 
@@ -142,7 +160,7 @@ class IncidentTable(Vertical):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.border_title = "Active incidents"
-        self.table = _Table(["id", "sev", "state", "incident", "target", "upd"], id="incident-table")
+        self.table = _Table(COLUMNS, id="incident-table")
         self._services: dict[str, str] = {}
 
     def compose(self):
@@ -150,8 +168,12 @@ class IncidentTable(Vertical):
 
     def show(self, state: ConsoleState) -> None:
         # the incident column takes the width the others leave: two incidents must be told apart at a glance
-        width = self.size.width or 78
-        rows = incident_rows(state, max(TITLE_WIDTH, width - OTHER_COLUMNS))
+        # ids are INC-7, or INC- and six letters when incidents are shared: the id column is as wide as the longest
+        width = (self.size.width or 78) - max([0] + [len(i.id) - 6 for i in state.incidents])
+        stacked = width < WIDE_ENOUGH
+        self.table.set_columns(STACKED_COLUMNS if stacked else COLUMNS)
+        rows = incident_rows(state, max(TITLE_WIDTH, width - OTHER_COLUMNS) if not stacked
+                             else max(12, width - STACKED_OTHER), stacked)
         self.table.sync(rows)
         self._services = {i.id: i.service for i in state.incidents}
         self._services.update({f"rule:{r.key}": r.service for r in state.active()})

@@ -15,6 +15,7 @@ class KeyedTable(DataTable):
     def __init__(self, columns: list[str], **kw) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
         self._columns = columns
+        self._widths: list[int | None] = [None] * len(columns)  # None: as wide as the content
         self._cells: dict[str, tuple] = {}
         self._order: list[str] = []
         self._rows: list[tuple[str, tuple]] = []  # the last rows given, before the filter
@@ -23,6 +24,17 @@ class KeyedTable(DataTable):
     def on_mount(self) -> None:
         for c in self._columns:
             self.add_column(c, key=c)
+
+    def set_columns(self, columns: list[str], widths: list[int | None] | None = None) -> None:
+        """Other columns or widths (a narrower layout, a resize): the rows are rebuilt at the next `sync`."""
+        widths = widths or [None] * len(columns)
+        if (columns, widths) == (self._columns, self._widths):
+            return
+        self.clear(columns=True)
+        self._columns, self._widths = columns, widths
+        for c, w in zip(columns, widths):
+            self.add_column(c, key=c, width=w)
+        self._order, self._cells = [], {}
 
     def set_filter(self, text: str) -> None:
         self.filter = text.strip()

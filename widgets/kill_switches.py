@@ -49,6 +49,37 @@ def switch_rows(state: ConsoleState) -> list[tuple[str, tuple]]:
     return rows
 
 
+COLUMNS = ["service", "switch", "state", "detail", "changed"]
+STATE_W, CHANGED_W = 5, 7  # `○ OFF`, the header `changed` (its values: 12d, 3h05m)
+CHROME = 2 + 2 * len(COLUMNS)  # the scrollbar, each column's padding (the size is inside the border)
+
+
+def column_widths(rows: list[tuple[str, tuple]], width: int) -> list[int]:
+    """Widths that fit the panel: nothing scrolls sideways and every header is whole. Short of room, the detail
+    gives first (down to 8), then the switch name (to 16), the detail again (to its header), the switch (to 12),
+    the service (to 8); a cut cell ends in `…` (the full text is in the service's detail screen and matches `/`)."""
+    def need(i: int, header: str) -> int:
+        return max([len(header)] + [len(str(cells[i])) for _, cells in rows])
+
+    room = max(0, width - CHROME - STATE_W - CHANGED_W)
+    w = {"service": min(12, need(0, "service")), "switch": need(1, "switch"), "detail": need(3, "detail")}
+    over = w["service"] + w["switch"] + w["detail"] - room
+    for col, floor in (("detail", 8), ("switch", 16), ("detail", 6), ("switch", 12), ("service", 8), ("switch", 6)):
+        if over <= 0:
+            break
+        cut = min(over, max(0, w[col] - floor))
+        w[col] -= cut
+        over -= cut
+    if over < 0:
+        w["detail"] -= over  # room to spare: the detail takes it
+    return [w["service"], w["switch"], STATE_W, w["detail"], CHANGED_W]
+
+
+def _cut(text: str) -> Text:
+    """A cell that ends in … when its column is narrower (never wraps to a second line)."""
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
 class KillSwitches(Vertical, can_focus=False):
     DEFAULT_CSS = """
     KillSwitches { border: round $panel-lighten-2; height: 1fr; }
@@ -58,7 +89,7 @@ class KillSwitches(Vertical, can_focus=False):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.border_title = "Kill switches"
-        self.table = KeyedTable(["service", "switch", "state", "detail", "changed"], id="switch-table")
+        self.table = KeyedTable(COLUMNS, id="switch-table")
 
     def compose(self):
         yield self.table
@@ -68,7 +99,9 @@ class KillSwitches(Vertical, can_focus=False):
 
     def show(self, state: ConsoleState) -> None:
         rows = switch_rows(state)
-        self.table.sync(rows)
+        if self.size.width:
+            self.table.set_columns(COLUMNS, column_widths(rows, self.size.width))
+        self.table.sync([(key, tuple(_cut(c) if isinstance(c, str) else c for c in cells)) for key, cells in rows])
         off = sum(1 for _, cells in rows if cells[2] is OFF)
         set_subtitle(self, f"{len(rows)} switches, {off} off" if rows else "waiting…")
 

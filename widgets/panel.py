@@ -9,6 +9,7 @@ from console.state import ConsoleState, ServiceState
 
 from .bindings import install
 from .figure import Figure, set_subtitle
+from . import fmt
 from .fmt import age
 
 
@@ -26,6 +27,7 @@ class Panel(Vertical, can_focus=True):
 
     LINES = 8
     KEYS: str | None = None  # the registry scope of this panel's keys
+    WINDOWED: frozenset[str] = frozenset()  # the windowed figures it shows (marked while their window fills)
 
     def __init__(self, service: str | None, title: str, **kw) -> None:
         super().__init__(**kw)
@@ -73,7 +75,11 @@ class Panel(Vertical, can_focus=True):
             self.status_line.set("[dim]waiting for first poll…[/]")
         else:
             self.status_line.set("")
-            set_subtitle(self, "")
+            set_subtitle(self, " · ".join(n for n in self.notes(svc.figures or {}, state) if n))
+
+    def notes(self, f: dict, state: ConsoleState) -> list[str]:
+        """The subtitle's legend for marks on this panel's figures (none when nothing is marked)."""
+        return [fmt.filling_note(f, self.WINDOWED)]
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         raise NotImplementedError

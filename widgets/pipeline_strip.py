@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.containers import Horizontal
 
+from console.safe_text import markup_escape as escape
 from console.state import ConsoleState, ServiceState
 
 from . import fmt
@@ -15,6 +16,7 @@ class PipelineStrip(Panel):
     """One line of small figures, each repainted alone when its text changes."""
 
     LINES = 8
+    WINDOWED = frozenset({"error_ratio_5m", "p95_5m", "rate_limit_rate", "cpu", "req_rate"})
     DEFAULT_CSS = """
     PipelineStrip > .row { height: 1; }
     PipelineStrip > .row > Figure { width: auto; padding-right: 2; }
@@ -34,15 +36,22 @@ class PipelineStrip(Panel):
         if ready is True:
             ready_txt = "[$success]● ready[/]"
         elif ready is False:
-            ready_txt = f"[$error]✖ not ready ({f.get('ready_reason') or '?'})[/]"
+            reason = f.get("ready_reason") or "?"
+            reason = reason if len(reason) <= 24 else reason[:23] + "…"  # in full on the detail screen
+            ready_txt = f"[$error]✖ not ready ({escape(reason)})[/]"
         failed = f.get("failed_executions")
+
+        def fig(label: str, key: str, threshold: str | None, text: str) -> str:
+            """`label value`, marked over its threshold and while its window fills."""
+            return fmt.filling(f, key, f"{label} {fmt.over(f.get(key), f.get(threshold) if threshold else None, text)}")
+
         return [
             ready_txt,
-            f"5xx {fmt.over(f.get('error_ratio_5m'), f.get('error_ratio_threshold'), fmt.pct(f.get('error_ratio_5m'), 2))}",
-            f"p95 {fmt.over(f.get('p95_5m'), f.get('p95_threshold'), fmt.seconds(f.get('p95_5m')))}",
-            f"queue {fmt.over(f.get('queue_fill'), f.get('queue_threshold'), fmt.pct(f.get('queue_fill'), 0))}",
-            f"rate-limit {fmt.over(f.get('rate_limit_rate'), f.get('rate_limit_threshold'), fmt.rate(f.get('rate_limit_rate')))}",
-            f"cpu {fmt.over(f.get('cpu'), f.get('cpu_threshold'), fmt.pct(f.get('cpu'), 0))}",
-            f"req {fmt.rate(f.get('req_rate'))}",
+            fig("5xx", "error_ratio_5m", "error_ratio_threshold", fmt.pct(f.get("error_ratio_5m"), 2)),
+            fig("p95", "p95_5m", "p95_threshold", fmt.seconds(f.get("p95_5m"))),
+            fig("queue", "queue_fill", "queue_threshold", fmt.pct(f.get("queue_fill"), 0)),
+            fig("rate-limit", "rate_limit_rate", "rate_limit_threshold", fmt.rate(f.get("rate_limit_rate"))),
+            fig("cpu", "cpu", "cpu_threshold", fmt.pct(f.get("cpu"), 0)),
+            fig("req", "req_rate", None, fmt.rate(f.get("req_rate"))),
             f"failed exec {fmt.num(len(failed)) if failed is not None else UNK}",
         ]

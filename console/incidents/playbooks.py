@@ -98,7 +98,13 @@ def live_value(lv: Live, figures: dict, query: Callable[[str], list], job: str,
                action_results: dict[str, tuple[float, str]]) -> str:
     """The current value a step asks about, formatted; never raises."""
     if lv.figure:
-        return fmt(figures.get(lv.figure), lv.unit)
+        value, why = figures.get(lv.figure), figures.get(f"{lv.figure}_why")
+        text = fmt(value, lv.unit)
+        if text == "?" and why:  # unknown, and the panel figures say why
+            return f"? ({why})"
+        if lv.figure in (figures.get("filling") or {}):
+            return f"{text} (window filling: reads low)"
+        return f"{text} (from counters)" if figures.get(f"{lv.figure}_source") == "counters" else text
     if lv.action:
         done = action_results.get(lv.action)
         return f"{done[1]}" if done else f"not run ({lv.action})"

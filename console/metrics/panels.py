@@ -22,6 +22,7 @@ EXPRS: dict[str, dict[str, str]] = {
         "rate_1m": 'sum(rate(pulse_conversion_events_total{job="$job"}[1m]))',
         "rate_5m": 'sum(rate(pulse_conversion_events_total{job="$job"}[5m]))',
         "increase_5m": 'sum(increase(pulse_conversion_events_total{job="$job"}[5m]))',
+        "events_total": 'sum(pulse_conversion_events_total{job="$job"})',
         "types_seen": 'count(sum by (type) (pulse_conversion_events_total{job="$job"}) > 0)',
         "invalid": 'sum by (reason) (pulse_conversion_events_invalid_total{job="$job"})',
         "dropped_5m": 'sum(increase(pulse_conversion_events_invalid_total{job="$job", reason="cardinality_exceeded"}[5m]))',
@@ -91,6 +92,18 @@ def exprs_for(kind: str, job: str) -> list[str]:
 
 WARMUP = 300.0  # seconds after a service's start during which types not seen yet are expected
 
+# The window each windowed figure reads, in seconds: right after start (or a fallback to local scraping) the
+# console holds less data than that, and a rate over it reads low — the figure is marked "filling".
+WINDOWS: dict[str, float] = {
+    "rate_1m": 60, "rate_5m": 300, "dropped_5m": 300, "status_computed": 300,
+    "sent_1h": 3600, "failure_rate_1h": 3600, "unsubscribe_rate_1h": 3600, "sla_violations_1h": 3600,
+    "lambda_errors_1h": 3600, "vetoes_1h": 3600,
+    "intents_rate_5m": 300,
+    "fallback_rate_local": 3600, "generate_error_rate_local": 900, "steps_rate_5m": 300,
+    "error_ratio_5m": 300, "p95_5m": 300, "rate_limit_rate": 300, "cpu": 300, "req_rate": 300,
+    "auth_fail_rate": 300,
+}
+
 
 def panel_exprs(kind: str, job: str) -> list[str]:
     """The expressions a service's panel evaluates every tick (its plots only when shown)."""
@@ -118,34 +131,80 @@ def recommended_intake(score: float | None, pending_reviews: float | None, yello
     return "open"
 
 
+def coarse(seconds: float) -> str:
+    """A duration to the minute, for reasons shown in words (<1m, 4m, 2h05m)."""
+    s = int(seconds)
+    if s < 60:
+        return "<1m"
+    return f"{s // 60}m" if s < 3600 else f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
 def _ready(svc: ServiceState) -> bool | None:
     status = svc.data("ready").get("status")
     return None if status is None else status == "ready"
 
 
 class Figures:
-    """Computes one service's figures each tick; remembers only when a rollout stage began."""
+    """Computes one service's figures each tick; remembers when a rollout stage began and when the events counter
+    last rose (snapshot / restore: a recording's keyframes keep both)."""
 
     def __init__(self, markers: dict[str, dict[str, float | None]] | None = None) -> None:
-        self._stage_seen: dict[str, tuple[float, float]] = {}  # service → (percent, since)
+        # service → (percent, since, seen_change): seen_change False while `since` is only when the console first
+        # saw that stage (the stage began earlier, unknown when)
+        self._stage_seen: dict[str, tuple[float, float, bool]] = {}
+        # service → (events total, when it last increased or None, when the console began watching it)
+        self._events: dict[str, tuple[float, float | None, float]] = {}
         self.markers = markers or {}  # service → the thresholds its panel marks, from the loaded rules
 
     def reset(self) -> None:
         self._stage_seen.clear()
+        self._events.clear()
 
     def snapshot(self) -> dict[str, Any]:
-        """When each service's rollout stage began: {"stages": {service: [percent, since]}}."""
-        return {"v": SNAPSHOT_VERSION, "stages": {name: [p, since] for name, (p, since) in self._stage_seen.items()}}
+        """When each service's rollout stage began: {"stages": {service: [percent, since, seen_change]}}, and
+        when its events counter last increased: {"events": {service: [total, last_increase, watching_since]}}."""
+        return {"v": SNAPSHOT_VERSION,
+                "stages": {name: list(seen) for name, seen in self._stage_seen.items()},
+                "events": {name: list(ev) for name, ev in self._events.items()}}
 
     def restore(self, data: dict[str, Any]) -> None:
         check_version(data, "panel figures")
-        self._stage_seen = {name: (p, since) for name, (p, since) in data["stages"].items()}
+        # recordings made before seen_change / events were kept: a stage's start unknown, no increase seen
+        self._stage_seen = {name: (v[0], v[1], bool(v[2]) if len(v) > 2 else False)
+                            for name, v in data["stages"].items()}
+        self._events = {name: (v[0], v[1], v[2]) for name, v in (data.get("events") or {}).items()}
 
-    def compute(self, svc: ServiceState, job: str, query: Query, now: float) -> dict[str, Any]:
+    def compute(self, svc: ServiceState, job: str, query: Query, now: float,
+                window_since: float | None = None) -> dict[str, Any]:
+        """The panel's figures; `window_since` is when the data the windows read begins (None: complete, e.g. a
+        Prometheus server's history) — a figure whose window reaches before it is listed in "filling"."""
         vals = {k: query(e.replace("$job", job)) for k, e in EXPRS.get(svc.kind, {}).items()}
         fn = getattr(self, f"_{svc.kind}", None)
         marks = self.markers.get(svc.name, {})
-        return {**fn(svc, vals, now, marks), **marks} if fn else {}
+        if not fn:
+            return {}
+        out = {**fn(svc, vals, now, marks), **marks}
+        # past the longest window it makes no difference (and a replay's seek loads only that much back)
+        have = None if window_since is None else min(max(0.0, now - window_since), max(WINDOWS.values()))
+        out["window_data_seconds"] = have
+        out["filling"] = {} if have is None else {k: w for k, w in WINDOWS.items() if k in out and have < w}
+        if out.get("status_computed") == "stale" and have is not None and have < WINDOWS["rate_5m"]:
+            # "stale" is no event for 5 minutes: with less data than that, the counters cannot say it yet
+            out["status_computed"], out["status_disagree"] = None, False
+        return out
+
+    def _last_event(self, name: str, total: float | None, now: float) -> tuple[float | None, str | None]:
+        """Seconds since the events counter last increased (None until an increase is seen), and why it is unknown."""
+        prev = self._events.get(name)
+        if total is None:
+            return None, "no counter reading"
+        last_total, last_inc, since = prev if prev is not None else (total, None, now)
+        if total > last_total or (total < last_total and total > 0):  # a drop is a restart: events since it
+            last_inc = now
+        self._events[name] = (total, last_inc, since)
+        if last_inc is None:
+            return None, f"none in the {coarse(now - since)} watched"
+        return now - last_inc, None
 
     @staticmethod
     def _one(result: list[tuple[dict, float]]) -> float | None:
@@ -167,6 +226,8 @@ class Figures:
             for t in KNOWN_TYPES]
         increase_5m = self._one(vals["increase_5m"])
         seen_local = self._one(vals["types_seen"]) or 0
+        counted_age, unknown_why = self._last_event(svc.name, self._one(vals["events_total"]), now)
+        reported_age = health.get("last_event_age_seconds")
         computed = None
         if increase_5m is not None:
             if increase_5m == 0:
@@ -189,7 +250,11 @@ class Figures:
             "status_computed": computed,
             "status_disagree": bool(reported and computed and reported != computed),
             "degraded_expected": reported == "degraded" and not missing_unexpected,
-            "last_event_age": health.get("last_event_age_seconds"),
+            # the service's own figure; else the time since the events counter last rose (to a scrape)
+            "last_event_age": reported_age if reported_age is not None else counted_age,
+            "last_event_age_source": "service" if reported_age is not None else "counters" if counted_age is not None
+            else None,
+            "last_event_age_why": None if reported_age is not None or counted_age is not None else unknown_why,
             "rate_1m": self._one(vals["rate_1m"]),
             "rate_5m": self._one(vals["rate_5m"]),
             "coverage": health.get("coverage"),
@@ -249,17 +314,19 @@ class Figures:
         ops = svc.data("ops")
         rollout = ops.get("rollout") or {}
         percent = rollout.get("percent")
-        since = None
+        since, since_known = None, False
         if percent is not None:
             prev = self._stage_seen.get(svc.name)
             if prev is None or prev[0] != percent:
-                self._stage_seen[svc.name] = (percent, now)
-            since = self._stage_seen[svc.name][1]
+                # a change seen is when the stage began; the first reading only says it holds from then on
+                self._stage_seen[svc.name] = (percent, now, prev is not None)
+            _, since, since_known = self._stage_seen[svc.name]
         return {
             "enabled": ops.get("enabled"),
             "percent": percent,
             "stages": list(ROLLOUT_STAGES),
             "stage_since": since,
+            "stage_since_known": since_known,  # False: the stage began before the console saw it (at least this long)
             "allowlist": len(rollout.get("allowlist") or []) if rollout.get("allowlist") is not None else None,
             "denylist": len(rollout.get("denylist") or []) if rollout.get("denylist") is not None else None,
             "fallback_rate_reported": ops.get("fallbackRate1h"),
