@@ -70,7 +70,7 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def phase(cfg, ticks: int, warmup: int, sims: list[int]) -> dict:
+async def phase(cfg, ticks: int, warmup: int, sims: list[int], profile: str | None = None) -> dict:
     engine = Engine(cfg, WallClock(), mode="live", persist_incidents=False)
     await engine.start()
     dog = Watchdog()
@@ -81,6 +81,10 @@ async def phase(cfg, ticks: int, warmup: int, sims: list[int]) -> dict:
             if k == warmup:
                 task = asyncio.create_task(dog.run())
                 s0, t0 = cpu_seconds(sims), time.perf_counter()
+            if profile and k == warmup:
+                import cProfile
+                prof = cProfile.Profile()
+                prof.enable()
             w0, c0 = time.perf_counter(), time.process_time()
             await engine.tick()
             if k >= warmup:
@@ -88,6 +92,9 @@ async def phase(cfg, ticks: int, warmup: int, sims: list[int]) -> dict:
                 cpu += time.process_time() - c0
             await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - w0)))  # Engine.run's 1 s cadence
         sim_cpu = (cpu_seconds(sims) - s0) / (time.perf_counter() - t0)
+        if profile:
+            prof.disable()
+            prof.dump_stats(profile)
     finally:
         if task is not None:
             task.cancel()
@@ -111,6 +118,7 @@ async def main() -> None:
     ap.add_argument("--ticks", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the timed ticks of the second phase into FILE")
     ap.add_argument("--host", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.host:
@@ -146,7 +154,7 @@ async def main() -> None:
                 sys.meta_path.remove(NoSniffio)
                 SeriesStore.select, console.engine.build_source = real_select, real_build
                 await shared.aclose()
-        out["after"] = await phase(cfg, args.ticks, args.warmup, sims)
+        out["after"] = await phase(cfg, args.ticks, args.warmup, sims, args.profile)
     finally:
         for p in procs:
             p.stdin.close()
