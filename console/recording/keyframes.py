@@ -1,10 +1,10 @@
-"""Keyframes: every 5 minutes of data, the samples the engine derived itself, so a seek loads windows without replaying them.
+"""Keyframes: every minute of data, the samples the engine derived itself, so a seek loads windows without replaying them.
 
 The store's windows are the recorded scrapes plus what the engine adds on its own: `up`, staleness markers, the
 JSON endpoints' gauges, recording rules. The scrapes are in the series chunks already; a keyframe (event
 "keyframe") holds the derived samples since the previous keyframe, per series, in the chunks' codec. A seek then
 builds the hour before the target from arrays (chunks + keyframes up to the newest keyframe before it) and
-ingests through the engine only the few minutes after that keyframe. What the engine remembers beyond its
+ingests through the engine only the seconds after that keyframe. What the engine remembers beyond its
 windows (alerts' since, incidents, actions, a stage's start) is in the memo events, restored at the target itself.
 """
 
@@ -19,7 +19,7 @@ from console.model import Observation
 
 from .format import SERIES, Recording, decode_samples, encode_samples, minute_of
 
-EVERY = 300.0  # seconds of data between keyframes: a seek ingests at most this much through the engine
+EVERY = 60.0  # seconds of data between keyframes: a seek ingests at most this much through the engine (5 min was ~0.5 s)
 KIND = "keyframe"
 
 
