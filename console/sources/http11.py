@@ -24,14 +24,16 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import ssl
-import time
 import zlib
 from urllib.parse import urlsplit
+
+from console.clock import WallClock
 
 MAX_HEADER = 64 * 1024  # status line + headers
 MAX_BODY = 64 * 1024 * 1024  # a /metrics body larger than this is an error, not an out-of-memory
 KEEPALIVE = 15.0  # seconds an idle connection is kept (the server closing it sooner is noticed and handled)
 _NO_BODY_STATUS = {204, 304}
+_SOCKETS = WallClock()  # keep-alive idles on real sockets in real time, whatever clock the console runs on
 
 
 class TransportError(Exception):
@@ -153,7 +155,7 @@ class Client:
             raise TransportError(str(e) or type(e).__name__) from e
         finally:
             if keep and not self.closed:
-                conn.idle_since = time.monotonic()
+                conn.idle_since = _SOCKETS.monotonic()
                 self._idle.setdefault((origin.scheme, origin.host, origin.port), []).append(conn)
             else:
                 self._open.discard(conn)
@@ -162,7 +164,7 @@ class Client:
 
     async def _acquire(self, origin: _Origin) -> tuple[_Conn, bool]:
         idle = self._idle.get((origin.scheme, origin.host, origin.port))
-        now = time.monotonic()
+        now = _SOCKETS.monotonic()
         while idle:
             conn = idle.pop()
             if conn.usable(now):
