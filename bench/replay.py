@@ -156,6 +156,14 @@ def measure(path: Path, quick: bool = False) -> dict:
         floors.append(_timed(_window_scan, floor_rec, target, replay.engine.store.retention)[0])
     legacy.close()
     floor_rec.close()
+    # a rewind pressed again and again: 10 s back each time, from 5 random instants (what the seek decoded
+    # the time before is reused)
+    nearby = []
+    for _ in range(5):
+        target = rng.uniform(start + 3600, end)
+        replay.seek(target)
+        for k in range(1, 6):
+            nearby.append(_timed(replay.seek, target - 10 * k)[0])
     # max speed: half an hour played tick by tick from a seek, against a plain SELECT + decode of those chunks
     at = start + (end - start) / 2
     replay.seek(at)
@@ -189,6 +197,8 @@ def measure(path: Path, quick: bool = False) -> dict:
         "seeks": SEEKS,
         "seek_ms_median": round(statistics.median(seeks) * 1000),
         "seek_ms_p95": round(_p95(seeks) * 1000),
+        "seek_10s_back_again_ms_median": round(statistics.median(nearby) * 1000),
+        "seek_10s_back_again_ms_p95": round(_p95(nearby) * 1000),
         "seek_floor_ms_median": round(statistics.median(floors) * 1000),
         "seek_floor_ms_p95": round(_p95(floors) * 1000),
         **({} if quick else {
