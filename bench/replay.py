@@ -124,9 +124,10 @@ async def _rewinds(path: Path, targets: list[float], threaded: bool) -> dict:
     finally:
         task.cancel()
         rewind.close()
-    late = sorted(dog.late)
+    rep = dog.report()
     return {"rewinds": len(targets), "rewind_ms_median": round(statistics.median(took) * 1000),
-            "loop_max_stall_ms": round(late[-1] * 1000, 1), "loop_p99_stall_ms": round(late[int(len(late) * 0.99)] * 1000, 1)}
+            "loop_max_stall_ms": rep["max_stall_ms"], "loop_p99_stall_ms": rep["p99_stall_ms"],
+            "loop_max_stall_own_cpu_ms": rep["max_stall_own_cpu_ms"], "longest_gc_pause_ms": rep["longest_gc_pause_ms"]}
 
 
 def measure(path: Path, quick: bool = False) -> dict:
