@@ -22,16 +22,18 @@ class RawServer:
 
     Records every request head and how many connections were accepted."""
 
-    def __init__(self, answer) -> None:
+    def __init__(self, answer, tls=None) -> None:
         self.answer = answer
+        self.tls = tls  # an ssl.SSLContext: serve HTTPS
         self.requests: list[bytes] = []
         self.connections = 0
         self.url = ""
         self._server = None
 
     async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
+        scheme = "https" if self.tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -222,3 +224,22 @@ async def test_requests_beyond_the_pool_wait_for_a_connection():
             gate.set()
             assert [r.status_code for r in await asyncio.gather(*tasks)] == [200] * 5
         assert srv.connections == 2
+
+
+async def test_https_with_the_callers_trust_and_a_refused_certificate(tmp_path):
+    import ssl
+
+    from tests.test_prometheus_backend import self_signed
+
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    trusting = ssl.create_default_context(cafile=str(cert))
+    async with RawServer(lambda head, n: ok(), tls=server_tls) as srv:
+        async with http11.Client(trusting) as c:
+            for _ in range(3):
+                assert values(await poll(srv.url, c)) == {"up_total": 3.0}
+            assert c.connections_opened == 1  # keep-alive over TLS too
+        async with http11.Client(ssl.create_default_context()) as c:  # does not trust the self-signed one
+            obs = await poll(srv.url, c)
+    assert obs.error == "unreachable: tls: certificate verify failed: self-signed certificate"

@@ -171,6 +171,7 @@ class Client:
                 return conn, True
             self._open.discard(conn)
             conn.close()
+        tls_error = None
         try:
             if origin.scheme == "https":
                 ctx = self._ssl or ssl.create_default_context()
@@ -178,8 +179,14 @@ class Client:
                                                                server_hostname=origin.host, limit=MAX_HEADER)
             else:
                 reader, writer = await asyncio.open_connection(origin.host, origin.port, limit=MAX_HEADER)
+        except ssl.SSLCertVerificationError as e:  # an OSError with errno 1: said as what it is, not "not permitted"
+            tls_error = f"tls: certificate verify failed: {e.verify_message}"
+        except ssl.SSLError as e:
+            tls_error = f"tls: {e.reason or type(e).__name__}".replace("_", " ").lower()
         except OSError as e:
             raise ConnectError(str(e) or type(e).__name__) from e
+        if tls_error is not None:  # raised outside the handler: no errno in its context for transport_reason
+            raise ConnectError(tls_error)
         self.connections_opened += 1
         conn = _Conn(reader, writer)
         self._open.add(conn)
