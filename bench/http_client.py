@@ -1,9 +1,10 @@
 """Benchmark: the HTTP client's cost per request with and without sniffio, and exposition parsing per sample; JSON.
 
-Requests: the console's pooled httpx client fetches the simulated data pipeline's /metrics (the
+Requests: a pooled httpx client fetches the simulated data pipeline's /metrics (the
 simulator runs in a child process, so only the client's CPU is counted here) N times, first with
 `import sniffio` failing as it does when the package is not installed (a finder runs the same
-full sys.path search for a missing module, then raises), then with sniffio importable.
+full sys.path search for a missing module, then raises), then with sniffio importable, then with the
+console's lean HTTP/1.1 polling client (console/sources/http11.py), all through `transport.get`.
 
 Parsing: `console.sources.exposition.parse_exposition` (prometheus_client's parser behind our
 per-line checks and target labels; a target's first scrape) and `Reparser` (its next scrapes,
@@ -29,7 +30,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from console.sources import http11  # noqa: E402
 from console.sources.exposition import Reparser, parse_exposition  # noqa: E402
+from console.sources.transport import get  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,18 +65,24 @@ def start_sim() -> tuple[subprocess.Popen, str, dict[str, str]]:
     return proc, url, env
 
 
-async def requests(url: str, key: str, n: int) -> tuple[float, float, str]:
-    """(wall µs, client CPU µs) per request over n sequential GETs on one pooled client; the last body."""
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
-        body = ""
+async def requests(url: str, key: str, n: int, lean: bool = False) -> tuple[float, float, str]:
+    """(wall µs, client CPU µs) per request over n sequential GETs on one pooled client; the last body.
+    lean: the console's HTTP/1.1 polling client (console/sources/http11.py) instead of httpx, through the same
+    `transport.get` (total deadline, retry of a dropped keep-alive connection) the sources use."""
+    if lean:
+        client = http11.Client(max_connections=8)
+    else:
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                                   follow_redirects=False)
+    async with client:
+        body = b""
         for _ in range(20):  # warm the pool
-            body = (await client.get(url, headers={"x-api-key": key})).text
+            body = (await get(client, url, {"x-api-key": key}, 5.0)).content
         w0, c0 = time.perf_counter(), time.process_time()
         for _ in range(n):
-            r = await client.get(url, headers={"x-api-key": key})
-            r.raise_for_status()
-        return ((time.perf_counter() - w0) / n * 1e6, (time.process_time() - c0) / n * 1e6, body)
+            r = await get(client, url, {"x-api-key": key}, 5.0)
+            assert r.status_code == 200
+        return ((time.perf_counter() - w0) / n * 1e6, (time.process_time() - c0) / n * 1e6, body.decode())
 
 
 def synthetic_body(series: int) -> str:
@@ -115,6 +124,7 @@ async def main() -> None:
         sys.meta_path.remove(NoSniffio)
         after_wall, after_cpu, _ = await requests(base + "/metrics", key, args.requests)
         import sniffio  # noqa: F401  (proves the second run had it)
+        lean_wall, lean_cpu, _ = await requests(base + "/metrics", key, args.requests, lean=True)
     finally:
         proc.terminate()
         proc.wait()
@@ -123,6 +133,8 @@ async def main() -> None:
         "without_sniffio": {"wall_us_per_request": round(before_wall), "client_cpu_us_per_request": round(before_cpu)},
         "with_sniffio": {"wall_us_per_request": round(after_wall), "client_cpu_us_per_request": round(after_cpu)},
         "client_cpu_saved_us_per_request": round(before_cpu - after_cpu),
+        "lean_http11": {"wall_us_per_request": round(lean_wall), "client_cpu_us_per_request": round(lean_cpu)},
+        "lean_vs_httpx_cpu": round(lean_cpu / after_cpu, 3),
         "parse_simulator_body": parse_cost(body, 200),
         "parse_10000_series": parse_cost(synthetic_body(10_000), 3),
     }))

@@ -6,9 +6,12 @@ panels, ticking as `Engine.run` does (1 s cadence, /metrics every second, JSON e
 phase warms up, then times --ticks ticks: wall time per tick (p50/p95/max), the console process's
 CPU per service per tick, and the longest event-loop stall seen by a 10 ms watchdog.
 
-The reference, in the same run against the same simulators, is the console as it was: one httpx
-pool (32 connections, 16 kept alive) shared by every service, selection by scanning every series
-of a metric name, and `import sniffio` failing on every lock httpcore sets up.
+The reference, in the same run against the same simulators ("httpx_reference"), is the same engine
+with each service polled through its own httpx pool, as before the lean HTTP/1.1 client
+(console/sources/http11.py). --original-reference adds the console as it was before issue 17: one
+httpx pool (32 connections, 16 kept alive) shared by every service, selection by scanning every
+series of a metric name, and `import sniffio` failing on every lock httpcore sets up.
+--profile FILE writes a cProfile of the timed ticks of the "after" phase.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-async def phase(cfg, ticks: int, warmup: int, sims: list[int]) -> dict:
+async def phase(cfg, ticks: int, warmup: int, sims: list[int], profile: str | None = None) -> dict:
     engine = Engine(cfg, WallClock(), mode="live", persist_incidents=False)
     await engine.start()
     dog = Watchdog()
@@ -81,6 +84,10 @@ async def phase(cfg, ticks: int, warmup: int, sims: list[int]) -> dict:
             if k == warmup:
                 task = asyncio.create_task(dog.run())
                 s0, t0 = cpu_seconds(sims), time.perf_counter()
+            if profile and k == warmup:
+                import cProfile
+                prof = cProfile.Profile()
+                prof.enable()
             w0, c0 = time.perf_counter(), time.process_time()
             await engine.tick()
             if k >= warmup:
@@ -88,18 +95,24 @@ async def phase(cfg, ticks: int, warmup: int, sims: list[int]) -> dict:
                 cpu += time.process_time() - c0
             await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - w0)))  # Engine.run's 1 s cadence
         sim_cpu = (cpu_seconds(sims) - s0) / (time.perf_counter() - t0)
+        if profile:
+            prof.disable()
+            prof.dump_stats(profile)
     finally:
         if task is not None:
             task.cancel()
         await engine.stop()
     took.sort()
     errors = sum(1 for svc in engine.state.services.values() for ep in svc.endpoints.values() if ep.error)
+    first_error = next((f"{svc.name}/{k}: {ep.error}" for svc in engine.state.services.values()
+                        for k, ep in svc.endpoints.items() if ep.error), None)
     services = len(cfg.services)
     up = sum(1 for svc in engine.state.services.values() if any(ep.error is None for ep in svc.endpoints.values()))
-    return {"ticks": ticks, "services_answering": up, "endpoints_in_error": errors, "series": len(engine.store),
+    return {"ticks": ticks, "services_answering": up, "endpoints_in_error": errors,
+            **({"first_error": first_error} if first_error else {}), "series": len(engine.store),
             "tick_s_p50": round(statistics.median(took), 3), "tick_s_p95": round(took[int(len(took) * 0.95)], 3),
             "tick_s_max": round(took[-1], 3),
-            "cpu_ms_per_service_per_tick": round(cpu / ticks / services * 1000, 2),
+            "cpu_s_per_tick": round(cpu / ticks, 3), "cpu_ms_per_service_per_tick": round(cpu / ticks / services * 1000, 2),
             "console_cpu_cores": round(cpu / sum(took), 2), "simulators_cpu_cores": round(sim_cpu, 2),
             **({k: v for k, v in dog.report().items() if k.startswith(("max_stall", "longest_gc"))} if dog.late else {})}
 
@@ -110,7 +123,11 @@ async def main() -> None:
     ap.add_argument("--hosts", type=int, default=4, help="child processes serving the simulators")
     ap.add_argument("--ticks", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=8)
-    ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--no-reference", action="store_true", help="skip the httpx reference phase")
+    ap.add_argument("--original-reference", action="store_true",
+                    help="also run the console as it was before issue 17 (one shared httpx pool, no label index, no "
+                         "sniffio): at 200 services on a busy machine most of its polls time out")
+    ap.add_argument("--profile", metavar="FILE", help="cProfile the timed ticks of the second phase into FILE")
     ap.add_argument("--host", nargs=2, type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.host:
@@ -133,6 +150,16 @@ async def main() -> None:
         cfg = parse_config({"environment": "bench", "services": services}, "<bench>")
         out = {"services": len(services), "simulator_processes": len(procs)}
         if not args.no_reference:
+            # the reference: the engine as at the start of this change, each service polled through its own
+            # httpx pool (8 connections), everything else as now
+            real_client = console.engine.poll_client
+            console.engine.poll_client = lambda url, tls: httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=8, max_keepalive_connections=8), verify=tls, follow_redirects=False)
+            try:
+                out["httpx_reference"] = await phase(cfg, args.ticks, args.warmup, sims)
+            finally:
+                console.engine.poll_client = real_client
+        if args.original_reference:
             real_select, real_build = SeriesStore.select, console.engine.build_source
             shared = httpx.AsyncClient(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
                                        follow_redirects=False)
@@ -141,12 +168,12 @@ async def main() -> None:
             sys.modules.pop("sniffio", None)
             sys.meta_path.insert(0, NoSniffio)
             try:
-                out["before"] = await phase(cfg, args.ticks, args.warmup, sims)
+                out["before_issue_17"] = await phase(cfg, args.ticks, args.warmup, sims)
             finally:
                 sys.meta_path.remove(NoSniffio)
                 SeriesStore.select, console.engine.build_source = real_select, real_build
                 await shared.aclose()
-        out["after"] = await phase(cfg, args.ticks, args.warmup, sims)
+        out["after"] = await phase(cfg, args.ticks, args.warmup, sims, args.profile)
     finally:
         for p in procs:
             p.stdin.close()

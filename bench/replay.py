@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx  # noqa: E402
 
@@ -83,7 +84,53 @@ def _timed(fn, *args):
     return time.perf_counter() - t, out
 
 
-def measure(path: Path) -> dict:
+def _p95(xs: list[float]) -> float:
+    return sorted(xs)[int(0.95 * len(xs)) - 1]
+
+
+def _window_scan(rec: Recording, at: float, retention: float) -> int:
+    """The floor of a seek: SELECT and decode every series chunk of the hour the store holds at `at` (what a
+    seek must read however it rebuilds the engine); samples decoded."""
+    a_ms = round((at - retention) * 1000) - 60_000
+    b_ms = round(at * 1000) + 1
+    n = 0
+    for sid, t0, _, data in rec.chunks(a_ms - a_ms % 60_000, b_ms):
+        if rec.streams[sid].kind == SERIES:
+            n += len(rec.decode(sid, t0, data)[0])
+    return n
+
+
+async def _rewinds(path: Path, targets: list[float], threaded: bool) -> dict:
+    """Longest event-loop stall while the live console's rewind seeks to each target: in a worker thread (now),
+    or the reference, the seek's work on the loop between its reads (drive_async, as it was)."""
+    from loop_stall import Watchdog
+    from console.recording.replay import drive_async
+    from console.rewind import Rewind
+
+    rewind = Rewind(str(path))
+    dog = Watchdog()
+    task = asyncio.create_task(dog.run())
+    await asyncio.sleep(0.05)
+    took = []
+    try:
+        for target in targets:
+            t = time.perf_counter()
+            if threaded:
+                async with rewind.lock:
+                    await rewind.to(target, exact=True)
+            else:
+                await drive_async(rewind.replay.seek_to(target))
+            took.append(time.perf_counter() - t)
+    finally:
+        task.cancel()
+        rewind.close()
+    rep = dog.report()
+    return {"rewinds": len(targets), "rewind_ms_median": round(statistics.median(took) * 1000),
+            "loop_max_stall_ms": rep["max_stall_ms"], "loop_p99_stall_ms": rep["p99_stall_ms"],
+            "loop_max_stall_own_cpu_ms": rep["max_stall_own_cpu_ms"], "longest_gc_pause_ms": rep["longest_gc_pause_ms"]}
+
+
+def measure(path: Path, quick: bool = False) -> dict:
     size = path.stat().st_size
     rec = Recording(path)
     (samples, chunk_bytes), = rec.conn.execute(
@@ -91,6 +138,11 @@ def measure(path: Path) -> dict:
         (SERIES,))
     start, end = rec.start, rec.end
     rec.close()
+    # first, while the process holds little else: a full garbage collection's pause grows with every object
+    # alive (the seeks below leave their replays' caches), and it is the rest of a stall in the worker thread
+    targets = [random.Random(11).uniform(start, end) for _ in range(8)]
+    rewind = {"in_worker_thread": asyncio.run(_rewinds(path, targets, True)),
+              "on_event_loop_reference": asyncio.run(_rewinds(path, targets, False))}
     opens = []
     for _ in range(5):
         dt, r = _timed(Replay, str(path))
@@ -100,12 +152,24 @@ def measure(path: Path) -> dict:
     replay = Replay(str(path))
     legacy = Replay(str(path))
     legacy.keyframes = False  # the same file, sought as a recording made before keyframes (the reference)
-    seeks, legacy_seeks = [], []
+    floor_rec = Recording(path)
+    seeks, legacy_seeks, floors = [], [], []
     for _ in range(SEEKS):  # alternated: the same instants, the same load on the machine
         target = rng.uniform(start, end)
         seeks.append(_timed(replay.seek, target)[0])
-        legacy_seeks.append(_timed(legacy.seek, target)[0])
+        if not quick:
+            legacy_seeks.append(_timed(legacy.seek, target)[0])
+        floors.append(_timed(_window_scan, floor_rec, target, replay.engine.store.retention)[0])
     legacy.close()
+    floor_rec.close()
+    # a rewind pressed again and again: 10 s back each time, from 5 random instants (what the seek decoded
+    # the time before is reused)
+    nearby = []
+    for _ in range(5):
+        target = rng.uniform(start + 3600, end)
+        replay.seek(target)
+        for k in range(1, 6):
+            nearby.append(_timed(replay.seek, target - 10 * k)[0])
     # max speed: half an hour played tick by tick from a seek, against a plain SELECT + decode of those chunks
     at = start + (end - start) / 2
     replay.seek(at)
@@ -125,6 +189,7 @@ def measure(path: Path) -> dict:
     dt_decode = time.perf_counter() - t
     scan.close()
     return {
+        "rewind_seek_loop_stall": rewind,
         "hours": round((end - start) / 3600, 2),
         "file_bytes": size,
         "samples": samples,
@@ -134,9 +199,14 @@ def measure(path: Path) -> dict:
         "keyframes": replay.keyframes,
         "seeks": SEEKS,
         "seek_ms_median": round(statistics.median(seeks) * 1000),
-        "seek_ms_p95": round(sorted(seeks)[int(0.95 * len(seeks)) - 1] * 1000),
-        "seek_ms_median_without_keyframes": round(statistics.median(legacy_seeks) * 1000),
-        "seek_ms_p95_without_keyframes": round(sorted(legacy_seeks)[int(0.95 * len(legacy_seeks)) - 1] * 1000),
+        "seek_ms_p95": round(_p95(seeks) * 1000),
+        "seek_10s_back_again_ms_median": round(statistics.median(nearby) * 1000),
+        "seek_10s_back_again_ms_p95": round(_p95(nearby) * 1000),
+        "seek_floor_ms_median": round(statistics.median(floors) * 1000),
+        "seek_floor_ms_p95": round(_p95(floors) * 1000),
+        **({} if quick else {
+            "seek_ms_median_without_keyframes": round(statistics.median(legacy_seeks) * 1000),
+            "seek_ms_p95_without_keyframes": round(_p95(legacy_seeks) * 1000)}),
         "replay_samples_per_s_max_speed": round(played / dt_play),
         "replay_recorded_seconds_per_s": round(1800 / dt_play),
         "select_scan_samples_per_s": round(n / dt_select),
@@ -150,6 +220,7 @@ def main() -> None:
     p.add_argument("--hours", type=float, default=24.0)
     p.add_argument("--file", default=str(Path(tempfile.gettempdir()) / "opsconsole-bench-day.opsrec"))
     p.add_argument("--regenerate", action="store_true")
+    p.add_argument("--quick", action="store_true", help="skip the legacy (no keyframe) seeks: ~10 s each")
     args = p.parse_args()
     path = Path(args.file)
     os.environ.setdefault("OPSCONSOLE_DATA_DIR", tempfile.mkdtemp(prefix="opsconsole-bench-"))
@@ -158,7 +229,7 @@ def main() -> None:
         for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             f.unlink(missing_ok=True)
         figures.update(asyncio.run(generate(path, args.hours)))
-    figures.update(measure(path))
+    figures.update(measure(path, args.quick))
     print(json.dumps(figures, indent=2))
 
 

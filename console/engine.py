@@ -32,6 +32,7 @@ from console.rules.load import alert_context
 from console.rules.thresholds import markers
 from console.rules.transitions import RuleTransitions
 from .sources import Reading, build_source, read
+from .sources.clients import poll_client
 from .state import ConsoleState, EndpointState, ServiceState
 
 log = logging.getLogger(__name__)
@@ -118,10 +119,8 @@ class Engine:
         # requests x connections per request (most of a tick at 50 services), and its keep-alive
         # limit made most polls open a new connection. One TLS context for all: building one loads the
         # CA bundle (~30 ms), which 200 times over held start-up for 6 s.
-        own = httpx.Limits(max_connections=8, max_keepalive_connections=8)
         tls = httpx.create_ssl_context()
-        self._poll_clients = {s.name: httpx.AsyncClient(limits=own, verify=tls, follow_redirects=False)
-                              for s in self.cfg.services}
+        self._poll_clients = {s.name: poll_client(s.url, tls) for s in self.cfg.services}
         self._sources = [build_source(s, self._poll_clients[s.name], self.clock) for s in self.cfg.services]
         tasks.install_log(data_dir(self.cfg.data_dir), self.scrub)
         for line in missing_secrets(self.cfg):

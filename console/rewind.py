@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 from dataclasses import dataclass, replace
 
-from console.recording.replay import Replay, drive_async, landing, parse_instant
+from console.recording.replay import Replay, drive, landing, parse_instant
 from console.state import ConsoleState
 
 
@@ -22,38 +24,61 @@ class RewindState:
 
 
 class Rewind:
-    """A second Replay over the file the live session is writing, driven to the requested instant."""
+    """A second Replay over the file the live session is writing, driven to the requested instant.
+
+    A seek rebuilds an engine (windows, keyframe, a minute of scrapes, one evaluation: ~0.3 s of CPU), so it
+    runs in a worker thread, never on the event loop. Whoever reads the replay (a seek, a jump target, the
+    incident detail's values, a plot) holds `lock`, so only one thread touches it at a time; the display reads
+    `shown()`, a copy of the state taken when the last seek finished, never the engine a seek is rebuilding.
+    """
 
     def __init__(self, path: str) -> None:
         self.replay = Replay(path)
+        self.lock = asyncio.Lock()
+        self._state: ConsoleState | None = None  # the rewound state as of the last finished seek
 
     @property
     def position(self) -> float | None:
-        return self.replay.position
+        return None if self._state is None else self._state.ts
+
+    @property
+    def engine(self):
+        """The replay's engine, at `position` (read it holding `lock`)."""
+        return self.replay.engine
 
     def close(self) -> None:
         self.replay.close()
 
     async def to(self, target: float, exact: bool = False) -> float:
-        """Show the recording at `target` (the second it names unless exact), clamped to what is recorded."""
-        self.replay.refresh()  # the live edge moved since the last rewind
-        at = min(max(target if exact else landing(target), self.replay.start), self.replay.end)
-        await drive_async(self.replay.seek_to(at))
-        return self.replay.position
+        """Show the recording at `target` (the second it names unless exact), clamped to what is recorded.
+        The caller holds `lock`."""
+        def seek() -> ConsoleState:
+            self.replay.refresh()  # the live edge moved since the last rewind
+            at = min(max(target if exact else landing(target), self.replay.start), self.replay.end)
+            drive(self.replay.seek_to(at))
+            return copy.deepcopy(self.replay.engine.state)  # the next seek rebuilds the engine's state in place
 
-    def target(self, spec: dict, live_now: float) -> tuple[float | None, bool]:
+        self._state = await asyncio.to_thread(seek)
+        return self._state.ts
+
+    async def target(self, spec: dict, live_now: float) -> tuple[float | None, bool]:
         """(instant, exact) a rewind command asks for: by seconds from where the display is, an event jump, or a
-        typed time (HH:MM[:SS], -15m from now, an RFC3339 time). None: nothing there (no earlier/later event)."""
-        here = self.replay.position if self.replay.position is not None else live_now
+        typed time (HH:MM[:SS], -15m from now, an RFC3339 time). None: nothing there (no earlier/later event).
+        The caller holds `lock`."""
+        here = self.position if self.position is not None else live_now
         if "by" in spec:
             return here + float(spec["by"]), False
         if "jump" in spec:
-            return self.replay.jump_target(int(spec["jump"])), True
-        self.replay.refresh()  # `-15m` is from now, as the header's REWIND −12m counts
-        return parse_instant(str(spec["goto"]), self.replay.start, self.replay.end, here=live_now), False
+            return await asyncio.to_thread(self.replay.jump_target, int(spec["jump"])), True
+
+        def goto() -> float:
+            self.replay.refresh()  # `-15m` is from now, as the header's REWIND −12m counts
+            return parse_instant(str(spec["goto"]), self.replay.start, self.replay.end, here=live_now)
+
+        return await asyncio.to_thread(goto), False
 
     def shown(self, live: ConsoleState) -> ConsoleState:
         """The rewound state as the display shows it: with the offset and what fires now, so no page is hidden."""
-        state = self.replay.engine.state
+        state = self._state
         names = tuple(dict.fromkeys(r.name for r in live.firing))
         return replace(state, rewind=RewindState(state.ts, live.ts, names))

@@ -125,8 +125,9 @@ class Session:
 
     async def stop(self) -> None:
         if self.rewound is not None:
-            self.rewound.close()
-            self.rewound = None
+            rewind, self.rewound = self.rewound, None
+            async with rewind.lock:  # a seek still running in its thread finishes first
+                rewind.close()
         if self.executor is not None:
             await self.executor.stop()
         if self.recorder is not None:
@@ -198,11 +199,14 @@ class Session:
 
     async def cmd_rewind(self, cmd: dict) -> dict:
         """Move the display over this session's recording: `by` seconds, `jump` ±1 (rule or incident event),
-        `goto` a typed time, or `live`. The engine keeps polling, evaluating and opening incidents meanwhile."""
+        `goto` a typed time, or `live`. The engine keeps polling, evaluating and opening incidents meanwhile;
+        the seek itself runs in a worker thread (console/rewind.py), so the screen never waits on it."""
         if cmd.get("live"):
             if self.rewound is not None:
-                self.rewound.close()
-                self.rewound = None
+                rewind, self.rewound = self.rewound, None
+                self._publish(self.engine.state)  # live at once; a seek still running is let finish, then closed
+                async with rewind.lock:
+                    rewind.close()
             self._publish(self.engine.state)
             return ok("live")
         if self.recorder is None:
@@ -211,30 +215,38 @@ class Session:
         from console.rewind import Rewind
 
         await self.recorder.flush()  # the file holds everything up to now
-        fresh = self.rewound is None
-        try:
-            rewind = Rewind(str(self.recorder.path)) if fresh else self.rewound
-        except RecordingError as e:
-            return failed(f"Cannot rewind yet: {e}")
-        try:
-            target, exact = rewind.target(cmd, self.engine.state.ts)
-            if target is None:
-                if fresh:
-                    rewind.close()
-                return failed("No earlier rule transition or incident event" if int(cmd.get("jump", 0)) < 0
-                              else "No later rule transition or incident event")
-            if target >= self.engine.state.ts:  # forward past the newest tick: that is live
-                if fresh:
-                    rewind.close()
-                return await self.cmd_rewind({"live": True})
-            at = await rewind.to(target, exact)
-        except ValueError as e:
-            if fresh:
-                rewind.close()
-            return failed(str(e))
-        self.rewound = rewind
+        rewind = self.rewound
+        if rewind is None:
+            try:
+                rewind = Rewind(str(self.recorder.path))
+            except RecordingError as e:
+                return failed(f"Cannot rewind yet: {e}")
+            self.rewound = rewind  # a second key pressed during this seek waits for it on the same lock
+        answer, go_live = None, False
+        async with rewind.lock:
+            if rewind is not self.rewound:  # returned to live while this request waited
+                return ok("live")
+            try:
+                target, exact = await rewind.target(cmd, self.engine.state.ts)
+                if target is None:
+                    answer = failed("No earlier rule transition or incident event" if int(cmd.get("jump", 0)) < 0
+                                    else "No later rule transition or incident event")
+                elif target >= self.engine.state.ts:  # forward past the newest tick: that is live
+                    go_live = True
+                else:
+                    at = await rewind.to(target, exact)
+                    answer = ok(f"rewound to {utc_iso(at)}", at=at)
+            except ValueError as e:
+                answer = failed(str(e))
+        if go_live:
+            return await self.cmd_rewind({"live": True})
+        if rewind is not self.rewound:  # End or Esc came while the seek ran
+            return ok("live")
+        if rewind.position is None:  # a first rewind that found nothing: nothing to show, stay live
+            await self.cmd_rewind({"live": True})
+            return answer
         self._publish(self.engine.state)
-        return ok(f"rewound to {utc_iso(at)}", at=at)
+        return answer
 
     async def cmd_incident_verb(self, cmd: dict) -> dict:
         mgr, verb, iid = self.engine.incidents, cmd["verb"], cmd["id"]
@@ -266,33 +278,53 @@ class Session:
         return ok(f"ack silence {stale['id']} expired ({stale.get('comment') or 'no comment'})")
 
     async def cmd_incident_view(self, cmd: dict) -> dict:
-        """What the incident detail shows beyond the state: its mitigations and the playbook's live values."""
-        inc = self.engine.incidents.get(cmd["id"])
+        """What the incident detail shows beyond the state: its mitigations and the playbook's values, as they
+        were at the rewound instant while rewound (`at` says which instant), else live."""
+        rewind = self.rewound
+        if rewind is not None and rewind.position is not None:
+            async with rewind.lock:  # no seek rebuilds the replay's engine while it is read
+                if rewind is self.rewound and rewind.position is not None:
+                    try:
+                        return self._incident_view(cmd["id"], rewind.engine, rewind.position)
+                    except IncidentError:  # not opened yet at that instant: what the console knows of it now
+                        pass
+        return self._incident_view(cmd["id"], self.engine, self.engine.state.ts)
+
+    def _incident_view(self, iid: str, engine, at: float) -> dict:
+        inc = engine.incidents.get(iid)
         pb = playbook_for(inc.runbook)
-        rule = next((r for r in self.engine.rules if r.name == inc.rule and r.service == inc.service), None) \
+        rule = next((r for r in engine.rules if r.name == inc.rule and r.service == inc.service), None) \
             if inc.source == "rule" else None
         ids = list(dict.fromkeys(list(pb.mitigations) + list(rule.actions if rule else [])))[:9]
         titles = {a.id: a.title for a in self.catalog.actions.values()}
-        state = self.engine.state
+        state = engine.state
         name = inc.service
         if inc.source == "alertmanager":  # the watched service the alert is about, when the console has it
             name = next((v for v in (inc.labels.get("service"), inc.labels.get("job")) if v in state.services), name)
         svc = state.services.get(name)
-        cfg = next((s for s in self.engine.cfg.services if s.name == name), None)
+        cfg = next((s for s in engine.cfg.services if s.name == name), None)
         job = (cfg.job or cfg.name) if cfg else name
-        results = {a: r for (s, a), r in self.engine.incidents.action_results.items() if s == name}
+        results = {a: r for (s, a), r in engine.incidents.action_results.items() if s == name}
 
         def query(expr: str):
-            return self.engine.query(expr, state.ts)
+            return engine.query(expr, at)
 
         live = [[[lv.label, live_value(lv, svc.figures if svc else {}, query, job, results)] for lv in step.live]
                 for step in pb.diagnosis]
-        return ok(mitigations=[[a, titles.get(a, a)] for a in ids], live=live)
+        return ok(mitigations=[[a, titles.get(a, a)] for a in ids], live=live, at=at)
 
     async def cmd_range(self, cmd: dict) -> dict:
-        """Points of each expression over the last `span` seconds, for plots."""
-        now = self.clock.now()
+        """Points of each expression over the last `span` seconds, for plots: up to the rewound instant while
+        rewound (the display shows that instant), else up to now."""
         span, step = float(cmd["span"]), float(cmd["step"])
+        rewind = self.rewound
+        if rewind is not None and rewind.position is not None:
+            async with rewind.lock:
+                if rewind is self.rewound and rewind.position is not None:
+                    now = rewind.position
+                    series = [await rewind.engine.plot_range(expr, now - span, now, step) for expr in cmd["exprs"]]
+                    return ok(now=now, series=series)
+        now = self.clock.now()
         series = [await self.engine.plot_range(expr, now - span, now, step) for expr in cmd["exprs"]]
         return ok(now=now, series=series)
 

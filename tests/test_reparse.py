@@ -48,7 +48,7 @@ def _render(lines: list[tuple], values: list[str], stamps: list[str | None], com
     lines=bodies,
     data=st.data(),
     comments=st.booleans(),
-    change=st.sampled_from(["values", "values", "values", "swap", "drop", "exemplar", "comment"]),
+    change=st.sampled_from(["values", "values", "values", "swap", "drop", "exemplar", "comment", "add"]),
 )
 def test_second_scrape_matches_a_full_parse(lines, data, comments, change) -> None:
     n = len(lines)
@@ -62,6 +62,10 @@ def test_second_scrape_matches_a_full_parse(lines, data, comments, change) -> No
         lines2[0], lines2[-1] = lines2[-1], lines2[0]
     elif change == "drop" and n > 1:
         lines2, v2, t2 = lines2[1:], v2[1:], t2[1:]
+    elif change == "add":  # a series appears (then the first body again: every line of it known)
+        lines2 = lines2 + [data.draw(series)]
+        v2 = v2 + [data.draw(st.sampled_from(VALUES))]
+        t2 = t2 + [data.draw(st.sampled_from(STAMPS))]
     second = _render(lines2, v2, t2, comments)
     if change == "exemplar":
         second = second.replace("\n", ' # {trace_id="x"} 1.0\n', 1) if not comments else second
@@ -70,8 +74,11 @@ def test_second_scrape_matches_a_full_parse(lines, data, comments, change) -> No
     r = Reparser("job1", "host:9")
     assert _outcome(r.parse, first) == _outcome(lambda t: parse_exposition(t, "job1", "host:9"), first)
     assert _outcome(r.parse, second) == _outcome(lambda t: parse_exposition(t, "job1", "host:9"), second)
-    # and a third scrape, after whatever the second one taught it
+    # and a third scrape, after whatever the second one taught it, and one with the second's values again
     assert _outcome(r.parse, first) == _outcome(lambda t: parse_exposition(t, "job1", "host:9"), first)
+    assert _outcome(r.parse, second) == _outcome(lambda t: parse_exposition(t, "job1", "host:9"), second)
+    third = _render(lines2[::-1], v2[::-1], t2[::-1], comments)  # every line known, in another order
+    assert _outcome(r.parse, third) == _outcome(lambda t: parse_exposition(t, "job1", "host:9"), third)
 
 
 def test_reuses_labels_for_an_unchanged_shape() -> None:
@@ -83,3 +90,20 @@ def test_reuses_labels_for_an_unchanged_shape() -> None:
         ({"__name__": "x", "a": "2", "job": "job1", "instance": "host:9"}, 0.0, 1700000001.0),
     ]
     assert second[0].labels is not first[0].labels  # a fresh dict each time: callers may keep it
+
+
+def test_a_series_appearing_or_vanishing_keeps_the_cheap_path(monkeypatch) -> None:
+    from console.sources import exposition
+
+    r = Reparser("job1", "host:9")
+    r.parse('# TYPE x counter\nx{a="1"} 1\n')
+    r.parse('# TYPE x counter\nx{a="1"} 2\nx{a="2"} 1\n')  # x{a="2"} is new: one full parse learns it
+    full = []
+    monkeypatch.setattr(exposition, "parse_exposition", lambda *a: full.append(a) or parse_exposition(*a))
+    got = r.parse('# TYPE x counter\nx{a="2"} 7 1700000000000\n')  # x{a="1"} vanished: known lines only
+    again = r.parse('# TYPE x counter\nx{a="2"} 8\nx{a="1"} 3\n')
+    assert full == []  # neither needed a full parse
+    assert [(s.labels["a"], s.value, s.ts) for s in got] == [("2", 7.0, 1700000000.0)]
+    assert [(s.labels["a"], s.value) for s in again] == [("2", 8.0), ("1", 3.0)]
+    r.parse('# TYPE x counter\nx{a="3"} 1\n')
+    assert len(full) == 1  # an unknown series: the full parse

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import start_watch
 from console.recording import format as recording
+from console.recording import keyframes
 from console.cli import main
 from console.events import StatePublished
 from console.recording.writer import Recorder
@@ -324,7 +325,7 @@ def _without_keyframes(path, tmp_path):
     return legacy
 
 
-def test_the_recorder_writes_a_keyframe_every_five_minutes_of_data(recorded):
+def test_the_recorder_writes_a_keyframe_every_minute_of_data(recorded):
     path, live = recorded
     rec = Recording(str(path))
     try:
@@ -332,8 +333,8 @@ def test_the_recorder_writes_a_keyframe_every_five_minutes_of_data(recorded):
     finally:
         rec.close()
     assert keys and set(keys) <= set(live)  # at recorded ticks
-    assert all(b - a == 300 for a, b in zip(keys, keys[1:]))
-    assert len(keys) == int((max(live) - min(live)) // 300)
+    assert all(b - a == keyframes.EVERY for a, b in zip(keys, keys[1:]))
+    assert len(keys) == int(max(live) // keyframes.EVERY) - int(min(live) // keyframes.EVERY)  # at whole multiples
 
 
 def test_keyframed_and_legacy_seeks_give_the_live_state(recorded, tmp_path):

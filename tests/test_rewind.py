@@ -146,3 +146,56 @@ async def test_rewind_keys_on_the_live_dashboard(tmp_path):
             if "LIVE" in header.ident.text:
                 break
         assert "LIVE" in header.ident.text and app.screen._last.ts == session.engine.state.ts
+
+
+async def test_the_incident_detail_while_rewound_shows_that_instant(tmp_path):
+    d = await _session(tmp_path)
+    s = d.session
+    try:
+        await d.tick(6 * 60)
+        s.demo.fleet.set_scenario("error-spike")
+        for _ in range(20 * 60):
+            await d.tick()
+            if s.engine.state.incidents:
+                break
+        iid = s.engine.state.incidents[0].id
+        await d.tick(30)
+        then = s.engine.state.ts
+        seen_then = await s.request({"cmd": "incident.view", "id": iid})  # what the detail showed live then
+        plot_then = await s.request({"cmd": "range", "exprs": ["sum(rate(http_requests_total[1m]))"], "span": 600,
+                                     "step": 15})
+        s.demo.fleet.set_scenario("normal")
+        await d.tick(5 * 60)
+        now_view = await s.request({"cmd": "incident.view", "id": iid})
+        assert now_view["at"] == s.engine.state.ts and now_view["live"] != seen_then["live"]  # the values moved on
+
+        res = await s.request({"cmd": "rewind", "goto": f"-{s.engine.state.ts - then:.0f}s"})
+        assert res["ok"] and d.shown[-1].ts == then
+        rewound = await s.request({"cmd": "incident.view", "id": iid})
+        assert rewound["at"] == then and rewound["live"] == seen_then["live"]
+        assert rewound["mitigations"] == seen_then["mitigations"]
+        plot = await s.request({"cmd": "range", "exprs": ["sum(rate(http_requests_total[1m]))"], "span": 600,
+                                "step": 15})
+        assert plot["now"] == then and plot["series"] == plot_then["series"]
+    finally:
+        await s.stop()
+
+
+async def test_keys_pressed_during_a_seek_wait_their_turn_and_esc_wins(tmp_path):
+    import asyncio
+
+    d = await _session(tmp_path)
+    s = d.session
+    try:
+        await d.tick(5 * 60)
+        now = s.engine.state.ts
+        first, second = await asyncio.gather(s.request({"cmd": "rewind", "by": -60}),
+                                             s.request({"cmd": "rewind", "by": -30}))
+        assert first["ok"] and second["ok"] and d.shown[-1].ts == now - 90  # one after the other, from the first
+        assert published(d.shown[-1]) == d.live[now - 90]
+        seek, live = await asyncio.gather(s.request({"cmd": "rewind", "by": -60}), s.request({"cmd": "rewind", "live": True}))
+        assert live["ok"] and d.shown[-1].rewind is None and s.rewound is None  # Esc during a seek: live, and stays
+        await d.tick()
+        assert d.shown[-1].rewind is None and published(d.shown[-1]) == d.live[s.engine.state.ts]
+    finally:
+        await s.stop()

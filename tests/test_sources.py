@@ -20,6 +20,7 @@ from starlette.routing import Route
 from console.clock import VirtualClock
 from console.config.schema import Auth, Service
 from console.sources import build_source, read
+from console.sources import http11
 from console.sources.base import MAX_BACKOFF
 
 SECRET = "s3cr3t-Pa55word"
@@ -68,8 +69,15 @@ async def server():
     sock.close()
 
 
+@pytest.fixture(params=["lean", "httpx"])
+async def client(request):
+    """Every poll test runs on both clients: the engine's lean HTTP/1.1 one and httpx (used behind a proxy)."""
+    async with (http11.Client() if request.param == "lean" else httpx.AsyncClient()) as c:
+        yield c
+
+
 @pytest.fixture
-async def client():
+async def httpx_client():
     async with httpx.AsyncClient() as c:
         yield c
 
@@ -220,7 +228,8 @@ async def test_ready_503_is_a_reading_elsewhere_an_error(server, client):
     ("metrics", httpx.RemoteProtocolError("Server disconnected without sending a response."),
      "unreachable: server disconnected without sending a response."),
 ])
-async def test_byte_level_bad_responses(client, key, response, message):
+async def test_byte_level_bad_responses(httpx_client, key, response, message):
+    client = httpx_client  # respx mocks httpx's transport (the lean client's bytes: tests/test_http11.py)
     path = "/metrics" if key == "metrics" else "/api/health"
     # a dropped connection is retried once (a reused keep-alive socket the server had closed)
     route = respx.get(f"http://bad.test{path}").mock(side_effect=[response, response])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import struct
 from array import array
+from itertools import compress, count
+from math import isnan
+from operator import gt, lt
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 
@@ -198,13 +201,14 @@ class SeriesStore:
         if s is None or not t_ms:
             return 0
         ts, vals, nans, resets = s.ts, s.vals, s.nans, s.resets
-        if (not ts or t_ms[0] > ts[-1]) and all(a < b for a, b in zip(t_ms, t_ms[1:])):
-            # in order, as a window read from a recording is: the marks in comprehensions, the samples in one go
+        if (not ts or t_ms[0] > ts[-1]) and all(map(lt, t_ms, t_ms[1:])):
+            # in order, as a window read from a recording is: the marks and the samples in C-level passes
             n0 = len(ts) + s.base
-            nans.extend([n0 + i for i, v in enumerate(values) if v != v])
+            if any(map(isnan, values)):
+                nans.extend([n0 + i for i, v in enumerate(values) if v != v])
             if vals and values[0] < vals[-1]:
                 resets.append(n0)
-            resets.extend([n0 + i for i, (a, b) in enumerate(zip(values, values[1:]), 1) if b < a])
+            resets.extend(compress(count(n0 + 1), map(gt, values, values[1:])))
             ts.extend(t_ms)
             vals.extend(values)
             self._advance(t_ms[-1])

@@ -121,8 +121,14 @@ def aggregate(sem: Semantics, op: str, vec: Vector, without: bool, names: tuple[
     if op == "count_values":
         return _count_values(vec, without, names, param)
     groups: dict[tuple, _Group] = {}
-    for labels, f in vec:
-        key = _group_key(labels, without, names)
+    # the grouping labels worked out once per call, not once per sample (same keys as _group_key)
+    if without:
+        skip = set(names) | {"__name__"}
+        keys = (tuple(sorted((k, v) for k, v in labels.items() if k not in skip)) for labels, _ in vec)
+    else:
+        by = sorted(set(names))
+        keys = (tuple((n, labels[n]) for n in by if n in labels) for labels, _ in vec)
+    for key, (labels, f) in zip(keys, vec):
         g = groups.get(key)
         if g is None:
             groups[key] = _start(sem, op, f)

@@ -8,8 +8,8 @@ import struct
 import zlib
 from array import array
 from dataclasses import dataclass
-from itertools import accumulate
-from operator import xor
+from itertools import accumulate, repeat
+from operator import truediv, xor
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -77,6 +77,14 @@ def _unpack_ints(buf: memoryview, pos: int, n: int) -> tuple[list[int], int]:
     end = pos + 1 + a.itemsize * n
     a.frombytes(buf[pos + 1:end])
     return a.tolist(), end
+
+
+def _int_array(buf: memoryview, pos: int, n: int) -> tuple[array, int]:
+    """As _unpack_ints, left as an array (iterated once, no list needed)."""
+    a = array(chr(buf[pos]))
+    end = pos + 1 + a.itemsize * n
+    a.frombytes(buf[pos + 1:end])
+    return a, end
 
 
 def _deltas(values: list[int], order: int) -> list[int]:
@@ -149,14 +157,15 @@ def encode_samples(t_ms: list[int], values: list[float], explicit: list[int | No
 def decode_samples(data: bytes, t0: int) -> tuple[list[int], list[float], list[int | None] | None]:
     buf = _inflate(data)
     n, k = struct.unpack_from("<IB", buf, 0)
-    dts, pos = _unpack_ints(buf, 5, n)
-    t_ms = [t0 + d for d in _undeltas(dts, 2)]
+    dts, pos = _int_array(buf, 5, n)
+    # _undeltas(dts, 2) offset by t0, in C-level passes (a seek decodes an hour of chunks: ~10,000 of them)
+    t_ms = list(accumulate(accumulate(dts), initial=t0))
+    del t_ms[0]
     if k == 255:
         values, pos = _xor_unpack(buf, pos, n)
     else:
-        ints, pos = _unpack_ints(buf, pos, n)
-        scale = 10 ** k
-        values = [i / scale for i in _undeltas(ints, 1)] if k else [float(i) for i in _undeltas(ints, 1)]
+        ints, pos = _int_array(buf, pos, n)
+        values = list(map(truediv, accumulate(ints), repeat(10 ** k))) if k else list(map(float, accumulate(ints)))
     explicit = None
     if pos < len(buf):
         offs, pos = _unpack_ints(buf, pos, n)

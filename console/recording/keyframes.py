@@ -1,17 +1,19 @@
-"""Keyframes: every 5 minutes of data, the samples the engine derived itself, so a seek loads windows without replaying them.
+"""Keyframes: every minute of data, the samples the engine derived itself, so a seek loads windows without replaying them.
 
 The store's windows are the recorded scrapes plus what the engine adds on its own: `up`, staleness markers, the
 JSON endpoints' gauges, recording rules. The scrapes are in the series chunks already; a keyframe (event
 "keyframe") holds the derived samples since the previous keyframe, per series, in the chunks' codec. A seek then
 builds the hour before the target from arrays (chunks + keyframes up to the newest keyframe before it) and
-ingests through the engine only the few minutes after that keyframe. What the engine remembers beyond its
+ingests through the engine only the seconds after that keyframe. What the engine remembers beyond its
 windows (alerts' since, incidents, actions, a stage's start) is in the memo events, restored at the target itself.
 """
 
 from __future__ import annotations
 
 import base64
+from array import array
 from bisect import bisect_left, bisect_right
+from itertools import islice
 from typing import Any
 
 from console.metrics.store import SeriesStore, is_stale
@@ -19,7 +21,7 @@ from console.model import Observation
 
 from .format import SERIES, Recording, decode_samples, encode_samples, minute_of
 
-EVERY = 300.0  # seconds of data between keyframes: a seek ingests at most this much through the engine
+EVERY = 60.0  # seconds of data between keyframes: a seek ingests at most this much through the engine (5 min was ~0.5 s)
 KIND = "keyframe"
 
 
@@ -86,49 +88,95 @@ def has_keyframes(rec: Recording) -> bool:
         return False
 
 
-def windows(rec: Recording, a_ms: int, k_ms: int) -> dict[tuple, list]:
+CACHE_CHUNKS = 24_000  # decoded chunks a Replay keeps between seeks (~2.4 h of the demo's; ~1 KB each)
+
+
+def windows(rec: Recording, a_ms: int, k_ms: int, cache: dict | None = None) -> dict[tuple, list]:
     """Every sample the store held in [a_ms, k_ms] by series: the scrapes from the chunks (at their exposition
     timestamp when they had one, as the engine stores them) and the derived ones from the keyframes.
-    {key: [labels, times, values, merged]}; `merged`: both kinds, to be put in time order."""
+    {key: [labels, times, values, merged]} (times and values as arrays, as the store keeps them); `merged`: both
+    kinds, to be put in time order.
+    `cache` (the caller's, kept between seeks): chunks and keyframes decoded before, so that the next seek nearby
+    (a rewind 10 s back) decodes only what it had not read yet. A chunk is known by its bytes (one still being
+    written has other bytes each time); a keyframe by its time (it is written once)."""
     out: dict[tuple, list] = {}
     keys: dict[int, tuple] = {}
     for sid, t0, _, data in rec.chunks(minute_of(a_ms), k_ms + 1):
         s = rec.streams.get(sid)
         if s is None or s.kind != SERIES:
             continue
-        dec = rec.decode(sid, t0, data)
-        if dec is None:
-            continue
-        t_ms, values, explicit = dec
-        if explicit is not None:
-            t_ms = [t if e is None else e for t, e in zip(t_ms, explicit)]
-        if t_ms[0] < a_ms or t_ms[-1] > k_ms:  # the first and last minutes: cut to the range
-            cut = [(t, v) for t, v in zip(t_ms, values) if a_ms <= t <= k_ms]
-            t_ms, values = [p[0] for p in cut], [p[1] for p in cut]
+        hit = None if cache is None else cache.get((sid, t0, data))
+        if hit is None:
+            dec = rec.decode(sid, t0, data)
+            if dec is None:
+                continue
+            t_ms, values, explicit = dec
+            if explicit is not None:
+                t_ms = [t if e is None else e for t, e in zip(t_ms, explicit)]
+            hit = (array("q", t_ms), array("d", values))
+            if cache is not None:
+                _remember(cache, (sid, t0, data), hit)
+        t_arr, v_arr = hit
+        if t_arr[0] < a_ms or t_arr[-1] > k_ms:  # the first and last minutes: cut to the range
+            cut = [(t, v) for t, v in zip(t_arr, v_arr) if a_ms <= t <= k_ms]
+            t_arr, v_arr = array("q", [p[0] for p in cut]), array("d", [p[1] for p in cut])
         key = keys.get(sid)
         if key is None:
             key = keys[sid] = _key(s.labels)
         got = out.get(key)
         if got is None:
-            out[key] = [s.labels, t_ms, values, False]
+            out[key] = [s.labels, array("q", t_arr), array("d", v_arr), False]  # copies: the cache's stay as read
         else:
-            got[1] += t_ms
-            got[2] += values
+            got[1] += t_arr
+            got[2] += v_arr
     scraped = set(out)
-    for _, _, data in rec.events((a_ms - 0.5) / 1000, (k_ms + 0.5) / 1000, (KIND,)):  # a wall clock's ts: sub-ms
+    for labels, t_ms, values in _keyframe_series(rec, a_ms, k_ms, cache):
+        key = _key(labels)
+        got = out.get(key)
+        if got is None:
+            got = out[key] = [labels, array("q"), array("d"), False]
+        elif key in scraped:
+            got[3] = True  # staleness markers among a scraped series' samples
+        for t, v in zip(t_ms, values):
+            if a_ms <= t <= k_ms:
+                got[1].append(t)
+                got[2].append(v)
+    return out
+
+
+def _keyframe_series(rec: Recording, a_ms: int, k_ms: int, cache: dict | None):
+    """(labels, times, values) of every series of every keyframe in [a_ms, k_ms], decoded (or from `cache`)."""
+    a, b = (a_ms - 0.5) / 1000, (k_ms + 0.5) / 1000  # a wall clock's ts: sub-ms
+    if cache is None:
+        todo = rec.events(a, b, (KIND,))
+        done = []
+    else:
+        try:
+            times = [t for t, in rec.conn.execute("SELECT ts FROM events WHERE kind = ? AND ts >= ? AND ts <= ?"
+                                                  " ORDER BY ts, rowid", (KIND, a, b))]
+        except Exception:  # noqa: BLE001 - a damaged events table: read them as before (rec.events skips it)
+            times = None
+        if times is None or len(set(times)) != len(times) or any((KIND, t) not in cache for t in times):
+            todo, done = rec.events(a, b, (KIND,)), []
+        else:
+            todo, done = [], [cache[(KIND, t)] for t in times]
+    for ts, _, data in todo:
+        decoded = []
         for labels, t0, blob in data.get("series", ()):
             t_ms, values, _ = decode_samples(base64.b64decode(blob), t0)
-            key = _key(labels)
-            got = out.get(key)
-            if got is None:
-                got = out[key] = [labels, [], [], False]
-            elif key in scraped:
-                got[3] = True  # staleness markers among a scraped series' samples
-            for t, v in zip(t_ms, values):
-                if a_ms <= t <= k_ms:
-                    got[1].append(t)
-                    got[2].append(v)
-    return out
+            decoded.append((labels, t_ms, values))
+        if cache is not None:
+            _remember(cache, (KIND, ts), decoded)
+        done.append(decoded)
+    for decoded in done:
+        yield from decoded
+
+
+def _remember(cache: dict, key, value) -> None:
+    if len(cache) >= CACHE_CHUNKS:  # the oldest read first out
+        for old in list(islice(cache, CACHE_CHUNKS // 4)):
+            del cache[old]
+    cache[key] = value
 
 
 def load(store: SeriesStore, series: dict[tuple, list]) -> int:

@@ -49,6 +49,7 @@ class Replay:
         self._loaded_ms = minute_of(round(self.rec.start * 1000))  # slices before this are queued or done
         self._payload: dict[int, Any] = {}
         self._memos: dict[float, dict[str, Any]] = {}
+        self._decoded: dict = {}  # chunks decoded by earlier seeks (keyframes.windows): a seek nearby reuses them
         # recordings made before keyframes seek by replaying the hour before the target (slower): said on screen
         self.keyframes = keyframes.has_keyframes(self.rec)
         # [prometheus]: the server's recorded answers stand in for it (the header says they came from it)
@@ -217,7 +218,7 @@ class Replay:
         if key is not None and round(key * 1000) > window:
             # the windows up to the keyframe from arrays; each endpoint as it stood then; the rest through the engine
             k_ms = round(key * 1000)
-            loaded = yield partial(keyframes.windows, self.rec, window, k_ms)
+            loaded = yield partial(keyframes.windows, self.rec, window, k_ms, self._decoded)
             keyframes.load(eng.store, loaded)
             window = k_ms + 1
         prelude, memos = yield partial(self._prelude, window, at)

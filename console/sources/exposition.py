@@ -180,14 +180,58 @@ class Reparser:
         self._shape: list[str | None] = []  # per line: None for a comment/blank (kept in _comments), else its series text
         self._comments: dict[int, str] = {}
         self._labels: list[dict[str, str]] = []  # per sample line, in order
+        # every series text and comment line of the bodies learned so far: a body made only of known lines (a
+        # series appeared or vanished, lines moved) is read line by line too
+        self._known: dict[str, tuple[dict[str, str], tuple]] = {}  # series text → (labels, their sorted key)
+        self._known_comments: set[str] = set()
 
     def parse(self, text: str) -> list[Sample]:
         out = self._reuse(text)
+        if out is None:
+            out = self._reuse_lines(text)
         if out is not None:
             return out
         samples = parse_exposition(text, self.job, self.instance)
         self._learn(text, samples)
         return samples
+
+    def _reuse_lines(self, text: str) -> list[Sample] | None:
+        """The body line by line from the known lines: None unless every comment line and series text is known,
+        no series repeats and every value and timestamp reads as the full parse reads it. The labels of a series
+        text do not depend on the lines around it, so the result is the full parse's (samples in line order)."""
+        known, comments, out, keys = self._known, self._known_comments, [], set()
+        if not known:
+            return None
+        for raw in text.split("\n"):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                if line and line not in comments:
+                    return None
+                continue
+            cut = _first_blank(line)
+            got = known.get(line[:cut]) if cut > 0 else None
+            if got is None:
+                return None
+            rest = line[cut:]
+            if "#" in rest:
+                return None
+            tokens = rest.split()
+            if not tokens or len(tokens) > 2:
+                return None
+            value = _value(tokens[0])
+            if value is None:
+                return None
+            ts = None
+            if len(tokens) == 2:
+                if not _INT.fullmatch(tokens[1]):
+                    return None
+                ts = int(tokens[1]) / 1000
+            labels, key = got
+            if key in keys:
+                return None  # a repeated series: the full parse keeps the first
+            keys.add(key)
+            out.append(Sample(labels=dict(labels), value=value, ts=ts))
+        return out
 
     def _reuse(self, text: str) -> list[Sample] | None:
         shape = self._shape
@@ -243,10 +287,15 @@ class Reparser:
             return  # a repeated series was dropped: reuse would misalign
         if any(t.split("{", 1)[0] != s.labels.get("__name__") for t, s in zip(texts, samples)):
             return  # samples not in line order (or a name given as {__name__=...}): never reuse
-        keys = {tuple(sorted(s.labels.items())) for s in samples}
-        if len(keys) != len(samples):
+        keys = [tuple(sorted(s.labels.items())) for s in samples]
+        if len(set(keys)) != len(samples):
             return
         self._shape, self._comments, self._labels = shape, comments, [s.labels for s in samples]
+        if len(self._known) > 4 * len(samples) + 1000:  # a target whose series churn: forget the old ones
+            self._known.clear()
+            self._known_comments.clear()
+        self._known.update(zip(texts, zip(self._labels, keys)))
+        self._known_comments.update(c for c in comments.values() if c)
 
 
 def _value(token: str) -> float | None:
@@ -259,6 +308,18 @@ def _value(token: str) -> float | None:
         return float(int(token))
     except ValueError:
         return float(token)
+
+
+def _first_blank(line: str) -> int:
+    """Where a known series text ends: the first space or tab outside braces' quotes is found by the caller's
+    dictionary lookup, so this only needs the first blank after the closing brace (or the name)."""
+    start = line.rfind("}") + 1 if "{" in line else 0
+    i = len(line)
+    for blank in (" ", "\t"):
+        j = line.find(blank, start)
+        if j != -1 and j < i:
+            i = j
+    return i if i < len(line) else -1
 
 
 def _series_text(line: str) -> str | None:

@@ -12,6 +12,11 @@ import httpx
 
 from console.config.schema import Auth
 from console.safe_text import Scrubber, clean
+from . import http11
+
+# what a poll's client may raise: httpx's (a client passed in by a test or a proxied setup) or the lean one's
+_TRANSPORT_ERRORS = (httpx.TransportError, http11.TransportError)
+_REUSED_CLOSED = (httpx.RemoteProtocolError, httpx.ReadError, http11.ServerDisconnected)
 
 
 class SourceError(Exception):
@@ -74,7 +79,7 @@ def config_scrubber(cfg) -> Scrubber:
     return Scrubber(lambda: config_secrets(cfg))
 
 
-def status_error(resp: httpx.Response, auth: Auth, scrub: Scrubber) -> str:
+def status_error(resp: httpx.Response | http11.Response, auth: Auth, scrub: Scrubber) -> str:
     """A non-accepted status as one line; the body is scrubbed before it is cut."""
     code = resp.status_code
     if code == 401:
@@ -99,7 +104,8 @@ def transport_reason(e: BaseException) -> str:
     return clean(str(e), limit=100).lower() or type(e).__name__
 
 
-async def _bounded(client: httpx.AsyncClient, method: str, url: str, deadline: float, **kw: Any) -> httpx.Response:
+async def _bounded(client: httpx.AsyncClient | http11.Client, method: str, url: str, deadline: float,
+                   **kw: Any) -> httpx.Response | http11.Response:
     """One request whose whole life (connect, headers, every body byte) fits in `deadline` seconds.
 
     httpx's timeout is per read: a server that sends a byte a second never trips it. This one does.
@@ -111,20 +117,21 @@ async def _bounded(client: httpx.AsyncClient, method: str, url: str, deadline: f
         raise SourceError(f"timeout after {float(deadline):g}s") from None
 
 
-async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str], deadline: float) -> httpx.Response:
+async def get(client: httpx.AsyncClient | http11.Client, url: str, headers: dict[str, str],
+              deadline: float) -> httpx.Response | http11.Response:
     """A GET with a total deadline; sent once more on a fresh connection if a pooled one was just closed."""
     try:
         try:
             return await _bounded(client, "GET", url, deadline, headers=headers)
-        except (httpx.RemoteProtocolError, httpx.ReadError):
+        except _REUSED_CLOSED:
             # a keep-alive connection the server closed just as we reused it: a GET is safe to repeat
             return await _bounded(client, "GET", url, deadline, headers=headers)
-    except httpx.TransportError as e:
+    except _TRANSPORT_ERRORS as e:
         raise SourceError(f"unreachable: {transport_reason(e)}") from None
 
 
-async def send_once(client: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], deadline: float,
-                    body: Any = None) -> httpx.Response:
+async def send_once(client: httpx.AsyncClient | http11.Client, method: str, url: str, headers: dict[str, str], deadline: float,
+                    body: Any = None) -> httpx.Response | http11.Response:
     """A mutation (or a silence): sent exactly once, never retried, within a total deadline.
 
     A timeout says so: the request may or may not have been applied, and only a re-poll can tell.
@@ -134,5 +141,5 @@ async def send_once(client: httpx.AsyncClient, method: str, url: str, headers: d
                               json=body if body is not None else None)
     except SourceError as e:
         raise SourceError(f"{e} (not retried: it may or may not have applied)") from None
-    except httpx.TransportError as e:
+    except _TRANSPORT_ERRORS as e:
         raise SourceError(f"unreachable: {transport_reason(e)}") from None
