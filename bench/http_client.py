@@ -4,7 +4,7 @@ Requests: a pooled httpx client fetches the simulated data pipeline's /metrics (
 simulator runs in a child process, so only the client's CPU is counted here) N times, first with
 `import sniffio` failing as it does when the package is not installed (a finder runs the same
 full sys.path search for a missing module, then raises), then with sniffio importable, then with the
-console's lean HTTP/1.1 polling client (console/sources/http11.py), all through `transport.get`.
+console's polling client (aiohttp, console/sources/client.py), all through `transport.get`.
 
 Parsing: `console.sources.exposition.parse_exposition` (prometheus_client's parser behind our
 per-line checks and target labels; a target's first scrape) and `Reparser` (its next scrapes,
@@ -30,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.sources import http11  # noqa: E402
+from console.sources import client as poll_client  # noqa: E402
 from console.sources.exposition import Reparser, parse_exposition  # noqa: E402
 from console.sources.transport import get  # noqa: E402
 
@@ -67,10 +67,10 @@ def start_sim() -> tuple[subprocess.Popen, str, dict[str, str]]:
 
 async def requests(url: str, key: str, n: int, lean: bool = False) -> tuple[float, float, str]:
     """(wall µs, client CPU µs) per request over n sequential GETs on one pooled client; the last body.
-    lean: the console's HTTP/1.1 polling client (console/sources/http11.py) instead of httpx, through the same
+    lean: the console's polling client (aiohttp, console/sources/client.py) instead of httpx, through the same
     `transport.get` (total deadline, retry of a dropped keep-alive connection) the sources use."""
     if lean:
-        client = http11.Client(max_connections=8)
+        client = poll_client.Client(max_connections=8)
     else:
         client = httpx.AsyncClient(limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
                                    follow_redirects=False)
@@ -133,8 +133,8 @@ async def main() -> None:
         "without_sniffio": {"wall_us_per_request": round(before_wall), "client_cpu_us_per_request": round(before_cpu)},
         "with_sniffio": {"wall_us_per_request": round(after_wall), "client_cpu_us_per_request": round(after_cpu)},
         "client_cpu_saved_us_per_request": round(before_cpu - after_cpu),
-        "lean_http11": {"wall_us_per_request": round(lean_wall), "client_cpu_us_per_request": round(lean_cpu)},
-        "lean_vs_httpx_cpu": round(lean_cpu / after_cpu, 3),
+        "poll_client_aiohttp": {"wall_us_per_request": round(lean_wall), "client_cpu_us_per_request": round(lean_cpu)},
+        "poll_client_vs_httpx_cpu": round(lean_cpu / after_cpu, 3),
         "parse_simulator_body": parse_cost(body, 200),
         "parse_10000_series": parse_cost(synthetic_body(10_000), 3),
     }))

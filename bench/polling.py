@@ -7,8 +7,8 @@ phase warms up, then times --ticks ticks: wall time per tick (p50/p95/max), the 
 CPU per service per tick, and the longest event-loop stall seen by a 10 ms watchdog.
 
 The reference, in the same run against the same simulators ("httpx_reference"), is the same engine
-with each service polled through its own httpx pool, as before the lean HTTP/1.1 client
-(console/sources/http11.py). --original-reference adds the console as it was before issue 17: one
+with each service polled through its own httpx pool, as before the aiohttp polling client
+(console/sources/client.py). --original-reference adds the console as it was before issue 17: one
 httpx pool (32 connections, 16 kept alive) shared by every service, selection by scanning every
 series of a metric name, and `import sniffio` failing on every lock httpcore sets up.
 --profile FILE writes a cProfile of the timed ticks of the "after" phase.

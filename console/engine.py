@@ -32,7 +32,7 @@ from console.rules.load import alert_context
 from console.rules.thresholds import markers
 from console.rules.transitions import RuleTransitions
 from .sources import Reading, build_source, read
-from .sources.clients import poll_client
+from .sources.client import poll_client
 from .state import ConsoleState, EndpointState, ServiceState
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from console.clock import VirtualClock
 from console.config.schema import Auth, Service
 from console.sources import build_source, read
-from console.sources import http11
+from console.sources import client as poll
 from console.sources.base import MAX_BACKOFF
 
 SECRET = "s3cr3t-Pa55word"
@@ -69,10 +69,10 @@ async def server():
     sock.close()
 
 
-@pytest.fixture(params=["lean", "httpx"])
+@pytest.fixture(params=["aiohttp", "httpx"])
 async def client(request):
-    """Every poll test runs on both clients: the engine's lean HTTP/1.1 one and httpx (used behind a proxy)."""
-    async with (http11.Client() if request.param == "lean" else httpx.AsyncClient()) as c:
+    """Every poll test runs on both clients: the engine's (aiohttp) and httpx (mitigations and silences send through it)."""
+    async with (poll.Client() if request.param == "aiohttp" else httpx.AsyncClient()) as c:
         yield c
 
 
@@ -229,7 +229,7 @@ async def test_ready_503_is_a_reading_elsewhere_an_error(server, client):
      "unreachable: server disconnected without sending a response."),
 ])
 async def test_byte_level_bad_responses(httpx_client, key, response, message):
-    client = httpx_client  # respx mocks httpx's transport (the lean client's bytes: tests/test_http11.py)
+    client = httpx_client  # respx mocks httpx's transport (the poll client's bytes: tests/test_poll_client.py)
     path = "/metrics" if key == "metrics" else "/api/health"
     # a dropped connection is retried once (a reused keep-alive socket the server had closed)
     route = respx.get(f"http://bad.test{path}").mock(side_effect=[response, response])

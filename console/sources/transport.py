@@ -12,11 +12,12 @@ import httpx
 
 from console.config.schema import Auth
 from console.safe_text import Scrubber, clean
-from . import http11
+from . import client as poll
 
-# what a poll's client may raise: httpx's (a client passed in by a test or a proxied setup) or the lean one's
-_TRANSPORT_ERRORS = (httpx.TransportError, http11.TransportError)
-_REUSED_CLOSED = (httpx.RemoteProtocolError, httpx.ReadError, http11.ServerDisconnected)
+# what a request may raise: the poll client's (aiohttp, console/sources/client.py) or httpx's (mitigations, silences)
+_TRANSPORT_ERRORS = (httpx.TransportError, poll.TransportError)
+# httpx only: aiohttp resends an idempotent request itself when a reused connection turns out closed
+_REUSED_CLOSED = (httpx.RemoteProtocolError, httpx.ReadError)
 
 
 class SourceError(Exception):
@@ -79,7 +80,7 @@ def config_scrubber(cfg) -> Scrubber:
     return Scrubber(lambda: config_secrets(cfg))
 
 
-def status_error(resp: httpx.Response | http11.Response, auth: Auth, scrub: Scrubber) -> str:
+def status_error(resp: httpx.Response | poll.Response, auth: Auth, scrub: Scrubber) -> str:
     """A non-accepted status as one line; the body is scrubbed before it is cut."""
     code = resp.status_code
     if code == 401:
@@ -104,8 +105,8 @@ def transport_reason(e: BaseException) -> str:
     return clean(str(e), limit=100).lower() or type(e).__name__
 
 
-async def _bounded(client: httpx.AsyncClient | http11.Client, method: str, url: str, deadline: float,
-                   **kw: Any) -> httpx.Response | http11.Response:
+async def _bounded(client: httpx.AsyncClient | poll.Client, method: str, url: str, deadline: float,
+                   **kw: Any) -> httpx.Response | poll.Response:
     """One request whose whole life (connect, headers, every body byte) fits in `deadline` seconds.
 
     httpx's timeout is per read: a server that sends a byte a second never trips it. This one does.
@@ -117,8 +118,8 @@ async def _bounded(client: httpx.AsyncClient | http11.Client, method: str, url: 
         raise SourceError(f"timeout after {float(deadline):g}s") from None
 
 
-async def get(client: httpx.AsyncClient | http11.Client, url: str, headers: dict[str, str],
-              deadline: float) -> httpx.Response | http11.Response:
+async def get(client: httpx.AsyncClient | poll.Client, url: str, headers: dict[str, str],
+              deadline: float) -> httpx.Response | poll.Response:
     """A GET with a total deadline; sent once more on a fresh connection if a pooled one was just closed."""
     try:
         try:
@@ -130,8 +131,8 @@ async def get(client: httpx.AsyncClient | http11.Client, url: str, headers: dict
         raise SourceError(f"unreachable: {transport_reason(e)}") from None
 
 
-async def send_once(client: httpx.AsyncClient | http11.Client, method: str, url: str, headers: dict[str, str], deadline: float,
-                    body: Any = None) -> httpx.Response | http11.Response:
+async def send_once(client: httpx.AsyncClient | poll.Client, method: str, url: str, headers: dict[str, str], deadline: float,
+                    body: Any = None) -> httpx.Response | poll.Response:
     """A mutation (or a silence): sent exactly once, never retried, within a total deadline.
 
     A timeout says so: the request may or may not have been applied, and only a re-poll can tell.
