@@ -36,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--read-only", action="store_true", help="never send a mutating request")
         sp.add_argument("--env", help="environment profile from the config's [environments.NAME]")
         sp.add_argument("--record", metavar="PATH", help="record into this file (default: the config's `record`)")
+        low_bandwidth_flag(sp)
+
+    def low_bandwidth_flag(sp):
+        sp.add_argument("--low-bandwidth", action=argparse.BooleanOptionalAction, default=None,
+                        help="animations off, the clock to the minute, plots once a minute "
+                             "(default: on over SSH, i.e. when SSH_CONNECTION or SSH_TTY is set)")
 
     from console.sim.scenarios import describe
 
@@ -73,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("path")
     rp.add_argument("--snapshot-at", metavar="T", help="print the state at T (RFC3339, -30s from the end, start, end)")
     rp.add_argument("--json", action="store_true", help="print JSON (the only format)")
+    low_bandwidth_flag(rp)
 
     rs = sub.add_parser("recordings", help="list recordings: start, end, services, size")
     rs.add_argument("--dir", help="folder to list (default: <data_dir>/recordings)")

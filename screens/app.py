@@ -9,6 +9,7 @@ from rich.console import Console
 from textual.app import App, SystemCommand
 from textual.message import Message
 
+from console.bandwidth import low_bandwidth
 from console.commands import Registry, build_registry
 from console.config.schema import ConfigError
 from console.facade import View
@@ -43,10 +44,13 @@ class OpsApp(App):
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True
 
-    def __init__(self, session, *, autorun: bool = True) -> None:
+    def __init__(self, session, *, autorun: bool = True, low_bandwidth: bool = False) -> None:
         super().__init__()
         self.session = session  # the façade: console.session.Session or console.replay_session.ReplaySession
         self.autorun = autorun
+        self.low_bandwidth = low_bandwidth  # over SSH: the clock to the minute, no animations, plots once a minute
+        if low_bandwidth:
+            self.animation_level = "none"
         self.view: View | None = None
         self.registry: Registry | None = None
         self.dashboard: Dashboard | None = None
@@ -230,7 +234,7 @@ def run_app(args) -> int:
     session = Session(config_path=config_path, env=args.env, scenario=getattr(args, "scenario", "normal"),
                       seed=getattr(args, "seed", 0), read_only=args.read_only, catalog=catalog,
                       record=getattr(args, "record", None) or "auto")  # the TUI records unless the config says not
-    app = OpsApp(session)
+    app = OpsApp(session, low_bandwidth=low_bandwidth(getattr(args, "low_bandwidth", None)))
     try:
         app.run()
     except ConfigError as e:

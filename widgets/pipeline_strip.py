@@ -7,7 +7,12 @@ from textual.containers import Horizontal
 from console.state import ConsoleState, ServiceState
 
 from . import fmt
+from .figure import Figure
 from .panel import Panel
+
+# each figure's usual width (`5xx 0.12%`, `rate-limit 0.5/s`, ...): a value changing repaints its figure alone;
+# a longer text (a ▲ threshold mark, a reason) widens it once
+CELLS = (7, 9, 9, 9, 16, 7, 8, 13)
 
 
 class PipelineStrip(Panel):
@@ -19,6 +24,10 @@ class PipelineStrip(Panel):
     PipelineStrip > .row { height: 1; }
     PipelineStrip > .row > Figure { width: auto; padding-right: 2; }
     """
+
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.lines = [Figure(classes="value", cells=n) for n in CELLS]
 
     def compose(self):
         with Horizontal(classes="row"):
