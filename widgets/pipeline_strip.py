@@ -10,9 +10,9 @@ from . import fmt
 from .figure import Figure
 from .panel import Panel
 
-# each figure's usual width (`5xx 0.12%`, `rate-limit 0.5/s`, ...): a value changing repaints its figure alone;
+# each figure's widest usual text (`5xx 12.34%`, `rate-limit 0.0067/s`, `req 1200/s`, ...): a value changing repaints its figure alone;
 # a longer text (a ▲ threshold mark, a reason) widens it once
-CELLS = (7, 9, 9, 9, 16, 7, 8, 13)
+CELLS = (7, 10, 9, 10, 19, 8, 10, 14)
 
 
 class PipelineStrip(Panel):
