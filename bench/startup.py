@@ -66,13 +66,15 @@ def run(cmd: list[str], markers: dict[str, list[bytes]], timeout: float, env: di
                 seen[name] = now
     os.write(master, b"q")
     deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and os.waitpid(pid, os.WNOHANG) == (0, 0):
-        if select.select([master], [], [], 0.05)[0]:
+    done = False
+    while not done and time.monotonic() < deadline:
+        done = os.waitpid(pid, os.WNOHANG) != (0, 0)
+        if not done and select.select([master], [], [], 0.05)[0]:
             try:
                 os.read(master, 65536)
             except OSError:
                 pass
-    if os.waitpid(pid, os.WNOHANG) == (0, 0):
+    if not done:
         os.killpg(pid, signal.SIGKILL)  # our own child's process group (setsid above)
         os.waitpid(pid, 0)
     os.close(master)
