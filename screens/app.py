@@ -18,15 +18,11 @@ from console.session import Session
 from console.state import ConsoleState
 from widgets.bindings import install
 
-from .confirm import ConfirmScreen
 from .dashboard import Dashboard
-from .detail import ServiceDetail
-from .help import HelpScreen
-from .incident_detail import IncidentDetail
-from .incident_dialog import incident_verb
-from .pick import PickScreen
-from .quit import QuitScreen
 from .visibility import painted
+
+# The detail, incident, help and dialog screens are imported when first opened: the first frame does not need
+# them (the detail's plotting library alone is ~15 ms of start-up).
 
 
 class StateChanged(Message):
@@ -105,6 +101,8 @@ class OpsApp(App):
     def open_detail(self, service: str) -> None:
         if service not in self.session.state.services:
             return
+        from .detail import ServiceDetail
+
         screen = ServiceDetail(service, self.view.plots.get(service, []), production=self.view.production)
         self.push_screen(screen)
         screen.call_after_refresh(screen.show, self.session.state)
@@ -114,6 +112,8 @@ class OpsApp(App):
         if inc is None:
             self.notify(f"{incident_id} is no longer listed", severity="warning", timeout=3)
             return
+        from .incident_detail import IncidentDetail
+
         screen = IncidentDetail(inc, production=self.view.production)
         self.push_screen(screen)
         screen.call_after_refresh(screen.show, self.session.state)
@@ -123,6 +123,8 @@ class OpsApp(App):
         if message.verb == "open":
             self.open_incident(message.incident_id)
         else:
+            from .incident_dialog import incident_verb
+
             incident_verb(self, message.verb, message.incident_id)
 
     async def command(self, cmd: dict) -> dict:
@@ -159,6 +161,9 @@ class OpsApp(App):
                         group="mitigate")
 
     async def _mitigate(self, cmd: dict) -> None:
+        from .confirm import ConfirmScreen
+        from .pick import PickScreen
+
         res = await self.command(cmd)
         if res["ok"] and "pick" in res:
             item = await self.push_screen_wait(PickScreen(res["title"], res["pick"]))
@@ -204,6 +209,8 @@ class OpsApp(App):
             names = ", ".join(i.id for i in waiting[:5]) + (" …" if len(waiting) > 5 else "")
             why = (f"{len(waiting)} incident{'s' if len(waiting) > 1 else ''} open and unacknowledged ({names})."
                    + ("\nThe demo's incidents are gone once it quits." if self.session.state.scenario else ""))
+            from .quit import QuitScreen
+
             self.push_screen(QuitScreen(why), lambda yes: self.exit() if yes else None)
             return
         self.exit()
@@ -219,6 +226,8 @@ class OpsApp(App):
             self.notify(res["message"], timeout=8)
 
     def action_help(self) -> None:
+        from .help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
