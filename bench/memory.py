@@ -44,7 +44,7 @@ async def run(minutes: float, scenario: str, trace: bool) -> dict:
     if trace:
         import tracemalloc
 
-        tracemalloc.start(8)
+        tracemalloc.start(1)  # one frame: eight made a 10 min run take most of an hour
     app = OpsApp(Session(clock=VirtualClock(START), scenario=scenario, seed=1, record="auto"), autorun=False)
     timeline = []
     t0 = time.monotonic()
