@@ -6,7 +6,10 @@ live figure a number polled from a service (`buckets 25/500` in the conversion p
 pipeline strip: whichever comes first); glances' first full screen is when its CPU, MEM, LOAD and process-list
 header have all been drawn. Console and glances alternate; median of --repeat runs; one JSON object.
 
-usage: python bench/startup.py [--repeat 5] [--timeout 15]
+usage: python bench/startup.py [--repeat 5] [--timeout 15] [--before DIR]
+
+--before DIR also runs the console from another checkout (DIR on PYTHONPATH, e.g. `git archive aaf4dfd | tar -x
+-C DIR`) in the same alternation: a before/after on the same load.
 """
 
 from __future__ import annotations
@@ -92,20 +95,26 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=15)
+    ap.add_argument("--before", metavar="DIR", help="also run the console from this checkout (PYTHONPATH)")
     a = ap.parse_args()
     opsconsole = str(Path(sys.executable).parent / "opsconsole")
     with tempfile.TemporaryDirectory() as data:
         env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY")}
         env.update(OPSCONSOLE_DATA_DIR=data, TERM="xterm-256color", COLUMNS="120", LINES="40")
         run([opsconsole, "demo"], CONSOLE, a.timeout, env)  # warm: the venv's files in the page cache, .pyc built
-        runs: dict[str, list[dict]] = {"console": [], "glances": []}
+        order = [("console", [opsconsole, "demo"], CONSOLE, env), ("glances", [GLANCES, "-t", "1"], GLANCE, env)]
+        if a.before:
+            before = dict(env, PYTHONPATH=str(Path(a.before).resolve()))
+            run([opsconsole, "demo"], CONSOLE, a.timeout, before)  # warm its .pyc too
+            order.insert(1, ("console_before", [opsconsole, "demo"], CONSOLE, before))
+        runs: dict[str, list[dict]] = {name: [] for name, *_ in order}
         for i in range(a.repeat):
-            order = [("console", [opsconsole, "demo"], CONSOLE), ("glances", [GLANCES, "-t", "1"], GLANCE)]
-            for name, cmd, markers in (order if i % 2 == 0 else order[::-1]):
-                runs[name].append(run(cmd, markers, a.timeout, env))
+            for name, cmd, markers, e in (order if i % 2 == 0 else order[::-1]):
+                runs[name].append(run(cmd, markers, a.timeout, e))
     one, five, _ = os.getloadavg()
     result = {"repeat": a.repeat, "size": "120x40", "loadavg_1m": round(one, 2), "loadavg_5m": round(five, 2),
-              "console": {k: med(runs["console"], k) for k in ("first_byte_s", *CONSOLE)},
+              **{name: {k: med(runs[name], k) for k in ("first_byte_s", *CONSOLE)}
+                 for name in runs if name.startswith("console")},
               "glances": {k: med(runs["glances"], k) for k in ("first_byte_s", *GLANCE)},
               "runs": runs}
     print(json.dumps(result, indent=1))

@@ -72,12 +72,12 @@ class OpsApp(App):
         self.registry = build_registry(self.view.actions, self.view.keys)
         install(self, "app")
         self.dashboard = self.make_dashboard()
-        await self.push_screen(self.dashboard)
         self._unsubscribe = self.session.subscribe(lambda st: self.post_message(StateChanged(st)))
+        if self.autorun:  # the first poll goes out now, while the dashboard mounts (its answer is drawn after)
+            self.run_worker(self.session.run(), group="engine", exclusive=True, exit_on_error=False)
+        await self.push_screen(self.dashboard)
         for severity, line in self.session.notices():
             self.notify(line, severity=severity, timeout=5 if severity == "information" else 10)
-        if self.autorun:
-            self.run_worker(self.session.run(), group="engine", exclusive=True, exit_on_error=False)
 
     def make_dashboard(self) -> Dashboard:
         return Dashboard(self.view.services_by_kind, production=self.view.production)

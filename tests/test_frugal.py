@@ -133,3 +133,16 @@ def test_low_bandwidth_is_on_over_ssh_unless_refused():
     assert p.parse_args(["run", "--no-low-bandwidth"]).low_bandwidth is False
     assert p.parse_args(["replay", "x.rec", "--low-bandwidth"]).low_bandwidth is True
     assert p.parse_args(["demo"]).low_bandwidth is None
+
+
+@pytest.mark.asyncio
+async def test_the_first_poll_is_on_screen_before_the_first_tick_goes_by():
+    """Start-up polls at once (while the dashboard mounts): its figures are drawn without waiting a tick."""
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1))  # autorun: the live loop
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if re.search(r"buckets \d+/\d+", screen_text(app)):
+                break
+        assert re.search(r"buckets \d+/\d+", screen_text(app))  # a figure the simulator answered
+        assert app.session.engine.clock.now() == START  # and the (virtual) clock has not moved a second
