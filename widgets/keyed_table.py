@@ -21,7 +21,6 @@ class KeyedTable(DataTable):
         self._order: list[str] = []
         self._rows: list[tuple[str, tuple]] = []  # the last rows given, before the filter
         self.filter = ""  # `/`: only rows whose text holds this (case-insensitive)
-        self.cell_refreshes = 0  # cells repainted alone (tests and benches read it)
 
     def on_mount(self) -> None:
         for c in self._columns:
@@ -66,7 +65,6 @@ class KeyedTable(DataTable):
             self.update_cell(key, self._columns[col], value)
         finally:
             self._one_cell = False
-        self.cell_refreshes += 1
         self.refresh_coordinate(Coordinate(self.get_row_index(key), col))
 
     def refresh(self, *regions, **kw):
