@@ -3,10 +3,13 @@
 Runs `opsconsole demo` and glances (`/usr/bin/glances -t 1`, 1 s refresh) on real ptys through
 shared/tools/ptybench.py, alternating (console, glances, glances, console, ...) so both see the same load on a
 shared machine, at each size and scenario; repeats and prints the medians and the ratios as one JSON object.
-A `low-bandwidth` row (`opsconsole demo --low-bandwidth`) says what that mode saves.
+A `low-bandwidth` row (`opsconsole demo --low-bandwidth`) says what that mode saves; a `sim apart` row
+(`opsconsole run` against `opsconsole sim` in another process, not measured) gives the console's own cost
+without the simulated services it embeds in the demo.
 
 usage: python bench/terminal.py [--seconds 30] [--warmup 8] [--repeat 3] [--sizes 120x40,160x48]
                                 [--scenarios normal,debt-surge] [--low-bandwidth first|all|none]
+                                [--sim-apart first|none]
 """
 
 from __future__ import annotations
@@ -39,6 +42,20 @@ def ptybench(cmd: list[str], cols: int, rows: int, seconds: float, warmup: float
     return {name: res[k] for name, k in KEYS.items()}
 
 
+def start_sim(opsconsole: str, scenario: str, config: str, env: dict) -> tuple[subprocess.Popen, dict]:
+    """`opsconsole sim` in its own process (ptybench measures only the console); its credentials for the console."""
+    proc = subprocess.Popen([opsconsole, "sim", "--scenario", scenario, "--write-config", config],
+                            stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    creds = {}
+    for line in proc.stdout:  # it prints its URLs, `export K=V` lines, then "Ctrl-C stops it."
+        if line.strip().startswith("export "):
+            k, v = line.strip()[len("export "):].split("=", 1)
+            creds[k] = v
+        if line.startswith("Ctrl-C"):
+            break
+    return proc, creds
+
+
 def median(runs: list[dict]) -> dict:
     out = {k: round(statistics.median(r[k] for r in runs), 2) for k in KEYS}
     out["runs"] = runs
@@ -63,6 +80,8 @@ def main() -> None:
     ap.add_argument("--scenarios", default="normal,debt-surge")
     ap.add_argument("--low-bandwidth", choices=("first", "all", "none"), default="first",
                     help="also run `demo --low-bandwidth` in the first cell, every cell, or none")
+    ap.add_argument("--sim-apart", choices=("first", "none"), default="first",
+                    help="also run the console against `opsconsole sim` in another process, in the first cell")
     a = ap.parse_args()
     if not PTYBENCH.exists():
         sys.exit(f"bench/terminal.py: {PTYBENCH} not found (it ships in shared/tools beside the repo)")
@@ -81,20 +100,35 @@ def main() -> None:
         for cols, rows in sizes:
             for scen in scenarios:
                 lb = a.low_bandwidth == "all" or (a.low_bandwidth == "first" and first)
+                apart = a.sim_apart == "first" and first
                 first = False
                 programs = {"console": [opsconsole, "demo", "--scenario", scen, "--no-low-bandwidth"],
                             "glances": [GLANCES, "-t", "1"]}
                 if lb:
                     programs["console_low_bandwidth"] = [opsconsole, "demo", "--scenario", scen, "--low-bandwidth"]
+                envs = {name: env for name in programs}
+                sim = None
+                if apart:
+                    config = str(Path(data) / "sim.toml")
+                    sim, creds = start_sim(opsconsole, scen, config, env)
+                    programs["console_sim_apart"] = [opsconsole, "run", "--config", config, "--no-low-bandwidth"]
+                    envs["console_sim_apart"] = {**env, **creds}
                 runs: dict[str, list[dict]] = {k: [] for k in programs}
                 names = list(programs)
-                for i in range(a.repeat):
-                    for name in (names if i % 2 == 0 else names[::-1]):  # alternate who goes first
-                        runs[name].append(ptybench(programs[name], cols, rows, a.seconds, a.warmup, env))
+                try:
+                    for i in range(a.repeat):
+                        for name in (names if i % 2 == 0 else names[::-1]):  # alternate who goes first
+                            runs[name].append(ptybench(programs[name], cols, rows, a.seconds, a.warmup, envs[name]))
+                finally:
+                    if sim is not None:
+                        sim.terminate()  # the one process this bench started for it
+                        sim.wait(10)
                 cell = {name: median(r) for name, r in runs.items()}
                 cell["console_over_glances"] = ratios(cell["console"], cell["glances"])
                 if lb:
                     cell["low_bandwidth_over_console"] = ratios(cell["console_low_bandwidth"], cell["console"])
+                if apart:
+                    cell["sim_apart_over_glances"] = ratios(cell["console_sim_apart"], cell["glances"])
                 cell["console_at_most_glances"] = all(cell["console"][k] <= cell["glances"][k]
                                                       for k in ("bytes_per_s", "cpu_pct"))
                 result["cells"][f"{cols}x{rows} {scen}"] = cell
