@@ -13,10 +13,10 @@ class Figure(Static):
 
     A `width: auto` figure (header, strip, source bar) gets a fixed cell: `cells` wide (the widest text it usually
     takes), or wider once a longer text comes (without `cells`: as wide as its text, resized only when the text's
-    width changes). Its text changing then repaints only the figure: a relayout would
-    repaint the whole screen around it (measured: the kill-switch table's scrollbar was most of the bytes).
-    The cell goes back to `cells` only when a text fits it again, so a width changes (and the screen relays out)
-    only when a figure crosses its usual width, not on every tick.
+    width changes). Its text changing then repaints only the figure: a relayout would repaint the whole screen
+    around it (measured: the kill-switch table's scrollbar was most of the bytes). The cell goes back to `cells`
+    only when a text fits it again, so a width changes (and the screen relays out) only when a figure crosses its
+    usual width, not on every tick.
     """
 
     DEFAULT_CSS = "Figure { height: 1; width: 1fr; }"
