@@ -9,6 +9,7 @@ from rich.console import Console
 from textual.app import App, SystemCommand
 from textual.message import Message
 
+from console.bandwidth import low_bandwidth
 from console.commands import Registry, build_registry
 from console.config.schema import ConfigError
 from console.facade import View
@@ -17,16 +18,12 @@ from console.session import Session
 from console.state import ConsoleState
 from widgets.bindings import install
 
-from .confirm import ConfirmScreen
 from .dashboard import Dashboard
-from .detail import ServiceDetail
-from .help import HelpScreen
-from .incident_detail import IncidentDetail
-from .incident_dialog import incident_verb
-from .pick import PickScreen
-from .quit import QuitScreen
 from . import toasts
 from .visibility import painted
+
+# The detail, incident, help and dialog screens are imported when first opened: the first frame does not need
+# them (the detail's plotting library alone is ~15 ms of start-up).
 
 
 class StateChanged(Message):
@@ -45,11 +42,15 @@ class OpsApp(App):
     ENABLE_COMMAND_PALETTE = True
     CSS = toasts.CSS
 
-    def __init__(self, session, *, autorun: bool = True, layout: str | None = None) -> None:
+    def __init__(self, session, *, autorun: bool = True, layout: str | None = None,
+                 low_bandwidth: bool = False) -> None:
         super().__init__()
         self.layout_name = layout or "dashboard"  # dashboard | wall: the first screen (`w` switches)
         self.session = session  # the façade: console.session.Session or console.replay_session.ReplaySession
         self.autorun = autorun
+        self.low_bandwidth = low_bandwidth  # over SSH: the clock to the minute, no animations, plots once a minute
+        if low_bandwidth:
+            self.animation_level = "none"
         self.view: View | None = None
         self.registry: Registry | None = None
         self.dashboard: Dashboard | None = None
@@ -75,14 +76,14 @@ class OpsApp(App):
         self.registry = build_registry(self.view.actions, self.view.keys)
         install(self, "app")
         self.dashboard = self.make_dashboard()
+        self._unsubscribe = self.session.subscribe(lambda st: self.post_message(StateChanged(st)))
+        if self.autorun:  # the first poll goes out now, while the dashboard mounts (its answer is drawn after)
+            self.run_worker(self.session.run(), group="engine", exclusive=True, exit_on_error=False)
         await self.push_screen(self.dashboard)
         if self.layout_name == "wall":
             self.action_wall()
-        self._unsubscribe = self.session.subscribe(lambda st: self.post_message(StateChanged(st)))
         for severity, line in self.session.notices():
             self.notify(line, severity=severity, timeout=5 if severity == "information" else 10)
-        if self.autorun:
-            self.run_worker(self.session.run(), group="engine", exclusive=True, exit_on_error=False)
 
     def make_dashboard(self) -> Dashboard:
         return Dashboard(self.view.services_by_kind, production=self.view.production)
@@ -122,6 +123,8 @@ class OpsApp(App):
     def open_detail(self, service: str) -> None:
         if service not in self.session.state.services:
             return
+        from .detail import ServiceDetail
+
         screen = ServiceDetail(service, self.view.plots.get(service, []), production=self.view.production)
         self.push_screen(screen)
         screen.call_after_refresh(screen.show, self.session.state)
@@ -131,6 +134,8 @@ class OpsApp(App):
         if inc is None:
             self.notify(f"{incident_id} is no longer listed", severity="warning", timeout=3)
             return
+        from .incident_detail import IncidentDetail
+
         screen = IncidentDetail(inc, production=self.view.production)
         self.push_screen(screen)
         screen.call_after_refresh(screen.show, self.session.state)
@@ -140,6 +145,8 @@ class OpsApp(App):
         if message.verb == "open":
             self.open_incident(message.incident_id)
         else:
+            from .incident_dialog import incident_verb
+
             incident_verb(self, message.verb, message.incident_id)
 
     async def command(self, cmd: dict) -> dict:
@@ -176,6 +183,9 @@ class OpsApp(App):
                         group="mitigate")
 
     async def _mitigate(self, cmd: dict) -> None:
+        from .confirm import ConfirmScreen
+        from .pick import PickScreen
+
         res = await self.command(cmd)
         if res["ok"] and "pick" in res:
             item = await self.push_screen_wait(PickScreen(res["title"], res["pick"]))
@@ -223,6 +233,8 @@ class OpsApp(App):
             names = ", ".join(i.id for i in waiting[:5]) + (" …" if len(waiting) > 5 else "")
             why = (f"{len(waiting)} incident{'s' if len(waiting) > 1 else ''} open and unacknowledged ({names})."
                    + ("\nThe demo's incidents are gone once it quits." if self.session.state.scenario else ""))
+            from .quit import QuitScreen
+
             self.push_screen(QuitScreen(why), lambda yes: self.exit() if yes else None)
             return
         self.exit()
@@ -238,6 +250,8 @@ class OpsApp(App):
             self.notify(res["message"], timeout=8)
 
     def action_help(self) -> None:
+        from .help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -254,7 +268,7 @@ def run_app(args) -> int:
                       seed=getattr(args, "seed", 0), read_only=args.read_only, catalog=catalog,
                       record=getattr(args, "record", None) or "auto")  # the TUI records unless the config says not
     layout = getattr(args, "layout", None) or (catalog.cfg.layout.default if catalog else None)
-    app = OpsApp(session, layout=layout)
+    app = OpsApp(session, layout=layout, low_bandwidth=low_bandwidth(getattr(args, "low_bandwidth", None)))
     try:
         app.run()
     except ConfigError as e:

@@ -36,6 +36,8 @@ def run_attach(args) -> int:
     except RemoteError as e:
         print(f"opsconsole: {e}", file=sys.stderr)
         return 2
-    app = OpsApp(session, layout=args.layout)
+    from console.bandwidth import low_bandwidth
+
+    app = OpsApp(session, layout=args.layout, low_bandwidth=low_bandwidth(getattr(args, "low_bandwidth", None)))
     app.run()
     return app.return_code or 0

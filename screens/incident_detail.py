@@ -26,6 +26,7 @@ from .visibility import showing
 from .incident_dialog import incident_verb
 
 PLOT_REFRESH = 30.0
+PLOT_REFRESH_LOW_BANDWIDTH = 60.0  # over SSH: a plot redraw is most of a screen's bytes
 LEAD = 900.0  # the plot starts 15 min before the incident opened: what led to it
 MAX_SPAN = 6 * 3600.0
 
@@ -146,7 +147,8 @@ class IncidentDetail(Screen):
         self.query_one("#inc-stale").display = False
         self.query_one("#inc-mitigations", Static).update(self._mitigations_text())
         if self.inc.expr:
-            self.set_interval(PLOT_REFRESH, self._load_plot)
+            low = getattr(self.app, "low_bandwidth", False)
+            self.set_interval(PLOT_REFRESH_LOW_BANDWIDTH if low else PLOT_REFRESH, self._load_plot)
             self._load_plot()
         else:
             self.query_one("#inc-alert").border_title = f"Alert · {self.inc.source} {self.inc.service}"

@@ -245,8 +245,8 @@ class ReplayScreen(Dashboard):
 class ReplayApp(OpsApp):
     """The console app on a recording: the same app and screens, on the replay façade."""
 
-    def __init__(self, replay: Replay, layout: str | None = None) -> None:
-        super().__init__(ReplaySession(replay), autorun=False, layout=layout)
+    def __init__(self, replay: Replay, layout: str | None = None, *, low_bandwidth: bool = False) -> None:
+        super().__init__(ReplaySession(replay), autorun=False, layout=layout, low_bandwidth=low_bandwidth)
 
     @property
     def replay(self) -> ReplaySession:
@@ -258,6 +258,9 @@ class ReplayApp(OpsApp):
 
 def run_replay(args) -> int:
     """`opsconsole replay PATH`: RecordingError (one line, exit 2) before the screen opens."""
-    app = ReplayApp(Replay(args.path), layout=getattr(args, "layout", None))
+    from console.bandwidth import low_bandwidth
+
+    app = ReplayApp(Replay(args.path), layout=getattr(args, "layout", None),
+                    low_bandwidth=low_bandwidth(getattr(args, "low_bandwidth", None)))
     app.run()
     return app.return_code or 0

@@ -30,7 +30,7 @@ class HeaderBar(Horizontal):
         self.backend.display = False
         self.sharing = Figure(id="hdr-sharing")  # hidden unless [alertmanager] send is on
         self.sharing.display = False
-        self.clock = Figure(id="hdr-clock")
+        self.clock = Figure(id="hdr-clock", cells=len("2026-12-01 15:34:10 UTC"))  # fixed: ticking repaints it alone
 
     def compose(self):
         yield self.ident
@@ -48,6 +48,9 @@ class HeaderBar(Horizontal):
             mode = f"[bold reverse $error] {escape(state.link.upper())} [/]"
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
         narrow = self.size.width and self.size.width < 110  # keep room for the alert counts
+        low = getattr(self.app, "low_bandwidth", False)
+        if low:  # said on screen: a clock to the minute is the mode, not a stuck console
+            ro += "  [$accent]⇣ low-bw[/]" if narrow else "  [$accent]⇣ low bandwidth[/]"
         scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario and not narrow else ""
         name = "" if narrow else "[b]opsconsole[/]  "
         self.ident.set(f"{name}env {env}  {mode}{ro}{room_text(state)}{scen}")
@@ -65,7 +68,7 @@ class HeaderBar(Horizontal):
             self.sharing.display = True
             self.sharing.set(sharing_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
-        self.clock.set(t.strftime("%Y-%m-%d %H:%M:%S UTC"))
+        self.clock.set(t.strftime("%Y-%m-%d %H:%M UTC" if low else "%Y-%m-%d %H:%M:%S UTC"))
 
 
 def room_text(state: ConsoleState) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.actions import SkipAction
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 
@@ -11,6 +12,7 @@ class KeyedTable(DataTable):
     """`sync(rows)` with rows = [(key, (cell, ...)), ...] in display order."""
 
     DEFAULT_CSS = "KeyedTable { height: 1fr; overflow-x: hidden; }"
+    _one_cell = False  # inside update_cell: its whole-table refresh is replaced by the cell's own
 
     def __init__(self, columns: list[str], **kw) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kw)
@@ -66,8 +68,23 @@ class KeyedTable(DataTable):
                 continue
             for col, (a, b) in enumerate(zip(old, cells)):
                 if a != b:
-                    self.update_cell(key, self._columns[col], _plain(b))
+                    self._set_cell(key, col, _plain(b))
             self._cells[key] = cells
+
+    def _set_cell(self, key: str, col: int, value) -> None:
+        """One cell changed: repaint that cell alone. DataTable.update_cell repaints the whole table (every visible
+        row and its scrollbar): on an SSH link that was most of the dashboard's bytes."""
+        self._one_cell = True
+        try:
+            self.update_cell(key, self._columns[col], value)
+        finally:
+            self._one_cell = False
+        self.refresh_coordinate(Coordinate(self.get_row_index(key), col))
+
+    def refresh(self, *regions, **kw):
+        if self._one_cell and not regions and not kw.get("layout") and not kw.get("recompose"):
+            return self
+        return super().refresh(*regions, **kw)
 
     @property
     def selected_key(self) -> str | None:

@@ -8,7 +8,12 @@ from console.safe_text import markup_escape as escape
 from console.state import ConsoleState, ServiceState
 
 from . import fmt
+from .figure import Figure
 from .panel import Panel
+
+# each figure's widest usual text (`5xx 12.34%`, `rate-limit 0.0067/s`, `req 1200/s`, ...): a value changing repaints its figure alone;
+# a longer text (a ▲ threshold mark, a reason) widens it once
+CELLS = (7, 10, 9, 10, 19, 8, 10, 14)
 
 
 class PipelineStrip(Panel):
@@ -21,6 +26,10 @@ class PipelineStrip(Panel):
     PipelineStrip > .row { height: 1; }
     PipelineStrip > .row > Figure { width: auto; padding-right: 2; }
     """
+
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.lines = [Figure(classes="value", cells=n) for n in CELLS]
 
     def compose(self):
         with Horizontal(classes="row"):

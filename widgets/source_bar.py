@@ -25,7 +25,9 @@ class SourceBar(Horizontal):
         for name, svc in state.services.items():
             fig = self._figs.get(name)
             if fig is None:
-                fig = self._figs[name] = Figure()
+                # sized for its usual text (`● name <10s`): an age ticking repaints the figure alone; a stale
+                # source (`◐ name 1m20s`) widens it once
+                fig = self._figs[name] = Figure(cells=len(f"● {name} <10s"))
                 self.mount(fig)
             a = svc.age(state.ts)
             # ages shown to the second only while young; coarser later so the line is not rewritten every tick

@@ -1,0 +1,124 @@
+"""Time to first data: `opsconsole demo` on a real pty, to its first frame and its first live figure, beside glances.
+
+Each run starts the program on a fresh pseudo-terminal (120x40), reads what it writes and notes when the screen
+text (escape sequences removed) first holds each marker: the console's frame is its header (`LIVE`), its first
+live figure a number polled from a service (`buckets 25/500` in the conversion panel, `req 9.5/s` in the
+pipeline strip: whichever comes first); glances' first full screen is when its CPU, MEM, LOAD and process-list
+header have all been drawn. Console and glances alternate; median of --repeat runs; one JSON object.
+
+usage: python bench/startup.py [--repeat 5] [--timeout 15] [--before DIR]
+
+--before DIR also runs the console from another checkout (DIR on PYTHONPATH, e.g. `git archive aaf4dfd | tar -x
+-C DIR`) in the same alternation: a before/after on the same load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import signal
+import statistics
+import struct
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+GLANCES = "/usr/bin/glances"
+ESC = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-B]|[=>78])")
+CONSOLE = {"first_frame_s": [rb"LIVE"], "first_live_figure_s": [rb"buckets \d+/\d+|req \d[\d.]*/s"]}
+GLANCE = {"first_frame_s": [rb"CPU", rb"MEM", rb"LOAD", rb"PID"]}  # all of them: its first full screen
+
+
+def run(cmd: list[str], markers: dict[str, list[bytes]], timeout: float, env: dict, cols=120, rows=40) -> dict:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(master)
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        os.execvpe(cmd[0], cmd, env)
+    os.close(slave)
+    seen: dict[str, float] = {}
+    text = b""
+    first_byte = None
+    while len(seen) < len(markers) and time.monotonic() - t0 < timeout:
+        if not select.select([master], [], [], 0.02)[0]:
+            continue
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        now = time.monotonic() - t0
+        first_byte = first_byte if first_byte is not None else now
+        text += ESC.sub(b"", data)  # a marker split across two reads is still found
+        for name, pats in markers.items():
+            if name not in seen and all(re.search(p, text) for p in pats):
+                seen[name] = now
+    os.write(master, b"q")
+    deadline = time.monotonic() + 3
+    done = False
+    while not done and time.monotonic() < deadline:
+        done = os.waitpid(pid, os.WNOHANG) != (0, 0)
+        if not done and select.select([master], [], [], 0.05)[0]:
+            try:
+                os.read(master, 65536)
+            except OSError:
+                pass
+    if not done:
+        os.killpg(pid, signal.SIGKILL)  # our own child's process group (setsid above)
+        os.waitpid(pid, 0)
+    os.close(master)
+    out = {"first_byte_s": round(first_byte, 3) if first_byte is not None else None}
+    out.update({k: round(seen[k], 3) if k in seen else None for k in markers})
+    return out
+
+
+def med(runs: list[dict], key: str):
+    vals = [r[key] for r in runs if r.get(key) is not None]
+    return round(statistics.median(vals), 3) if len(vals) == len(runs) else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--timeout", type=float, default=15)
+    ap.add_argument("--before", metavar="DIR", help="also run the console from this checkout (PYTHONPATH)")
+    a = ap.parse_args()
+    opsconsole = str(Path(sys.executable).parent / "opsconsole")
+    with tempfile.TemporaryDirectory() as data:
+        env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY")}
+        env.update(OPSCONSOLE_DATA_DIR=data, TERM="xterm-256color", COLUMNS="120", LINES="40")
+        run([opsconsole, "demo"], CONSOLE, a.timeout, env)  # warm: the venv's files in the page cache, .pyc built
+        order = [("console", [opsconsole, "demo"], CONSOLE, env), ("glances", [GLANCES, "-t", "1"], GLANCE, env)]
+        if a.before:
+            before = dict(env, PYTHONPATH=str(Path(a.before).resolve()))
+            run([opsconsole, "demo"], CONSOLE, a.timeout, before)  # warm its .pyc too
+            order.insert(1, ("console_before", [opsconsole, "demo"], CONSOLE, before))
+        runs: dict[str, list[dict]] = {name: [] for name, *_ in order}
+        for i in range(a.repeat):
+            for name, cmd, markers, e in (order if i % 2 == 0 else order[::-1]):
+                runs[name].append(run(cmd, markers, a.timeout, e))
+    one, five, _ = os.getloadavg()
+    result = {"repeat": a.repeat, "size": "120x40", "loadavg_1m": round(one, 2), "loadavg_5m": round(five, 2),
+              **{name: {k: med(runs[name], k) for k in ("first_byte_s", *CONSOLE)}
+                 for name in runs if name.startswith("console")},
+              "glances": {k: med(runs["glances"], k) for k in ("first_byte_s", *GLANCE)},
+              "runs": runs}
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
