@@ -13,6 +13,7 @@ from console.bandwidth import low_bandwidth
 from console.commands import Registry, build_registry
 from console.config.schema import ConfigError
 from console.facade import View
+from console.remote.client import RemoteError
 from console.safe_text import ScrubbedText
 from console.session import Session
 from console.state import ConsoleState
@@ -52,6 +53,7 @@ class OpsApp(App):
         if low_bandwidth:
             self.animation_level = "none"
         self.view: View | None = None
+        self.start_error: str | None = None
         self.registry: Registry | None = None
         self.dashboard: Dashboard | None = None
         self._unsubscribe = None
@@ -66,7 +68,12 @@ class OpsApp(App):
         return frozenset({"send"}) if self.view.read_only else frozenset()
 
     async def on_mount(self) -> None:
-        await self.session.start()
+        try:
+            await self.session.start()
+        except RemoteError as e:  # the collector went away between `attach`'s check and this screen
+            self.start_error = str(e)  # printed as one line once the terminal is back (screens/attach.py)
+            self.exit(return_code=2)
+            return
         # a crash report is printed by Textual on exit: through the same scrubber as every log (one line per
         # write, never wrapped, so a secret in a traceback's locals cannot be split around a line break)
         self.error_console = Console(file=ScrubbedText(sys.__stderr__, self.session.scrubber()),

@@ -40,4 +40,6 @@ def run_attach(args) -> int:
 
     app = OpsApp(session, layout=args.layout, low_bandwidth=low_bandwidth(getattr(args, "low_bandwidth", None)))
     app.run()
+    if app.start_error:
+        print(f"opsconsole: {app.start_error}", file=sys.stderr)
     return app.return_code or 0

@@ -479,3 +479,18 @@ async def test_rewind_keys_in_a_viewer_say_one_line_and_the_display_stays_live()
             await until(lambda: any(n.message.startswith("Rewind is not available in an attached viewer")
                                     for n in app._notifications), "the refusal", pause=pilot.pause)
             assert "REWIND" not in screen_text(app) and "LIVE" in screen_text(app)
+
+
+async def test_a_collector_gone_before_the_screen_opens_is_one_line_and_exit_2():
+    """`attach` checks the collector, then opens the screen: if it went away in between, no traceback."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on any more
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = OpsApp(RemoteSession(f"http://127.0.0.1:{port}/"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+    assert app.return_code == 2
+    assert app.start_error.startswith(f"cannot reach the collector at http://127.0.0.1:{port}")
+    assert "\n" not in app.start_error

@@ -19,9 +19,11 @@ import os
 import socket
 import ssl
 import urllib.request
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import aiohttp
+if TYPE_CHECKING:  # imported on the first poll, not before the first frame (~90 ms of start-up)
+    import aiohttp
 
 MAX_HEADER = 64 * 1024  # one header line (status line included); aiohttp checks each field against it
 MAX_BODY = 64 * 1024 * 1024  # a /metrics body larger than this is an error, not an out-of-memory
@@ -76,6 +78,8 @@ class Client:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
+            import aiohttp
+
             trace = aiohttp.TraceConfig()
             trace.on_connection_create_end.append(self._counted)
             connector = aiohttp.TCPConnector(limit=self._max, ssl=self._ssl if self._ssl is not None else True,
@@ -92,6 +96,8 @@ class Client:
 
     async def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
                       timeout: float | None = None, json=None) -> Response:  # noqa: ARG002 - the caller bounds it
+        import aiohttp  # loaded by then (a dict lookup): the except clause below names its errors
+
         if self.closed:
             raise TransportError("client is closed")
         for name, value in (headers or {}).items():
@@ -121,6 +127,8 @@ class Client:
 
 def _translated(e: Exception) -> TransportError:
     """aiohttp's failure as ours: one lower-case line naming the fault, never the server's bytes."""
+    import aiohttp
+
     if isinstance(e, TransportError):
         return e
     if isinstance(e, aiohttp.ClientConnectorCertificateError):
