@@ -156,9 +156,20 @@ def _offsets(argv: list[str]) -> list[str]:
     return [a for a in out if a != ""]
 
 
+class CurrentStderr(logging.StreamHandler):
+    """Warnings to whatever `sys.stderr` is when they happen: while a screen is up Textual holds it, so a warning
+    never lands on top of the screen (the log file in the data dir has it, console/tasks.py)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_offsets(sys.argv[1:] if argv is None else argv))
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handler = CurrentStderr()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     try:
         if args.cmd == "snapshot":
             return asyncio.run(_snapshot(args))

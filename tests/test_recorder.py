@@ -229,3 +229,16 @@ def test_recording_modules_are_headless():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_consoles_started_in_the_same_second_never_share_a_recording(tmp_path):
+    """A war room starts several consoles at once: each claims its own file (was: both wrote one, IntegrityError)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from console.recording.writer import new_file_in
+
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda _: new_file_in(tmp_path, 1_764_600_000.0, "prod"), range(8)))
+    assert len(set(paths)) == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)
+    assert all(p.name.startswith("2025-12-01T144000Z-prod") and p.suffix == ".opsrec" for p in paths)

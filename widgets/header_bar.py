@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from textual.containers import Horizontal
+from textual.content import Content
 from console.safe_text import markup_escape as escape
 
 from console.clock import hms
@@ -12,6 +13,9 @@ from console.durations import format_duration
 from console.state import ConsoleState
 
 from .figure import Figure
+
+
+CLOCK_CELLS = len("2026-12-01 15:34:10 UTC")
 
 
 class HeaderBar(Horizontal):
@@ -30,7 +34,7 @@ class HeaderBar(Horizontal):
         self.backend.display = False
         self.sharing = Figure(id="hdr-sharing")  # hidden unless [alertmanager] send is on
         self.sharing.display = False
-        self.clock = Figure(id="hdr-clock", cells=len("2026-12-01 15:34:10 UTC"))  # fixed: ticking repaints it alone
+        self.clock = Figure(id="hdr-clock", cells=CLOCK_CELLS)  # fixed: ticking repaints it alone
 
     def compose(self):
         yield self.ident
@@ -47,20 +51,23 @@ class HeaderBar(Horizontal):
         if state.link:  # an attached viewer that lost its collector: not live any more
             mode = f"[bold reverse $error] {escape(state.link.upper())} [/]"
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
-        narrow = self.size.width and self.size.width < 110  # keep room for the alert counts
         low = getattr(self.app, "low_bandwidth", False)
-        if low:  # said on screen: a clock to the minute is the mode, not a stuck console
-            ro += "  [$accent]⇣ low-bw[/]" if narrow else "  [$accent]⇣ low bandwidth[/]"
-        scen = f"  scenario [italic]{state.scenario}[/]" if state.scenario and not narrow else ""
-        name = "" if narrow else "[b]opsconsole[/]  "
-        self.ident.set(f"{name}env {env}  {mode}{ro}{room_text(state)}{scen}")
         firing = len(state.firing)
         pending = len(state.active()) - firing
-        self.alerts.set(
-            (f"[bold $error]● {firing} firing[/]" if firing else "[$success]● 0 firing[/]")
-            + (f"  [$warning]◌ {pending} pending[/]" if pending else "")
-            + engine_text(state)
-        )
+        alerts = ((f"[bold $error]● {firing} firing[/]" if firing else "[$success]● 0 firing[/]")
+                  + (f"  [$warning]◌ {pending} pending[/]" if pending else "") + engine_text(state))
+        scen = f"  scenario [italic]{escape(state.scenario)}[/]" if state.scenario else ""
+        # the richest line that fits beside the alert counts and the clock: the scenario goes first, then the
+        # program's name and the long low-bandwidth mark (the alert counts are never cut)
+        room = (self.size.width or 10_000) - cells(alerts) - CLOCK_CELLS - 6
+        for name, lowbw, sc in (("[b]opsconsole[/]  ", "⇣ low bandwidth", scen), ("[b]opsconsole[/]  ", "⇣ low bandwidth", ""),
+                                ("", "⇣ low-bw", "")):
+            mark = f"  [$accent]{lowbw}[/]" if low else ""  # said on screen: a clock to the minute is the mode
+            ident = f"{name}env {env}  {mode}{ro}{mark}{room_text(state)}{sc}"
+            if cells(ident) <= room:
+                break
+        self.ident.set(ident)
+        self.alerts.set(alerts)
         if state.backend is not None:
             self.backend.display = True  # unchanged values do not repaint
             self.backend.set(backend_text(state))
@@ -69,6 +76,11 @@ class HeaderBar(Horizontal):
             self.sharing.set(sharing_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M UTC" if low else "%Y-%m-%d %H:%M:%S UTC"))
+
+
+def cells(markup: str) -> int:
+    """The width a markup line takes on screen."""
+    return Content.from_markup(markup).cell_length
 
 
 def room_text(state: ConsoleState) -> str:

@@ -58,13 +58,20 @@ async def open_recorder(engine: Engine, explicit: str | None = None) -> "Recorde
 
 
 def new_file_in(folder: Path, now: float, environment: str) -> Path:
-    """One file per session: <UTC start>-<environment>.opsrec, never reusing a name."""
+    """One file per session: <UTC start>-<environment>.opsrec, never reusing a name.
+
+    The name is claimed by creating the file exclusively (an empty file is a new SQLite database): two consoles
+    started in the same second (a war room) each get their own, never one the other is writing."""
     stem = f"{utc_iso(now).replace(':', '')}-{re.sub(r'[^A-Za-z0-9_.-]', '_', environment)}"
+    folder.mkdir(parents=True, exist_ok=True)
     path, n = folder / f"{stem}{SUFFIX}", 1
-    while path.exists():
-        n += 1
-        path = folder / f"{stem}-{n}{SUFFIX}"
-    return path
+    while True:
+        try:
+            with path.open("x"):
+                return path
+        except FileExistsError:
+            n += 1
+            path = folder / f"{stem}-{n}{SUFFIX}"
 
 
 def secrets_of(cfg: Config) -> list[str]:
