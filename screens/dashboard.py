@@ -21,6 +21,7 @@ from widgets.rollout_bar import RolloutBar
 from widgets.source_bar import SourceBar
 
 from widgets.bindings import install
+from widgets.figure import set_subtitle
 
 from .filter import FilterScreen
 from .visibility import showing
@@ -90,6 +91,12 @@ class Dashboard(Screen):
         with self.app.batch_update():
             for widget in self._shown():
                 widget.show(state)
+            for table in self._tables():
+                # an attached viewer that lost its collector: these rows are the last it sent (the service
+                # panels say it through their endpoints)
+                table.set_class(bool(state.link), "-lost")
+                if state.link:
+                    set_subtitle(table, f"collector {state.link}")
 
     def _shown(self) -> list:
         """The widgets a state is handed to, looked up once: a DOM query per tick was a third of the UI's CPU."""
@@ -98,6 +105,9 @@ class Dashboard(Screen):
                              self.query_one(KillSwitches), self.query_one(Activity), self.query_one(IncidentTable),
                              self.query_one(SourceBar)]
         return self._widgets
+
+    def _tables(self) -> list:
+        return [w for w in self._shown() if isinstance(w, (KillSwitches, Activity, IncidentTable))]
 
     # --- navigation ---------------------------------------------------------------------
 

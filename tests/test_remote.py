@@ -398,6 +398,13 @@ async def test_disconnect_banner_on_every_panel_then_reconnection_by_itself():
         for panel in ("pulse", "converge", "path-tracker", "datapipe"):
             assert panel in text
         assert text.count("collector disconnected since") >= 4  # every service panel says it, values dimmed
+        from widgets.activity import Activity
+        from widgets.incident_table import IncidentTable
+        from widgets.kill_switches import KillSwitches
+
+        for table in (KillSwitches, Activity, IncidentTable):  # and the tables: their rows are the last sent
+            shown = app.screen.query_one(table)
+            assert "collector disconnected since" in str(shown.border_subtitle) and shown.has_class("-lost")
         res = await app.session.request({"cmd": "incident.verb", "id": "INC-1", "verb": "acknowledge"})
         assert not res["ok"] and "nothing sent" in res["message"]
         again = Room(port=port)
@@ -407,6 +414,7 @@ async def test_disconnect_banner_on_every_panel_then_reconnection_by_itself():
             await until(lambda: "DISCONNECTED" not in screen_text(app) and "1 watching" in screen_text(app),
                         "the viewer to reconnect by itself", pause=pilot.pause)
             assert "collector disconnected" not in screen_text(app)
+            assert not app.screen.query_one(KillSwitches).has_class("-lost")
         finally:
             await again.served.stop()
 
