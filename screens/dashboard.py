@@ -24,7 +24,7 @@ from widgets.bindings import install
 from widgets.figure import set_subtitle
 
 from .filter import FilterScreen
-from .visibility import showing
+from .visibility import ShowsState
 
 from .replay_goto import GotoScreen
 
@@ -34,7 +34,7 @@ ORDER = ["conversion", "debt", "rollout", "activity-table", "incident-table", "s
 NARROW_ORDER = ["incident-table", "switch-table", "conversion", "debt", "rollout", "activity-table", "strip"]
 
 
-class Dashboard(Screen):
+class Dashboard(ShowsState, Screen):
     CSS_PATH = "dashboard.tcss"
     SCOPES = ("dashboard", "incident_table", "panels", "rewind")  # whose commands the palette offers here
 
@@ -42,8 +42,6 @@ class Dashboard(Screen):
         super().__init__()
         self.by_kind = services_by_kind
         self.production = production
-        self._last: ConsoleState | None = None
-        self._widgets: list | None = None
         self._rewinding = asyncio.Lock()
 
     def compose(self):
@@ -75,39 +73,21 @@ class Dashboard(Screen):
         for footer in self.query(Footer):  # narrow: more keys fit before the edge
             footer.compact = event.size.width < 110
 
-    def remember(self, state: ConsoleState) -> None:
-        """The newest state while another screen covers this one: drawn when it is shown again."""
-        self._last = state
+    def widgets_shown(self) -> list:
+        return [self.query_one(HeaderBar), *self.query("#conversion, #debt, #rollout, #strip"),
+                self.query_one(KillSwitches), self.query_one(Activity), self.query_one(IncidentTable),
+                self.query_one(SourceBar)]
 
-    def on_screen_resume(self) -> None:
-        if self._last is not None:
-            self.show(self._last)
-
-    def show(self, state: ConsoleState) -> None:
-        """Render the state; skipped while another screen covers this one (redrawn on resume)."""
-        self._last = state
-        if not showing(self):
-            return
-        with self.app.batch_update():
-            for widget in self._shown():
-                widget.show(state)
-            for table in self._tables():
-                # an attached viewer that lost its collector: these rows are the last it sent (the service
-                # panels say it through their endpoints)
-                table.set_class(bool(state.link), "-lost")
-                if state.link:
-                    set_subtitle(table, f"collector {state.link}")
-
-    def _shown(self) -> list:
-        """The widgets a state is handed to, looked up once: a DOM query per tick was a third of the UI's CPU."""
-        if self._widgets is None:
-            self._widgets = [self.query_one(HeaderBar), *self.query("#conversion, #debt, #rollout, #strip"),
-                             self.query_one(KillSwitches), self.query_one(Activity), self.query_one(IncidentTable),
-                             self.query_one(SourceBar)]
-        return self._widgets
+    def shown(self, state: ConsoleState) -> None:
+        for table in self._tables():
+            # an attached viewer that lost its collector: these rows are the last it sent (the service
+            # panels say it through their endpoints)
+            table.set_class(bool(state.link), "-lost")
+            if state.link:
+                set_subtitle(table, f"collector {state.link}")
 
     def _tables(self) -> list:
-        return [w for w in self._shown() if isinstance(w, (KillSwitches, Activity, IncidentTable))]
+        return [w for w in self._widgets or [] if isinstance(w, (KillSwitches, Activity, IncidentTable))]
 
     # --- navigation ---------------------------------------------------------------------
 

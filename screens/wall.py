@@ -9,17 +9,16 @@ from __future__ import annotations
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from console.state import ConsoleState
 from widgets.bindings import install
 from widgets.header_bar import HeaderBar
 from widgets.wall_counts import WallCounts
 from widgets.wall_incidents import WallIncidents
 from widgets.wall_tiles import WallTiles
 
-from .visibility import showing
+from .visibility import ShowsState
 
 
-class Wall(Screen):
+class Wall(ShowsState, Screen):
     SCOPES = ("wall",)  # whose commands the palette offers here
     DEFAULT_CSS = """
     Wall { layout: vertical; }
@@ -35,7 +34,6 @@ class Wall(Screen):
     def __init__(self, production: bool = False) -> None:
         super().__init__()
         self.production = production
-        self._last: ConsoleState | None = None
 
     def compose(self):
         yield HeaderBar(production=self.production)
@@ -54,19 +52,9 @@ class Wall(Screen):
         self.set_class(event.size.width < 100, "-narrow")
         self.set_class(event.size.height >= 60, "-tall")  # a wall terminal: roomier tiles
 
-    def on_screen_resume(self) -> None:
-        if self._last is not None:
-            self.show(self._last)
-
-    def show(self, state: ConsoleState) -> None:
-        self._last = state
-        if not showing(self):
-            return
-        with self.app.batch_update():
-            self.query_one(HeaderBar).show(state)
-            self.query_one(WallCounts).show(state)
-            self.query_one(WallIncidents).show(state)
-            self.query_one(WallTiles).show(state)
+    def widgets_shown(self) -> list:
+        return [self.query_one(HeaderBar), self.query_one(WallCounts), self.query_one(WallIncidents),
+                self.query_one(WallTiles)]
 
     # in replay the wall covers the replay screen: its keys still move the timeline (the screen does the moving)
     def _replay(self, action: str, *args) -> None:

@@ -215,17 +215,10 @@ class Reparser:
             rest = line[cut:]
             if "#" in rest:
                 return None
-            tokens = rest.split()
-            if not tokens or len(tokens) > 2:
+            point = _point(rest)
+            if point is None:
                 return None
-            value = _value(tokens[0])
-            if value is None:
-                return None
-            ts = None
-            if len(tokens) == 2:
-                if not _INT.fullmatch(tokens[1]):
-                    return None
-                ts = int(tokens[1]) / 1000
+            value, ts = point
             labels, key = got
             if key in keys:
                 return None  # a repeated series: the full parse keeps the first
@@ -252,17 +245,10 @@ class Reparser:
             rest = line[len(series):]
             if not rest or rest[0] not in " \t" or "#" in rest:
                 return None
-            tokens = rest.split()
-            if not tokens or len(tokens) > 2:
+            point = _point(rest)
+            if point is None:
                 return None
-            value = _value(tokens[0])
-            if value is None:
-                return None
-            ts = None
-            if len(tokens) == 2:
-                if not _INT.fullmatch(tokens[1]):
-                    return None
-                ts = int(tokens[1]) / 1000
+            value, ts = point
             out.append(Sample(labels=dict(labels[k]), value=value, ts=ts))
             k += 1
         return out
@@ -296,6 +282,21 @@ class Reparser:
             self._known_comments.clear()
         self._known.update(zip(texts, zip(self._labels, keys)))
         self._known_comments.update(c for c in comments.values() if c)
+
+
+def _point(rest: str) -> tuple[float, float | None] | None:
+    """`value [timestamp_ms]` after a series' name and labels; None when it is anything else (a full parse decides)."""
+    tokens = rest.split()
+    if not tokens or len(tokens) > 2:
+        return None
+    value = _value(tokens[0])
+    if value is None:
+        return None
+    if len(tokens) == 1:
+        return value, None
+    if not _INT.fullmatch(tokens[1]):
+        return None
+    return value, int(tokens[1]) / 1000
 
 
 def _value(token: str) -> float | None:
