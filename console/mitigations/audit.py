@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
 import aiosqlite
 
+from console.events import MitigationAudited
 from console.paths import data_dir
 from console.tasks import supervise
 
@@ -39,18 +40,8 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
 """
 
 
-@dataclass(frozen=True)
-class AuditRow:
-    ts: float
-    user: str
-    environment: str
-    service: str
-    action: str
-    target: str | None
-    attempt: int
-    result: str
-    summary: str
-    detail: str
+# One row of the audit log is the event the executor publishes: one type, not two with the same fields.
+AuditRow = MitigationAudited
 
 
 def audit_path(configured_dir: str | None = None) -> Path:

@@ -7,7 +7,7 @@ import getpass
 import json
 import shlex
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import httpx
@@ -17,7 +17,7 @@ from .audit import AuditLog, AuditRow
 from .records import RecentActions
 from console.clock import Clock
 from console.config.schema import Auth, Config, Service
-from console.events import Hub, MitigationAudited, MitigationChanged, Tick
+from console.events import Hub, MitigationChanged, Tick
 from console.safe_text import clean
 from console.sources.transport import SourceError, auth_headers, config_scrubber, send_once
 from console.sources.pipelines import put_switch
@@ -269,7 +269,7 @@ class Executor:
                        f"{command} from an attached viewer", self.clean(reason))
         if self.audit is not None:
             self.audit.append(row)
-        self.hub.publish(MitigationAudited(**asdict(row)))
+        self.hub.publish(row)
 
     def cancel(self, plan: Plan) -> ActionRecord:
         return self._settle(self._record(plan, "cancelled", "cancelled in the confirm dialog"), "cancelled",
@@ -349,7 +349,7 @@ class Executor:
                        rec.seq, result, rec.summary, self.clean(detail))
         if self.audit is not None:
             self.audit.append(row)
-        self.hub.publish(MitigationAudited(**asdict(row)))
+        self.hub.publish(row)
 
     def _changed(self, rec: ActionRecord) -> None:
         rec.updated = self.clock.now()
