@@ -95,16 +95,9 @@ def bucket_quantile(sem: Semantics, q: float, raw: list[tuple[float, float]]) ->
         return -math.inf
     if q > 1:
         return math.inf
-    # Stable sort by upper bound, as slices.SortFunc keeps no particular order for equal bounds:
-    # equal bounds are summed next anyway, so their order cannot matter.
-    ordered = sorted(([u, c] for u, c in raw), key=lambda b: b[0])
-    if ordered[-1][0] != math.inf:
+    buckets = _monotonic_buckets(sem, raw)
+    if buckets is None:
         return math.nan
-    buckets = _coalesce(ordered)
-    if sem.ignore_small_bucket_deltas:
-        _ensure_monotonic(buckets, True)
-    else:
-        _ensure_monotonic_2x(buckets)
     if len(buckets) < 2:
         return math.nan
     observations = buckets[-1][1]
@@ -152,19 +145,30 @@ def group_buckets(vector: list[tuple[dict[str, str], float]]):
     return list(groups.values())
 
 
-def bucket_fraction(sem: Semantics, lower: float, upper: float,
-                    raw: list[tuple[float, float]]) -> float:
-    """histogram_fraction on classic buckets: the share of observations in [lower, upper],
-    interpolating linearly inside a bucket (the lowest bucket starts at 0 when its bound is
-    positive, as histogram_quantile assumes)."""
+def _monotonic_buckets(sem: Semantics, raw: list[tuple[float, float]]) -> list[list[float]] | None:
+    """Classic buckets sorted by upper bound, equal bounds summed, counts made monotonic as this Prometheus
+    version does; None without a +Inf bucket (the answer is then NaN)."""
+    # Stable sort by upper bound, as slices.SortFunc keeps no particular order for equal bounds:
+    # equal bounds are summed next anyway, so their order cannot matter.
     ordered = sorted(([u, c] for u, c in raw), key=lambda b: b[0])
     if ordered[-1][0] != math.inf:
-        return math.nan
+        return None
     buckets = _coalesce(ordered)
     if sem.ignore_small_bucket_deltas:
         _ensure_monotonic(buckets, True)
     else:
         _ensure_monotonic_2x(buckets)
+    return buckets
+
+
+def bucket_fraction(sem: Semantics, lower: float, upper: float,
+                    raw: list[tuple[float, float]]) -> float:
+    """histogram_fraction on classic buckets: the share of observations in [lower, upper],
+    interpolating linearly inside a bucket (the lowest bucket starts at 0 when its bound is
+    positive, as histogram_quantile assumes)."""
+    buckets = _monotonic_buckets(sem, raw)
+    if buckets is None:
+        return math.nan
     count = buckets[-1][1]
     if count == 0 or lower != lower or upper != upper:
         return math.nan

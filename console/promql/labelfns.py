@@ -78,13 +78,7 @@ def label_replace(sem: Semantics, vec: Vector, dst: str, repl: str, src: str, re
         if m is None:
             out.append((labels, v))
             continue
-        value = expand(repl, m)
-        new = dict(labels)
-        if value:
-            new[dst] = value
-        else:
-            new.pop(dst, None)
-        out.append((new, v))
+        out.append((_with_label(labels, dst, expand(repl, m)), v))
     return out
 
 
@@ -92,14 +86,18 @@ def label_join(sem: Semantics, vec: Vector, dst: str, sep: str, srcs: list[str])
     _check_label_name(sem, dst)
     out = []
     for labels, v in vec:
-        value = sep.join(labels.get(s, "") for s in srcs)
-        new = dict(labels)
-        if value:
-            new[dst] = value
-        else:
-            new.pop(dst, None)
-        out.append((new, v))
+        out.append((_with_label(labels, dst, sep.join(labels.get(s, "") for s in srcs)), v))
     return out
+
+
+def _with_label(labels: dict, dst: str, value: str) -> dict:
+    """A copy with `dst` set to `value`; an empty value removes the label, as Prometheus does."""
+    new = dict(labels)
+    if value:
+        new[dst] = value
+    else:
+        new.pop(dst, None)
+    return new
 
 
 def sort_by_value(vec: Vector, descending: bool) -> Vector:
