@@ -77,6 +77,7 @@ async def measure(scenario: str, viewers: int, warmup: int, ticks: int) -> dict:
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         sent = served.collector.sent_bytes - sent0
         return {"scenario": scenario, "viewers": viewers, "ticks": ticks,
+                "quiet_tick_wire_bytes": quiet_tick_bytes(served.collector.doc, served.collector.seq),
                 "collector_cpu_ms_per_tick": round(cpu / ticks * 1000, 3),
                 "wire_bytes_per_tick_per_viewer": round(sent / ticks / viewers, 1) if viewers else None,
                 "json_patch_bytes_per_tick": round(raw / ticks, 1),
@@ -87,6 +88,19 @@ async def measure(scenario: str, viewers: int, warmup: int, ticks: int) -> dict:
             proc.kill()
             await proc.wait()
         await served.stop()
+
+
+def quiet_tick_bytes(doc: dict, seq: int) -> int:
+    """What a tick in which nothing but the clock moved costs a viewer on the wire: its diff frame through the
+    per-viewer gzip stream the server keeps (primed with the full state, as a stream is), flushed per event."""
+    import zlib
+
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    z.compress(f"data: {codec.dumps({'t': 'full', 'seq': seq, 'doc': doc})}\n\n".encode())
+    z.flush(zlib.Z_SYNC_FLUSH)
+    patch = codec.diff(doc, {**doc, "ts": doc["ts"] + 1.0})
+    line = codec.dumps({"t": "diff", "seq": seq + 1, "patch": patch})
+    return len(z.compress(f"data: {line}\n\n".encode()) + z.flush(zlib.Z_SYNC_FLUSH))
 
 
 async def unserved(scenario: str, warmup: int, ticks: int) -> dict:
