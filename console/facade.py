@@ -51,6 +51,10 @@ class View:
     plots: dict[str, list[list[str]]] = field(default_factory=dict)  # service → [[title, PromQL]] for its detail
 
 
+class StartError(Exception):
+    """The façade cannot start (a collector gone, say): one line for the user, said once the terminal is back."""
+
+
 def ok(message: str = "", **data: Any) -> dict[str, Any]:
     return {"ok": True, "message": message, "refused": False, **data}
 

@@ -12,8 +12,7 @@ from textual.message import Message
 from console.bandwidth import low_bandwidth
 from console.commands import Registry, build_registry
 from console.config.schema import ConfigError
-from console.facade import View
-from console.remote.client import RemoteError
+from console.facade import StartError, View
 from console.safe_text import ScrubbedText
 from console.session import Session
 from console.state import ConsoleState
@@ -70,7 +69,7 @@ class OpsApp(App):
     async def on_mount(self) -> None:
         try:
             await self.session.start()
-        except RemoteError as e:  # the collector went away between `attach`'s check and this screen
+        except StartError as e:  # e.g. the collector went away between `attach`'s check and this screen
             self.start_error = str(e)  # printed as one line once the terminal is back (screens/attach.py)
             self.exit(return_code=2)
             return

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import httpx
 
 from console.clock import WallClock, hms, utc_iso
-from console.facade import MUTATING, View, failed, ok, refused
+from console.facade import MUTATING, StartError, View, failed, ok, refused
 from console.incidents.model import whoami
 from console.paths import data_dir
 from console.safe_text import Scrubber
@@ -23,7 +23,7 @@ REWIND_REFUSED = ("Rewind is not available in an attached viewer (it would move 
                   "open the collector's recording with `opsconsole replay`")
 
 
-class RemoteError(Exception):
+class RemoteError(StartError):
     """The collector cannot be attached to: one line for the user."""
 
 
