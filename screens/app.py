@@ -13,7 +13,7 @@ from console.bandwidth import low_bandwidth
 from console.commands import Registry, build_registry
 from console.config.schema import ConfigError
 from console.facade import View
-from console.remote.client import RemoteError
+from console.remote.errors import RemoteError  # not .client: that loads httpx, which the demo never uses
 from console.safe_text import ScrubbedText
 from console.session import Session
 from console.state import ConsoleState

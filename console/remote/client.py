@@ -17,14 +17,11 @@ from console.safe_text import Scrubber
 from console.state import ConsoleState
 
 from . import codec
+from .errors import RemoteError  # here for its callers; defined apart so screens/app.py need not load httpx
 
 log = logging.getLogger(__name__)
 REWIND_REFUSED = ("Rewind is not available in an attached viewer (it would move every viewer's display): "
                   "open the collector's recording with `opsconsole replay`")
-
-
-class RemoteError(Exception):
-    """The collector cannot be attached to: one line for the user."""
 
 
 class Resync(Exception):
