@@ -66,7 +66,8 @@ async def run(minutes: float, scenario: str, trace: bool) -> dict:
         out = {"scenario": scenario, "virtual_minutes": minutes, "ticks": ticks,
                "wall_s": round(time.monotonic() - t0, 1), "peak_rss_mib": mib(status("VmHWM")),
                "rss_mib": mib(status("VmRSS")), "samples": engine.store.sample_count(),
-               "series": len(list(engine.store.series())), "timeline": timeline}
+               "series": len(list(engine.store.series())), "timeline": timeline,
+               "httpx_loaded": "httpx" in sys.modules}  # loaded on the first HTTP action or silence only
         if trace:
             snap = tracemalloc.take_snapshot()
             out["top_allocations"] = [{"where": str(s.traceback[0]), "mib": mib(s.size), "blocks": s.count}

@@ -154,7 +154,7 @@ async def main() -> None:
             # httpx pool (8 connections), everything else as now
             real_client = console.engine.poll_client
             console.engine.poll_client = lambda url, tls: httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=8, max_keepalive_connections=8), verify=tls, follow_redirects=False)
+                limits=httpx.Limits(max_connections=8, max_keepalive_connections=8), verify=tls(), follow_redirects=False)
             try:
                 out["httpx_reference"] = await phase(cfg, args.ticks, args.warmup, sims)
             finally:

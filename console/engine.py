@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
-
-import httpx
+from typing import TYPE_CHECKING, Callable
 
 from . import promql
 from console.catalog import Catalog, build_catalog
@@ -32,8 +30,11 @@ from console.rules.load import alert_context
 from console.rules.thresholds import markers
 from console.rules.transitions import RuleTransitions
 from .sources import Reading, build_source, read
-from .sources.client import poll_client
+from .sources.client import default_tls, poll_client
 from .state import ConsoleState, EndpointState, ServiceState
+
+if TYPE_CHECKING:  # made on the first silence or alert sent (Engine.http), not at start: ~5 MiB of imports
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,8 @@ class Engine:
                                         store=store)
         self.incidents = incidents
         self._client: httpx.AsyncClient | None = None
-        self._poll_clients: dict[str, httpx.AsyncClient] = {}
+        self._http_open = False  # between start and stop
+        self._poll_clients: dict = {}  # service name → its poll client (console/sources/client.py)
         self._sources: list = []
         self._last_series: dict[tuple[str, str], set[tuple]] = {}  # (source, endpoint) → series keys
         self._resets: dict[tuple[str, str], ResetWatch] = {}  # counters going backwards, per scrape target
@@ -112,15 +114,20 @@ class Engine:
     # --- live polling -------------------------------------------------------------------
 
     async def start(self) -> None:
-        limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
-        self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
+        self._http_open = True  # the pooled client is made on first use (`http`)
         # Each service polled through a small pool of its own: httpcore assigns queued requests by
         # scanning every connection of a pool, so one shared pool for a hundred services costs
         # requests x connections per request (most of a tick at 50 services), and its keep-alive
         # limit made most polls open a new connection. One TLS context for all: building one loads the
         # CA bundle (~30 ms), which 200 times over held start-up for 6 s.
-        tls = httpx.create_ssl_context()
-        self._poll_clients = {s.name: poll_client(s.url, tls) for s in self.cfg.services}
+        tls: list = []  # built when the first https service asks (plain-HTTP fleets never load the CA bundle)
+
+        def shared_tls():
+            if not tls:
+                tls.append(default_tls())
+            return tls[0]
+
+        self._poll_clients = {s.name: poll_client(s.url, shared_tls) for s in self.cfg.services}
         self._sources = [build_source(s, self._poll_clients[s.name], self.clock) for s in self.cfg.services]
         tasks.install_log(data_dir(self.cfg.data_dir), self.scrub)
         for line in missing_secrets(self.cfg):
@@ -150,7 +157,12 @@ class Engine:
 
     @property
     def http(self) -> httpx.AsyncClient | None:
-        """The pooled client, for requests other parts send (Alertmanager silences)."""
+        """The pooled client, for requests other parts send (Alertmanager silences); None unless started."""
+        if self._client is None and self._http_open:
+            import httpx  # here, on the first silence or alert sent: the demo never sends one (~5 MiB of imports)
+
+            limits = httpx.Limits(max_connections=32, max_keepalive_connections=16)
+            self._client = httpx.AsyncClient(limits=limits, follow_redirects=False)
         return self._client
 
     async def stop(self) -> None:
@@ -161,6 +173,7 @@ class Engine:
         await self.incidents.stop()
         if self.backend is not None:
             await self.backend.close()
+        self._http_open = False
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -31,3 +31,13 @@ def test_time_is_read_only_in_the_clock_module():
                 if pattern.search(line):
                     offenders.append(f"{path.relative_to(root)}:{n}")
     assert offenders == []
+
+
+def test_the_demo_path_does_not_import_httpx():
+    # httpx (~5 MiB resident) serves mitigations, silences, sent alerts and `attach`, loaded on their first use;
+    # polls go through aiohttp, so starting the demo's TUI must not pull it in
+    code = ("import sys\nimport console.cli, console.session, console.demo, screens.app, screens.dashboard\n"
+            "print('httpx' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

@@ -8,9 +8,7 @@ import json
 import shlex
 import socket
 from dataclasses import dataclass
-from typing import Any, Callable
-
-import httpx
+from typing import TYPE_CHECKING, Any, Callable
 
 from .catalog import PICKS, Action, PlanError, context, evidence_expr, render
 from .audit import AuditLog, AuditRow
@@ -22,6 +20,9 @@ from console.safe_text import clean
 from console.sources.transport import SourceError, auth_headers, config_scrubber, send_once
 from console.sources.pipelines import put_switch
 from console.state import ActionRecord, ConsoleState
+
+if TYPE_CHECKING:  # loaded on the first HTTP action, not at start: ~5 MiB the dashboard does not need
+    import httpx
 
 VERIFY_TIMEOUT = 60.0  # a proving state not seen this long after sending: failed (never re-sent)
 SETTLED = ("confirmed", "failed", "refused", "cancelled")
@@ -182,7 +183,6 @@ class Executor:
         self._scrub = config_scrubber(cfg)
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(follow_redirects=False)  # no retries: httpx never resends by itself
         if self.audit is not None:
             await self.audit.open()
             self._seq = self.audit.last_attempt
@@ -375,6 +375,10 @@ class Executor:
 
     async def _http(self, svc: Service, step: Step, expect: tuple[int, ...]) -> tuple[int | None, str, bool]:
         headers = auth_headers(svc.auth)  # SourceError names an unset variable
+        if self._client is None:
+            import httpx  # here, on the first HTTP action: most sessions never send one (~5 MiB of imports)
+
+            self._client = httpx.AsyncClient(follow_redirects=False)  # no retries: httpx never resends by itself
         resp = await send_once(self._client, step.method, step.url, headers, svc.timeout, step.body)
         code = resp.status_code
         answer = self.clean(resp.content.decode("utf-8", "replace"), 100) or "(empty body)"

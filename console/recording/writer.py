@@ -256,6 +256,9 @@ class Recorder:
         self._writer = ChunkWriter(streams, secrets)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
         await self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a committed batch survives kill -9
+        # the writer appends and rarely reads back: a 256 KiB page cache, not SQLite's default 2 MiB, which filled
+        # with pages it had just written and never needed again
+        await self._db.execute("PRAGMA cache_size = -256")
         self.engine.observers.append(self._on_obs)
         hub = self.engine.hub
         self._unsubscribe = [hub.subscribe(Tick, self._on_tick), hub.subscribe(StatePublished, self._on_state)]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:  # annotations only: the caller passes the client
+    import httpx
 
 from console.clock import parse_iso, utc_iso
 from console.config.schema import Service

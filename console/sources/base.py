@@ -7,9 +7,10 @@ import importlib
 import json
 import random
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Awaitable, Callable, Literal, TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:  # annotations only: polls go through aiohttp (console/sources/client.py)
+    import httpx
 
 from console.config.schema import Service
 from console.model import Observation

@@ -19,7 +19,7 @@ import os
 import socket
 import ssl
 import urllib.request
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # imported on the first poll, not before the first frame (~90 ms of start-up)
@@ -189,15 +189,29 @@ def _parse_reason(e: aiohttp.ClientResponseError) -> str:
     return fault or "malformed response"
 
 
-def poll_client(url: str, tls: ssl.SSLContext) -> Client:
+def poll_client(url: str, tls: Callable[[], ssl.SSLContext]) -> Client:
     """A small pool of the service's own, through the proxy HTTP(S)_PROXY / NO_PROXY name for its URL, if any.
 
     Looked up once here: aiohttp's own `trust_env` looks it up on every request, in a worker thread (as much
-    CPU again as the request)."""
+    CPU again as the request). `tls()` (the shared context, `default_tls`) is called only when the URL or its
+    proxy is https: loading the CA bundle costs about a MiB that plain-HTTP services never use."""
     parts = urlsplit(url)
     proxies = urllib.request.getproxies()
     proxy = proxies.get(parts.scheme) or proxies.get("all")
     if proxy and urllib.request.proxy_bypass(parts.hostname or ""):
         proxy = None
-    return Client(tls, max_connections=8, proxy=proxy)
+    needs_tls = parts.scheme == "https" or (proxy or "").lower().startswith("https")
+    return Client(tls() if needs_tls else None, max_connections=8, proxy=proxy)
+
+
+def default_tls() -> ssl.SSLContext:
+    """A verifying TLS context (the engine shares one between its poll clients), as httpx builds its default one (certifi's CA bundle, or
+    SSL_CERT_FILE / SSL_CERT_DIR), without importing httpx: building one loads the bundle (~30 ms, ~1 MiB)."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    import certifi  # here: only an https service needs the bundle
+
+    return ssl.create_default_context(cafile=certifi.where())
 

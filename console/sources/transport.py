@@ -6,18 +6,32 @@ import asyncio
 import base64
 import os
 import socket
-from typing import Any
-
-import httpx
+import sys
+from typing import TYPE_CHECKING, Any
 
 from console.config.schema import Auth
 from console.safe_text import Scrubber, clean
 from . import client as poll
 
-# what a request may raise: the poll client's (aiohttp, console/sources/client.py) or httpx's (mitigations, silences)
-_TRANSPORT_ERRORS = (httpx.TransportError, poll.TransportError)
-# httpx only: aiohttp resends an idempotent request itself when a reused connection turns out closed
-_REUSED_CLOSED = (httpx.RemoteProtocolError, httpx.ReadError)
+if TYPE_CHECKING:  # httpx is loaded by whoever first sends with it (mitigations, silences), not by polling
+    import httpx
+
+
+def _httpx_errors(*names: str) -> tuple[type[BaseException], ...]:
+    """httpx's exception classes `names`, or none while httpx is not imported: then no request can raise them."""
+    httpx = sys.modules.get("httpx")
+    return tuple(getattr(httpx, n) for n in names) if httpx is not None else ()
+
+
+# (an except clause's classes are looked up when an exception reaches it, so these see httpx once it is loaded)
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """What a request may raise: the poll client's (aiohttp, console/sources/client.py) or httpx's (mitigations, silences)."""
+    return (poll.TransportError, *_httpx_errors("TransportError"))
+
+
+def _reused_closed() -> tuple[type[BaseException], ...]:
+    """httpx only: aiohttp resends an idempotent request itself when a reused connection turns out closed."""
+    return _httpx_errors("RemoteProtocolError", "ReadError")
 
 
 class SourceError(Exception):
@@ -114,7 +128,7 @@ async def _bounded(client: httpx.AsyncClient | poll.Client, method: str, url: st
     try:
         async with asyncio.timeout(deadline):
             return await client.request(method, url, timeout=deadline, **kw)
-    except (TimeoutError, httpx.TimeoutException):
+    except (TimeoutError, *_httpx_errors("TimeoutException")):
         raise SourceError(f"timeout after {float(deadline):g}s") from None
 
 
@@ -124,10 +138,10 @@ async def get(client: httpx.AsyncClient | poll.Client, url: str, headers: dict[s
     try:
         try:
             return await _bounded(client, "GET", url, deadline, headers=headers)
-        except _REUSED_CLOSED:
+        except _reused_closed():
             # a keep-alive connection the server closed just as we reused it: a GET is safe to repeat
             return await _bounded(client, "GET", url, deadline, headers=headers)
-    except _TRANSPORT_ERRORS as e:
+    except _transport_errors() as e:
         raise SourceError(f"unreachable: {transport_reason(e)}") from None
 
 
@@ -142,5 +156,5 @@ async def send_once(client: httpx.AsyncClient | poll.Client, method: str, url: s
                               json=body if body is not None else None)
     except SourceError as e:
         raise SourceError(f"{e} (not retried: it may or may not have applied)") from None
-    except _TRANSPORT_ERRORS as e:
+    except _transport_errors() as e:
         raise SourceError(f"unreachable: {transport_reason(e)}") from None
