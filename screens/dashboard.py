@@ -20,7 +20,7 @@ from widgets.pipeline_strip import PipelineStrip
 from widgets.rollout_bar import RolloutBar
 from widgets.source_bar import SourceBar
 
-from widgets.bindings import install
+from widgets.bindings import HelpFirst, install
 from widgets.figure import set_subtitle
 
 from .filter import FilterScreen
@@ -34,7 +34,7 @@ ORDER = ["conversion", "debt", "rollout", "activity-table", "incident-table", "s
 NARROW_ORDER = ["incident-table", "switch-table", "conversion", "debt", "rollout", "activity-table", "strip"]
 
 
-class Dashboard(ShowsState, Screen):
+class Dashboard(HelpFirst, ShowsState, Screen):
     CSS_PATH = "dashboard.tcss"
     SCOPES = ("dashboard", "incident_table", "panels", "rewind")  # whose commands the palette offers here
 

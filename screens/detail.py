@@ -18,7 +18,7 @@ from widgets.fmt import age
 from widgets.header_bar import HeaderBar
 from widgets.series_chart import SeriesChart
 
-from widgets.bindings import install
+from widgets.bindings import HelpFirst, install
 
 from .visibility import showing
 
@@ -66,7 +66,7 @@ def figure_line(name: str, value, figures: dict, now: float) -> Text:
     return Text.assemble((name.replace("_", " "), "bold"), " ", text)
 
 
-class ServiceDetail(Screen):
+class ServiceDetail(HelpFirst, Screen):
     SCOPES = ("detail",)
     DEFAULT_CSS = """
     ServiceDetail #detail-body { height: 1fr; }

@@ -19,7 +19,7 @@ from widgets.incident_table import state_text
 from widgets.incident_timeline import IncidentTimeline
 from widgets.series_chart import SeriesChart
 
-from widgets.bindings import install
+from widgets.bindings import HelpFirst, install
 
 from .visibility import showing
 
@@ -93,7 +93,7 @@ def alert_text(inc: Incident) -> str:
     return "\n".join(rows) or "[dim]nothing known[/]"
 
 
-class IncidentDetail(Screen):
+class IncidentDetail(HelpFirst, Screen):
     SCOPES = ("incident_detail",)
     DEFAULT_CSS = """
     IncidentDetail #inc-head { height: 3; padding: 0 1; background: $panel; }

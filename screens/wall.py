@@ -9,7 +9,7 @@ from __future__ import annotations
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from widgets.bindings import install
+from widgets.bindings import HelpFirst, install
 from widgets.header_bar import HeaderBar
 from widgets.wall_counts import WallCounts
 from widgets.wall_incidents import WallIncidents
@@ -18,7 +18,7 @@ from widgets.wall_tiles import WallTiles
 from .visibility import ShowsState
 
 
-class Wall(ShowsState, Screen):
+class Wall(HelpFirst, ShowsState, Screen):
     SCOPES = ("wall",)  # whose commands the palette offers here
     DEFAULT_CSS = """
     Wall { layout: vertical; }

@@ -239,7 +239,7 @@ async def test_every_panel_is_reached_in_reading_order_and_shown(size, order):
     """Issue 16 item 17: at 80×24 four panels were off-screen and Tab did not follow the reading order. Tab now walks
     the panels as they read (stacked: top to bottom; wide: the left column, the right, the strip), each one scrolled
     into view when focused; Shift+Tab walks back; the palette (every key) stays in the footer; the strip's figures
-    all show (two rows when narrow)."""
+    all show (two rows when narrow); `? Keys` is never pushed off the footer by a panel with many keys."""
     from console.clock import VirtualClock
     from console.session import Session
     from tests.conftest import advance_app
@@ -256,7 +256,9 @@ async def test_every_panel_is_reached_in_reading_order_and_shown(size, order):
             seen.append(dash._focused_id())
             region = dash.query_one(f"#{seen[-1]}").region
             assert region.height >= 3 and region.bottom <= size[1] - 2, (seen[-1], region)  # on screen, above the footer
-            assert "^p palette" in screen_text(app).splitlines()[-1]
+            footer = screen_text(app).splitlines()[-1]
+            assert "^p palette" in footer
+            assert "? Keys" in footer, (seen[-1], footer)  # the list of every key, whatever panel has the focus
         assert seen == order
         await pilot.press("shift+tab")
         assert dash._focused_id() == order[-2]

@@ -31,3 +31,14 @@ def install(node: DOMNode, scope: str, service: str | None = None, mitigations_o
     ours = BindingsMap([binding(c, getattr(app, "refused", frozenset())) for c in commands])
     node._bindings = BindingsMap.merge([ours, node._bindings])
     node.refresh_bindings()
+
+
+class HelpFirst:
+    """A screen whose footer starts with `? Keys`: Textual lists the focused widget's keys first, and a panel with
+    many (kill switches, rollout) pushed the one key that lists them all off a narrow footer (htop starts with
+    F1 Help for the same reason)."""
+
+    @property
+    def active_bindings(self):
+        keys = super().active_bindings
+        return {**{k: b for k, b in keys.items() if b.binding.id == "app.help"}, **keys}
