@@ -57,6 +57,7 @@ class Engine:
                  catalog: Catalog | None = None, incidents: IncidentManager | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
+        self.mode = mode
         self.hub = hub or Hub()
         # a subscriber that raises is reported in the header and the log, and does not starve the others
         self.hub.on_error = lambda where, e: self._failed("listener", e)
@@ -362,7 +363,9 @@ class Engine:
     def step(self, now: float) -> ConsoleState:
         """Evaluate rules, figures and incidents at `now`, without publishing (a replay puts its memos in first)."""
         self.state.ts = now
-        for name, line in tasks.take_failures():  # a background writer that died (recorder, incident store)
+        # a background writer that died (recorder, incident store) belongs to the live console: a replay or a
+        # rewind's engine stepping meanwhile must not take it from the header it is meant for
+        for name, line in tasks.take_failures() if self.mode == "live" else ():
             self.state.engine_error, self.state.engine_error_at = f"{name}: {line}", now
         self.hub.publish(Tick(now))
         self.state.rules = self.evaluator.evaluate(now, self.query)

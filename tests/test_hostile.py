@@ -184,6 +184,33 @@ async def test_a_failing_listener_is_shown_and_logged_and_the_engine_keeps_ticki
     assert password not in log
 
 
+async def test_a_background_failure_reaches_the_live_header_even_while_rewound(tmp_path):
+    """A writer that died is the live console's to say. A rewind's engine, stepping over the recording in the
+    meantime, took it from the shared list and the live header never showed it."""
+    from console import tasks
+    from console.session import Session
+
+    session = Session(clock=VirtualClock(START), scenario="normal", seed=1, record=str(tmp_path / "live.opsrec"))
+    await session.start()
+    try:
+        for _ in range(120):
+            session.clock.advance(1.0)
+            await session.engine.tick()
+
+        async def dies() -> None:
+            raise OSError("No space left on device")
+
+        failing = tasks.supervise(asyncio.create_task(dies()), "incident store")
+        await asyncio.wait([failing])
+        res = await session.request({"cmd": "rewind", "goto": "-1m"})
+        assert res["ok"], res
+        session.clock.advance(1.0)
+        await session.engine.tick()
+        assert session.engine.state.engine_error == "incident store: OSError: No space left on device"
+    finally:
+        await session.stop()
+
+
 # --- the boundary itself ----------------------------------------------------------------------
 
 def test_clean_strips_terminal_escapes_whole_and_masks_before_cutting():
