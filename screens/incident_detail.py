@@ -224,7 +224,9 @@ class IncidentDetail(HelpFirst, Screen):
         step = max(5.0, round(span / 120 / 5) * 5)
         now, results = await self.app.plot_data([expr], span, step)
         chart = self.query_one("#inc-plot", SeriesChart)
-        chart.border_title = (f"{self.inc.rule} since {hms(self.inc.opened_at - LEAD)} UTC"
+        # from the first point drawn: a console started after the lead-in has nothing earlier to plot
+        start = results[0][0][0] if results[0] else now - span
+        chart.border_title = (f"{self.inc.rule} from {hms(start)} UTC"
                               + (f" · threshold {threshold:g}" if threshold is not None else "")
                               + (f" · resolved {hms(resolved)}" if resolved else ""))
         chart.set_series(results[0], now, threshold)

@@ -17,7 +17,7 @@ from console.demo import Demo
 from console.engine import Engine
 from console.mitigations.executor import Executor
 
-START = 1_795_000_000.0  # 2026-11-18T07:46:40Z: fixed, so runs are reproducible
+START = 1_795_000_000.0  # 2026-11-18T11:06:40Z: fixed, so runs are reproducible
 
 
 def require_binary(name: str) -> str:

@@ -122,6 +122,11 @@ async def test_detail_shows_playbook_live_values_drafts_timeline_and_runs_a_miti
             assert expected in text, expected
         assert "1 Send the runbook's test conversion event (expect 202)" in text and "conversion.test_event)" in text
         assert "2 " in text and "(conversion.disable_all)" in text
+        # the plot's title says where its line starts: the console's first minute, not 15 minutes before it existed
+        from console.clock import hms
+        from widgets.series_chart import SeriesChart
+        title = str(app.screen.query_one("#inc-plot", SeriesChart).border_title)
+        assert title.startswith(f"ConversionPipelineStall from {hms(START)[:5]}"), title
 
         await pilot.press("t")  # the update template
         await pilot.press("c")
