@@ -257,6 +257,23 @@ async def test_pipeline_stall_steps_show_their_live_values(watch_factory):
     assert shown["test event"] == "not run (conversion.test_event)"
 
 
+async def test_a_breakdown_step_shows_each_part_in_its_unit_the_worst_first(watch_factory):
+    """High Error Rate's "which endpoints fail": per-endpoint 5xx rates read "/api/x 0.99/s", the largest first
+    (they read "0.9933", unitless, in the order the store happened to hold them)."""
+    w = await watch_factory("error-spike", tick=10.0, metrics_interval=10.0)
+    await w.run_for(600)
+    inc = incident(w.engine, "HighErrorRate")
+    assert inc is not None, [i.key for i in w.engine.incidents.incidents.values()]
+    step = next(s for s in playbook_for(inc.runbook).diagnosis if any(lv.label == "5xx by endpoint" for lv in s.live))
+    lv = next(lv for lv in step.live if lv.label == "5xx by endpoint")
+    now = w.clock.now()
+    shown = live_value(lv, {}, lambda e: w.engine.query(e, now), "datapipe", {})
+    rates = {labels["endpoint"]: v for labels, v in w.engine.query(lv.expr.replace("$job", "datapipe"), now)}
+    assert len(rates) >= 2
+    worst = sorted(rates, key=rates.get, reverse=True)
+    assert shown == ", ".join(f"{e} {rates[e]:.2f}/s" for e in worst), shown
+
+
 def test_threshold_split_for_the_plot():
     assert split_threshold('x{job="a"} >= 30 < 70') == ('x{job="a"}', 30.0)
     assert split_threshold("sum(a) / sum(b) > 0.05") == ("sum(a) / sum(b)", 0.05)

@@ -114,13 +114,15 @@ def live_value(lv: Live, figures: dict, query: Callable[[str], list], job: str,
         return "?"
     if not res:
         return "?"
-    if len(res) == 1 and (lv.unit != "text" or not {k for k in res[0][0] if k != "__name__"}):
+    def name(labels: dict) -> str:
+        return ",".join(v for k, v in sorted(labels.items()) if k not in ("__name__", "job", "instance"))
+
+    if len(res) == 1 and not name(res[0][0]):
         return fmt(res[0][1], lv.unit)
-    parts = []
-    for labels, v in res:
-        name = ",".join(v2 for k2, v2 in sorted(labels.items()) if k2 not in ("__name__", "job", "instance"))
-        parts.append(f"{name or '·'} {fmt(v, 'number')}")
-    return ", ".join(parts)
+    # a breakdown (`sum by (endpoint)`): each part in the step's unit, the largest first (which endpoint fails most)
+    unit = "number" if lv.unit == "text" else lv.unit
+    ranked = sorted(res, key=lambda r: -r[1] if isinstance(r[1], (int, float)) and r[1] == r[1] else math.inf)
+    return ", ".join(f"{name(labels) or '·'} {fmt(v, unit)}" for labels, v in ranked)
 
 
 # A trailing comparison with a number: `... > 0.05`, `... >= 30 < 70`.
