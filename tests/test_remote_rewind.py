@@ -221,29 +221,35 @@ async def test_disconnected_while_rewound_stays_rewound_then_reconnecting_is_liv
     await room.served.start()
     port = room.served.port
     await room.advance(60)
-    viewer = await attach(room.url, retry_max=0.2)
-    assert (await viewer.request({"cmd": "rewind", "by": -30}))["ok"]
-    at = viewer.shown().ts
-    await room.served.stop()
-    await until(lambda: viewer.disconnected_at is not None, "the viewer to notice")
-    shown = viewer.shown()
-    assert shown.ts == at and shown.rewind is not None and shown.link.startswith("disconnected since")
-    assert all(ep.error.startswith("collector disconnected since") for s in shown.services.values()
-               for ep in s.endpoints.values())
-    res = await viewer.request({"cmd": "mitigation.prepare", "action": "conversion.disable_all"})
-    assert res["refused"] and "while rewound" in res["message"] and "nothing sent" in res["message"]
-    res = await viewer.request({"cmd": "rewind", "by": -10})
-    assert not res["ok"] and "rewind needs it" in res["message"]
-    again = Room(port=port, record=str(tmp_path / "again.opsrec"))
-    await again.served.start()
-    try:
-        await again.advance(5)
-        await until(lambda: viewer.disconnected_at is None and viewer.shown().rewind is None,
-                    "the viewer to reconnect, live")
-        await until(lambda: caught_up(viewer, again), "the new collector's state")
-        await detach(viewer)
-    finally:
-        await again.served.stop()
+    app = OpsApp(RemoteSession_for(room, retry_max=0.2))
+    async with app.run_test(size=(160, 48)) as pilot:
+        viewer = app.session
+        await until(lambda: "1 watching" in screen_text(app), "attached", pause=pilot.pause)
+        await pilot.press("comma")
+        await until(lambda: "REWIND −10s" in screen_text(app), "rewound", pause=pilot.pause)
+        at = viewer.shown().ts
+        await room.served.stop()
+        await until(lambda: "DISCONNECTED SINCE" in screen_text(app), "the banner", pause=pilot.pause)
+        assert "REWIND −10s" in screen_text(app)  # and still saying it shows the past
+        shown = viewer.shown()
+        assert shown.ts == at and shown.rewind is not None and shown.link.startswith("disconnected since")
+        assert app.screen._last.ts == at
+        assert all(ep.error.startswith("collector disconnected since") for s in shown.services.values()
+                   for ep in s.endpoints.values())
+        res = await viewer.request({"cmd": "mitigation.prepare", "action": "conversion.disable_all"})
+        assert res["refused"] and "while rewound" in res["message"] and "nothing sent" in res["message"]
+        res = await viewer.request({"cmd": "rewind", "by": -10})
+        assert not res["ok"] and "rewind needs it" in res["message"]
+        again = Room(port=port, record=str(tmp_path / "again.opsrec"))
+        await again.served.start()
+        try:
+            await again.advance(5)
+            await until(lambda: "LIVE" in screen_text(app) and "REWIND" not in screen_text(app)
+                        and app.screen._last.ts == again.session.state.ts, "the viewer to reconnect, live",
+                        pause=pilot.pause)
+            assert viewer.shown().rewind is None
+        finally:
+            await again.served.stop()
 
 
 async def test_rewind_keys_in_an_attached_tui_move_only_that_viewer(tmp_path):
@@ -275,10 +281,10 @@ async def test_rewind_keys_in_an_attached_tui_move_only_that_viewer(tmp_path):
         await detach(other)
 
 
-def RemoteSession_for(room: Room):
+def RemoteSession_for(room: Room, **kw):
     from console.remote.client import RemoteSession
 
-    return RemoteSession(room.url)
+    return RemoteSession(room.url, **kw)
 
 
 async def test_two_viewers_rewind_at_once_each_to_its_own_instant(tmp_path):

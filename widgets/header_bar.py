@@ -50,6 +50,8 @@ class HeaderBar(Horizontal):
             mode = rewind_text(state.rewind)
         if state.link:  # an attached viewer that lost its collector: not live any more
             mode = f"[bold reverse $error] {escape(state.link.upper())} [/]"
+            if state.rewind is not None:  # and still showing the past it was rewound to
+                mode += f" [bold reverse $warning] REWIND {behind_text(state.rewind)} [/]"
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
         low = getattr(self.app, "low_bandwidth", False)
         firing = len(state.firing)
@@ -102,11 +104,16 @@ def engine_text(state: ConsoleState) -> str:
 
 def rewind_text(rw) -> str:
     """`REWIND −12m` and what fires now: a page that comes in while rewound is never hidden."""
-    text = format_duration(rw.behind)
-    behind = "−" + (text[:-3] if text.endswith("m00s") else text)  # −12m, −45s, −1m05s
+    behind = behind_text(rw)
     now = ", ".join(escape(n) for n in rw.firing_now[:3]) + (" …" if len(rw.firing_now) > 3 else "")
     fires = f"[bold $error]now ● {len(rw.firing_now)} firing: {now}[/]" if rw.firing_now else "[$success]now ● 0 firing[/]"
     return f"[bold reverse $warning] REWIND {behind} [/] {fires} [dim](End: live)[/]"
+
+
+def behind_text(rw) -> str:
+    """How far back a rewound display is: −12m, −45s, −1m05s."""
+    text = format_duration(rw.behind)
+    return "−" + (text[:-3] if text.endswith("m00s") else text)
 
 
 def backend_text(state: ConsoleState) -> str:
