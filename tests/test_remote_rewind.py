@@ -273,6 +273,11 @@ async def test_rewind_keys_in_an_attached_tui_move_only_that_viewer(tmp_path):
             await pilot.press("d")  # a mitigation key
             await until(lambda: any("refused while rewound" in n.message for n in app._notifications),
                         "the refusal", pause=pilot.pause)
+            room.session.demo.fleet.set_scenario("conversion-stall")  # a page comes in while rewound
+            await room.advance(330)
+            await until(lambda: "now ● 1 firing: ConversionPipelineStall" in screen_text(app),
+                        "the page in the rewound header", pause=pilot.pause)
+            assert app.screen._last.ts == now - 70 and not app.screen._last.firing  # the display stays back then
             await pilot.press("end")
             await until(lambda: "LIVE" in screen_text(app) and "REWIND" not in screen_text(app), "live again",
                         pause=pilot.pause)
