@@ -140,11 +140,6 @@ class RemoteSession:
     def scrubber(self) -> Scrubber:
         return Scrubber([self._token] if self._token else [])
 
-    @property
-    def rewound_at(self) -> float | None:
-        """The instant this viewer's display shows while rewound; None: live."""
-        return None if self._rewound is None else self._rewound.ts
-
     def shown(self) -> ConsoleState | None:
         """What the display shows: live, or the rewound state with its offset and what fires now (from the stream,
         so a new page is never hidden) and, when the collector is lost, saying so as the live state does."""
