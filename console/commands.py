@@ -104,7 +104,8 @@ STATIC: tuple[Command, ...] = (
     _c("replay.goto_cancel", "escape", "Cancel", "replay_goto", "cancel"),
     # rewind (the live dashboard): ←/→ stay the panel moves there, so the rewind steps are , . < >
     _c("rewind.back", "comma", "Rewind 10s", "rewind", "rewind(-10)", show=False, priority=True,
-       note="the display moves back over this session's recording; the engine keeps running"),
+       note="the display moves back over this session's recording (attached: the collector's, for this viewer "
+            "only); the engine keeps running"),
     _c("rewind.forward", "full_stop", "Forward 10s", "rewind", "rewind(10)", show=False, priority=True,
        note="past now: live"),
     _c("rewind.back_minute", "less_than_sign", "−1 min", "rewind", "rewind(-60)", show=False, priority=True),
@@ -130,7 +131,7 @@ STATIC: tuple[Command, ...] = (
 SECTIONS = (("app", "Everywhere"), ("dashboard", "Dashboard"), ("wall", "Wall (--layout wall)"), ("detail", "Service detail"),
             ("incident_table", "Incident table"), ("incident_detail", "Incident detail"),
             ("replay", "Replay (opsconsole replay; changes refused)"),
-            ("rewind", "Rewind (the live dashboard; changes refused while rewound)"),
+            ("rewind", "Rewind (the live dashboard, an attached viewer's on its own; changes refused while rewound)"),
             ("panel:conversion", "Mitigations · conversion panel"),
             ("panel:converge", "Mitigations · debt panel (Converge)"),
             ("panel:path_tracker", "Mitigations · rollout panel"),

@@ -25,7 +25,9 @@ Commands (`cmd` key; any command may carry `by`, the user@host it is attributed 
     draft.copied         id, template                                                           mutating
     screenshot.write     svg -> path (in the data dir; the screen is not the service's business)
     rewind               by (seconds) | jump (±1) | goto (text) | live -> at: the display moves over the
-                         session's own recording (live only); mutating commands are refused while rewound
+                         session's own recording (live only); mutating commands are refused while rewound.
+                         From an attached viewer it moves that viewer's display only (a Rewind per viewer on
+                         the collector: console/remote/rewinds.py), and a rewound answer carries `state`
 """
 
 from __future__ import annotations

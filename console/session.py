@@ -14,6 +14,7 @@ from console.clock import Clock, WallClock, utc_iso
 from console.config.schema import Config, load_config
 from console.engine import Engine
 from console.events import Hub, MitigationChanged, StatePublished
+from console.display import Display
 from console.facade import MUTATING, View, failed, ok, refused
 from console.incidents.manager import ALLOWED, IncidentError, IncidentManager
 from console.incidents.store import IncidentStore, default_path
@@ -29,6 +30,7 @@ from console.sources.transport import config_scrubber
 from console.state import ConsoleState
 
 log = logging.getLogger(__name__)
+PER_DISPLAY = ("rewind", "range", "incident.view")  # answered at the instant the asking display shows
 DONE = {"acknowledge": "acknowledged", "unacknowledge": "unacknowledged", "mitigating": "marked mitigating",
         "resolve": "resolved", "document": "documented"}
 
@@ -57,10 +59,16 @@ class Session:
         self.record = record  # a recording file (or folder), "auto" (the config's `record`), None: off
         self.recorder = None
         self.sender = None  # [alertmanager] send: this console's rule alerts to Alertmanager
-        self.rewound = None  # console.rewind.Rewind while the display shows the recording, not live
+        # this console's own display: live, or rewound over the recording (an attached viewer has its own: remote/)
+        self.display = Display(self, on_change=lambda: self._publish(self.engine.state))
         self._subscribers: list[Callable[[ConsoleState], None]] = []
         self._plans: dict[int, Plan] = {}
         self._plan_ids = itertools.count(1)
+
+    @property
+    def rewound(self):
+        """console.rewind.Rewind while this console's display shows the recording, not live; else None."""
+        return self.display.rewind
 
     @property
     def is_demo(self) -> bool:
@@ -124,10 +132,7 @@ class Session:
         await self.engine.run()
 
     async def stop(self) -> None:
-        if self.rewound is not None:
-            rewind, self.rewound = self.rewound, None
-            async with rewind.lock:  # a seek still running in its thread finishes first
-                rewind.close()
+        await self.display.close()
         if self.executor is not None:
             await self.executor.stop()
         if self.recorder is not None:
@@ -175,78 +180,38 @@ class Session:
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def _publish(self, state: ConsoleState) -> None:
-        if self.rewound is not None and self.rewound.position is not None:
-            state = self.rewound.shown(state)  # the engine runs on; the display stays where it was rewound to
+        state = self.display.shown(state)  # rewound: the engine runs on; the display stays where it was rewound to
         for fn in list(self._subscribers):
             fn(state)
 
     # --- commands in (plain data), results out (plain data) ---------------------------------
 
-    async def request(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        """Run one command (see console/facade.py for the list); never raises for a bad command."""
-        handler = getattr(self, "cmd_" + str(cmd.get("cmd", "")).replace(".", "_"), None)
+    async def request(self, cmd: dict[str, Any], display: Display | None = None) -> dict[str, Any]:
+        """Run one command (see console/facade.py for the list); never raises for a bad command. `display`: whose
+        display it comes from (an attached viewer's on the collector: console/remote/rewinds.py); None: this
+        console's own."""
+        display = display or self.display
+        name = cmd.get("cmd")
+        handler = getattr(self, "cmd_" + str(name or "").replace(".", "_"), None)
         if handler is None:
-            return failed(f"unknown command {cmd.get('cmd')!r}")
-        if self.rewound is not None and cmd.get("cmd") in MUTATING:
-            what = "Incident changes" if str(cmd["cmd"]).startswith("incident.") else "Mitigations"
+            return failed(f"unknown command {name!r}")
+        if display.rewound and name in MUTATING:
+            what = "Incident changes" if str(name).startswith("incident.") else "Mitigations"
             return refused(f"{what} are refused while rewound: End or Esc returns to live")
         try:
+            if name in PER_DISPLAY:
+                return await handler(cmd, display)
             return await handler(cmd)
         except (PlanError, IncidentError) as e:
             return failed(str(e))
         except KeyError as e:
             return failed(f"{cmd.get('cmd')}: missing {e}")
 
-    async def cmd_rewind(self, cmd: dict) -> dict:
+    async def cmd_rewind(self, cmd: dict, display: Display | None = None) -> dict:
         """Move the display over this session's recording: `by` seconds, `jump` ±1 (rule or incident event),
         `goto` a typed time, or `live`. The engine keeps polling, evaluating and opening incidents meanwhile;
-        the seek itself runs in a worker thread (console/rewind.py), so the screen never waits on it."""
-        if cmd.get("live"):
-            if self.rewound is not None:
-                rewind, self.rewound = self.rewound, None
-                self._publish(self.engine.state)  # live at once; a seek still running is let finish, then closed
-                async with rewind.lock:
-                    rewind.close()
-            self._publish(self.engine.state)
-            return ok("live")
-        if self.recorder is None:
-            return failed("Rewind reads this session's recording: recording is off (record = false)")
-        from console.recording.format import RecordingError
-        from console.rewind import Rewind
-
-        await self.recorder.flush()  # the file holds everything up to now
-        rewind = self.rewound
-        if rewind is None:
-            try:
-                rewind = Rewind(str(self.recorder.path))
-            except RecordingError as e:
-                return failed(f"Cannot rewind yet: {e}")
-            self.rewound = rewind  # a second key pressed during this seek waits for it on the same lock
-        answer, go_live = None, False
-        async with rewind.lock:
-            if rewind is not self.rewound:  # returned to live while this request waited
-                return ok("live")
-            try:
-                target, exact = await rewind.target(cmd, self.engine.state.ts)
-                if target is None:
-                    answer = failed("No earlier rule transition or incident event" if int(cmd.get("jump", 0)) < 0
-                                    else "No later rule transition or incident event")
-                elif target >= self.engine.state.ts:  # forward past the newest tick: that is live
-                    go_live = True
-                else:
-                    at = await rewind.to(target, exact)
-                    answer = ok(f"rewound to {utc_iso(at)}", at=at)
-            except ValueError as e:
-                answer = failed(str(e))
-        if go_live:
-            return await self.cmd_rewind({"live": True})
-        if rewind is not self.rewound:  # End or Esc came while the seek ran
-            return ok("live")
-        if rewind.position is None:  # a first rewind that found nothing: nothing to show, stay live
-            await self.cmd_rewind({"live": True})
-            return answer
-        self._publish(self.engine.state)
-        return answer
+        the seek itself runs in a worker thread (console/display.py, console/rewind.py)."""
+        return await (display or self.display).move(cmd)
 
     async def cmd_incident_verb(self, cmd: dict) -> dict:
         mgr, verb, iid = self.engine.incidents, cmd["verb"], cmd["id"]
@@ -277,17 +242,15 @@ class Session:
         self._publish(self.engine.state)
         return ok(f"ack silence {stale['id']} expired ({stale.get('comment') or 'no comment'})")
 
-    async def cmd_incident_view(self, cmd: dict) -> dict:
+    async def cmd_incident_view(self, cmd: dict, display: Display | None = None) -> dict:
         """What the incident detail shows beyond the state: its mitigations and the playbook's values, as they
         were at the rewound instant while rewound (`at` says which instant), else live."""
-        rewind = self.rewound
-        if rewind is not None and rewind.position is not None:
-            async with rewind.lock:  # no seek rebuilds the replay's engine while it is read
-                if rewind is self.rewound and rewind.position is not None:
-                    try:
-                        return self._incident_view(cmd["id"], rewind.engine, rewind.position)
-                    except IncidentError:  # not opened yet at that instant: what the console knows of it now
-                        pass
+        async with (display or self.display).instant() as then:
+            if then is not None:
+                try:
+                    return self._incident_view(cmd["id"], *then)
+                except IncidentError:  # not opened yet at that instant: what the console knows of it now
+                    pass
         return self._incident_view(cmd["id"], self.engine, self.engine.state.ts)
 
     def _incident_view(self, iid: str, engine, at: float) -> dict:
@@ -313,17 +276,15 @@ class Session:
                 for step in pb.diagnosis]
         return ok(mitigations=[[a, titles.get(a, a)] for a in ids], live=live, at=at)
 
-    async def cmd_range(self, cmd: dict) -> dict:
+    async def cmd_range(self, cmd: dict, display: Display | None = None) -> dict:
         """Points of each expression over the last `span` seconds, for plots: up to the rewound instant while
         rewound (the display shows that instant), else up to now."""
         span, step = float(cmd["span"]), float(cmd["step"])
-        rewind = self.rewound
-        if rewind is not None and rewind.position is not None:
-            async with rewind.lock:
-                if rewind is self.rewound and rewind.position is not None:
-                    now = rewind.position
-                    series = [await rewind.engine.plot_range(expr, now - span, now, step) for expr in cmd["exprs"]]
-                    return ok(now=now, series=series)
+        async with (display or self.display).instant() as then:
+            if then is not None:
+                engine, now = then
+                series = [await engine.plot_range(expr, now - span, now, step) for expr in cmd["exprs"]]
+                return ok(now=now, series=series)
         now = self.clock.now()
         series = [await self.engine.plot_range(expr, now - span, now, step) for expr in cmd["exprs"]]
         return ok(now=now, series=series)

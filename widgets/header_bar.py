@@ -50,6 +50,8 @@ class HeaderBar(Horizontal):
             mode = rewind_text(state.rewind)
         if state.link:  # an attached viewer that lost its collector: not live any more
             mode = f"[bold reverse $error] {escape(state.link.upper())} [/]"
+            if state.rewind is not None:  # and still showing the past it was rewound to
+                mode += f" [bold reverse $warning] REWIND {behind_text(state.rewind)} [/]"
         ro = "  [$warning]READ-ONLY[/]" if state.read_only else ""
         low = getattr(self.app, "low_bandwidth", False)
         firing = len(state.firing)
@@ -60,10 +62,14 @@ class HeaderBar(Horizontal):
         # the richest line that fits beside the alert counts and the clock: the scenario goes first, then the
         # program's name and the long low-bandwidth mark (the alert counts are never cut)
         room = (self.size.width or 10_000) - cells(alerts) - CLOCK_CELLS - 6
-        for name, lowbw, sc in (("[b]opsconsole[/]  ", "⇣ low bandwidth", scen), ("[b]opsconsole[/]  ", "⇣ low bandwidth", ""),
-                                ("", "⇣ low-bw", "")):
+        watch = room_text(state)
+        # last, when narrow: the rewind said short (how far back, how many fire now), the watchers left out
+        short = mode if state.rewind is None or state.link else rewind_text(state.rewind, short=True)
+        for name, lowbw, sc, md, wt in (("[b]opsconsole[/]  ", "⇣ low bandwidth", scen, mode, watch),
+                                        ("[b]opsconsole[/]  ", "⇣ low bandwidth", "", mode, watch),
+                                        ("", "⇣ low-bw", "", mode, watch), ("", "⇣ low-bw", "", short, "")):
             mark = f"  [$accent]{lowbw}[/]" if low else ""  # said on screen: a clock to the minute is the mode
-            ident = f"{name}env {env}  {mode}{ro}{mark}{room_text(state)}{sc}"
+            ident = f"{name}env {env}  {md}{ro}{mark}{wt}{sc}"
             if cells(ident) <= room:
                 break
         self.ident.set(ident)
@@ -100,13 +106,22 @@ def engine_text(state: ConsoleState) -> str:
     return f"  [bold $error]✖ engine {escape(state.engine_error[:60])} at {hms(state.engine_error_at)}[/]"
 
 
-def rewind_text(rw) -> str:
+def rewind_text(rw, short: bool = False) -> str:
     """`REWIND −12m` and what fires now: a page that comes in while rewound is never hidden."""
-    text = format_duration(rw.behind)
-    behind = "−" + (text[:-3] if text.endswith("m00s") else text)  # −12m, −45s, −1m05s
+    behind = behind_text(rw)
+    if short:  # a narrow terminal: the count of what fires now, without the names and the hint
+        n = len(rw.firing_now)
+        return f"[bold reverse $warning] REWIND {behind} [/] " + (
+            f"[bold $error]now ● {n} firing[/]" if n else "[$success]now ● 0 firing[/]")
     now = ", ".join(escape(n) for n in rw.firing_now[:3]) + (" …" if len(rw.firing_now) > 3 else "")
     fires = f"[bold $error]now ● {len(rw.firing_now)} firing: {now}[/]" if rw.firing_now else "[$success]now ● 0 firing[/]"
     return f"[bold reverse $warning] REWIND {behind} [/] {fires} [dim](End: live)[/]"
+
+
+def behind_text(rw) -> str:
+    """How far back a rewound display is: −12m, −45s, −1m05s."""
+    text = format_duration(rw.behind)
+    return "−" + (text[:-3] if text.endswith("m00s") else text)
 
 
 def backend_text(state: ConsoleState) -> str:

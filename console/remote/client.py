@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 from typing import Any, Callable
 
 import httpx
 
 from console.clock import WallClock, hms, utc_iso
+from console.display import at_now
 from console.facade import MUTATING, StartError, View, failed, ok, refused
 from console.incidents.model import whoami
 from console.paths import data_dir
@@ -19,8 +21,6 @@ from console.state import ConsoleState
 from . import codec
 
 log = logging.getLogger(__name__)
-REWIND_REFUSED = ("Rewind is not available in an attached viewer (it would move every viewer's display): "
-                  "open the collector's recording with `opsconsole replay`")
 
 
 class RemoteError(StartError):
@@ -38,7 +38,8 @@ class RemoteSession:
     attached = True  # a viewer of a collector: quitting it loses nothing (screens/app.py asks no confirmation)
 
     def __init__(self, url: str, *, token: str | None = None, read_only: bool = False, user: str | None = None,
-                 retry_max: float = 5.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 retry_max: float = 5.0, transport: httpx.AsyncBaseTransport | None = None,
+                 viewer_id: str | None = None) -> None:
         if not re.match(r"https?://", url):
             raise RemoteError(f"{url!r}: expected http://HOST:PORT/ (the address `opsconsole serve` prints)")
         self.url = url.rstrip("/")
@@ -48,6 +49,9 @@ class RemoteSession:
         self._token = token
         # an HTTP header is ASCII: the collector keeps only these characters of it anyway (auth.viewer_name)
         headers = {"X-Opsconsole-User": re.sub(r"[^A-Za-z0-9@._+-]", "", user or whoami())[:64]}
+        # whose rewind a request moves on the collector: one id per viewer (the collector keeps a Rewind by it)
+        self.viewer_id = viewer_id or secrets.token_hex(8)
+        headers["X-Opsconsole-Viewer"] = self.viewer_id
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if read_only:
@@ -59,7 +63,9 @@ class RemoteSession:
         self._notices: list[tuple[str, str]] = []
         self._doc: dict[str, Any] | None = None
         self._seq = 0
-        self._state: ConsoleState | None = None
+        self._state: ConsoleState | None = None  # live: what the stream says (marked when the collector is lost)
+        self._rewound_doc: dict[str, Any] | None = None  # while rewound: the state the collector answered, as sent
+        self._rewound: ConsoleState | None = None
         self._subscribers: list[Callable[[ConsoleState], None]] = []
         self._stream = None  # the open response (its lines iterator) while connected
         self._lines = None
@@ -134,26 +140,57 @@ class RemoteSession:
     def scrubber(self) -> Scrubber:
         return Scrubber([self._token] if self._token else [])
 
+    def shown(self) -> ConsoleState | None:
+        """What the display shows: live, or the rewound state with its offset and what fires now (from the stream,
+        so a new page is never hidden) and, when the collector is lost, saying so as the live state does."""
+        live = self._state
+        if self._rewound is None or live is None:
+            return live
+        rewound = self._rewound
+        if live.link:  # disconnected: the rewound figures are the last known too
+            rewound = _marked_lost(codec.from_doc(self._rewound_doc), live.link)
+        return at_now(rewound, live)
+
     def subscribe(self, fn: Callable[[ConsoleState], None]) -> Callable[[], None]:
         """As Session's; the state already received is handed over at once (the collector may be quiet a while)."""
         self._subscribers.append(fn)
         if self._state is not None:
-            fn(self._state)
+            fn(self.shown())
         return lambda: self._subscribers.remove(fn) if fn in self._subscribers else None
 
     def _publish(self, state: ConsoleState) -> None:
         self._state = state
+        self._show()
+
+    def _show(self) -> None:
+        shown = self.shown()
+        if shown is None:
+            return
         for fn in list(self._subscribers):
-            fn(state)
+            fn(shown)
+
+    def _go_live(self) -> None:
+        if self._rewound is not None:
+            self._rewound, self._rewound_doc = None, None
+            self._show()
 
     # --- commands -------------------------------------------------------------------------------
 
     async def request(self, cmd: dict[str, Any]) -> dict[str, Any]:
         name = str(cmd.get("cmd", ""))
-        if name == "rewind":
-            return refused(REWIND_REFUSED)
         if name == "screenshot.write":
             return await self._screenshot(cmd["svg"])
+        if name == "rewind" and self.disconnected_at is not None:
+            if cmd.get("live"):  # the collector closed this viewer's rewind when it went: live is the last state
+                self._go_live()
+                return ok("live")
+            return failed(f"disconnected from the collector since {hms(self.disconnected_at)}: rewind needs it")
+        if self._rewound is not None and name in MUTATING:
+            what = "Incident changes" if name.startswith("incident.") else "Mitigations"
+            if self.disconnected_at is not None:
+                return refused(f"{what} are refused while rewound: End or Esc returns to live (nothing sent)")
+            # the collector refuses it too (its own record of this viewer's rewind, or this word) and audits it
+            cmd = {**cmd, "rewound": self._rewound.ts}
         if self.disconnected_at is not None and name in MUTATING:
             return failed(f"disconnected from the collector since {hms(self.disconnected_at)}: nothing sent")
         try:
@@ -162,13 +199,29 @@ class RemoteSession:
             return failed(f"collector unreachable ({_why(e)}): nothing sent" if name in MUTATING
                           else f"collector unreachable: {_why(e)}")
         try:
-            body = res.json()
+            body = codec.loads(res.content)
         except ValueError:
             return failed(f"the collector answered HTTP {res.status_code} without a result")
         if not isinstance(body, dict) or "ok" not in body:
             return failed(f"the collector answered HTTP {res.status_code} without a result")
         body.setdefault("message", "")
         body.setdefault("refused", False)
+        if name == "rewind":
+            return self._rewind_answer(cmd, body)
+        return body
+
+    def _rewind_answer(self, cmd: dict, body: dict) -> dict:
+        """Rewound: show the state the collector answered with (beside the live stream); live: the stream again."""
+        doc = body.pop("state", None)
+        if body["ok"] and isinstance(doc, dict):
+            try:
+                state = codec.from_doc(doc)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                return failed(f"the collector's rewound state does not fit this viewer ({type(e).__name__})")
+            self._rewound, self._rewound_doc = state, doc
+            self._show()
+        elif body["ok"] or cmd.get("live"):
+            self._go_live()
         return body
 
     async def _screenshot(self, svg: str) -> dict[str, Any]:
@@ -196,6 +249,9 @@ class RemoteSession:
             raise RemoteError(_refusal(resp)) if resp.status_code in (401, 403) else Resync(f"HTTP {resp.status_code}")
         self._stream, self._lines = resp, resp.aiter_lines()
         self.connects += 1
+        # a new stream starts live: the collector closed this viewer's rewind when its last stream ended (and
+        # closes any left when this one opens), so the display returns to live with it
+        self._rewound, self._rewound_doc = None, None
         await self._first_full()
         self.disconnected_at = None
 
@@ -211,6 +267,9 @@ class RemoteSession:
             msg = await self._next()
             if msg.get("t") == "full":
                 self._full(msg)
+            elif msg.get("t") == "live":  # the collector closed this viewer's rewind (unused too long)
+                log.info("%s", str(msg.get("message", "rewind closed by the collector"))[:120])
+                self._go_live()
             elif msg.get("t") == "diff":
                 if isinstance(msg.get("seq"), int) and msg["seq"] <= self._seq:
                     continue  # queued before the full state that already holds it
@@ -263,13 +322,7 @@ class RemoteSession:
             log.info("lost the collector at %s: %s", self.url, why)  # the screen says it; stderr is the screen
         if self._doc is None:
             return
-        line = f"disconnected since {hms(self.disconnected_at)}"
-        state = codec.from_doc(self._doc)
-        state.link = line
-        for svc in state.services.values():
-            for ep in svc.endpoints.values():
-                ep.error, ep.retry_at = f"collector {line}", None
-        self._publish(state)
+        self._publish(_marked_lost(codec.from_doc(self._doc), f"disconnected since {hms(self.disconnected_at)}"))
 
     def _json(self, res: httpx.Response) -> dict:
         if res.status_code in (401, 403):
@@ -281,6 +334,15 @@ class RemoteSession:
         if res.status_code != 200 or not isinstance(body, dict) or "view" not in body:
             raise RemoteError(f"{self.url} is not an opsconsole collector (HTTP {res.status_code})")
         return body
+
+
+def _marked_lost(state: ConsoleState, line: str) -> ConsoleState:
+    """The last state known, every panel saying since when the collector is gone (as a failed source says it)."""
+    state.link = line
+    for svc in state.services.values():
+        for ep in svc.endpoints.values():
+            ep.error, ep.retry_at = f"collector {line}", None
+    return state
 
 
 def _refusal(res: httpx.Response) -> str:

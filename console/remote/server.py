@@ -14,18 +14,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from console.clock import hms
 from console.facade import MUTATING, refused
 from console.state import ConsoleState
 
 from . import codec
 from .auth import Grant, Tokens, viewer_name
+from .rewinds import ViewerRewinds
 
 log = logging.getLogger(__name__)
 QUEUE = 32  # messages a slow viewer may lag behind; past it, it is sent the full state again instead
 KEEPALIVE = 10.0  # seconds between comment lines on a quiet stream (a dead TCP peer is noticed by the write)
-NOT_REMOTE = {"rewind": "Rewind moves the collector's display for every viewer: open its recording with "
-                        "`opsconsole replay` instead",
-              "screenshot.write": "A screenshot is written by the viewer, not the collector"}
+NOT_REMOTE = {"screenshot.write": "A screenshot is written by the viewer, not the collector"}
+VIEWER_HEADER = "x-opsconsole-viewer"  # the viewer's own id (one per attach process): whose rewind a request moves
 _RESYNC, _END = object(), object()
 
 
@@ -38,6 +39,8 @@ class Collector:
         self.seq = 0
         self.doc: dict[str, Any] | None = None
         self._viewers: set[asyncio.Queue] = set()
+        self._streams: dict[str, set[asyncio.Queue]] = {}  # a viewer's open streams, by its rewinds key
+        self.rewinds = ViewerRewinds(session, tell=self._tell)
         self.closed = False  # stopping: no new stream is opened
         self.sent_bytes = 0  # on the wire, compressed when the viewer accepts it: what the bench reads
         self._unsubscribe = session.subscribe(self._on_state)
@@ -60,6 +63,7 @@ class Collector:
             q.put_nowait(_END)
 
     def _on_state(self, state: ConsoleState) -> None:
+        self.rewinds.expire()
         state.viewers = len(self._viewers)  # presence: the header of every viewer says how many watch
         doc = codec.normalized(codec.to_doc(state))
         if self.doc is None:
@@ -81,12 +85,17 @@ class Collector:
         self.seq += 1
         line = codec.dumps({"t": "diff", "seq": self.seq, "patch": patch})
         for q in list(self._viewers):
-            if q.full():  # fell behind: it gets the whole state next, not a gap
+            _put(q, line)
+
+    def _tell(self, key: str, message: str) -> None:
+        """One viewer's streams only: its Rewind was closed here (unused too long), so it shows live again."""
+        line = codec.dumps({"t": "live", "message": message})
+        for q in list(self._streams.get(key, ())):
+            if q.full():  # fell behind: the full state next, and this after it (never dropped)
                 while not q.empty():
                     q.get_nowait()
                 q.put_nowait(_RESYNC)
-            else:
-                q.put_nowait(line)
+            q.put_nowait(line)
 
     def full(self) -> str:
         if self.doc is None:  # nothing published yet: the state as it is is the base of the next diff
@@ -117,20 +126,25 @@ class Collector:
                              "notices": [list(n) for n in self.session.notices()]})
 
     async def stream(self, request: Request) -> Response:
-        if self._grant(request) is None:
+        grant = self._grant(request)
+        if grant is None:
             return _unauthorized()
         if self.closed:
             return JSONResponse({"ok": False, "refused": True, "message": "the collector is stopping"}, status_code=503)
         gzip = "gzip" in request.headers.get("accept-encoding", "")
         q: asyncio.Queue = asyncio.Queue(maxsize=QUEUE)
+        key = self.rewinds.key(request.headers.get(VIEWER_HEADER), grant.name)
+        if key is not None:
+            self.rewinds.drop(key)  # a viewer (re)connecting starts live: its rewind, if any, is closed
+            self._streams.setdefault(key, set()).add(q)
         self._presence(len(self._viewers) + 1)
         self._viewers.add(q)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         if gzip:
             headers["Content-Encoding"] = "gzip"
-        return StreamingResponse(self._events(q, gzip), media_type="text/event-stream", headers=headers)
+        return StreamingResponse(self._events(q, gzip, key), media_type="text/event-stream", headers=headers)
 
-    async def _events(self, q: asyncio.Queue, gzip: bool) -> AsyncIterator[bytes]:
+    async def _events(self, q: asyncio.Queue, gzip: bool, key: str | None = None) -> AsyncIterator[bytes]:
         # one gzip stream per viewer, flushed per event: repeated keys and timestamps cost a few bytes each tick
         z = zlib.compressobj(6, zlib.DEFLATED, 31) if gzip else None
 
@@ -155,6 +169,12 @@ class Collector:
             if q in self._viewers:  # the viewer left, however abruptly: it no longer counts
                 self._viewers.discard(q)
                 self._presence(len(self._viewers))
+            streams = self._streams.get(key)
+            if streams is not None:
+                streams.discard(q)
+                if not streams:  # its last stream: the viewer is gone, and so is its rewind
+                    del self._streams[key]
+                    self.rewinds.drop(key)
 
     async def command(self, request: Request) -> Response:
         grant = self._grant(request)
@@ -168,21 +188,48 @@ class Collector:
             return JSONResponse({"ok": False, "refused": False, "message": "expected {\"cmd\": ...}"}, status_code=400)
         name = cmd["cmd"]
         by = viewer_name(request.headers.get("x-opsconsole-user"), grant)
-        cmd = {**cmd, "by": by}  # the collector says who: a viewer's own "by" is overwritten
+        if name != "rewind":  # rewind's `by` is seconds (it is not attributed: it changes nothing here)
+            cmd = {**cmd, "by": by}  # the collector says who: a viewer's own "by" is overwritten
         if name in NOT_REMOTE:
             return JSONResponse(refused(NOT_REMOTE[name]))
-        if name in MUTATING and grant.role != "operate":
-            reason = f"read-only viewer ({grant.name}): nothing sent"
-            ex = self.session.executor
-            if ex is not None:
-                ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name), _target(cmd),
-                                  str(cmd.get("service") or ""), reason, by)
-            return JSONResponse(refused(f"{_what(name)} are refused: {reason}"))
+        key = self.rewinds.key(request.headers.get(VIEWER_HEADER), grant.name)
+        display = self.rewinds.of(key)  # this viewer's own rewind, or live: never the collector's own display
+        if name in MUTATING:
+            refusal = None
+            if grant.role != "operate":
+                reason = f"read-only viewer ({grant.name}): nothing sent"
+                refusal = f"{_what(name)} are refused: {reason}"
+            elif display.rewound or cmd.get("rewound") is not None:  # either side's word that it shows the past
+                when = f" at {hms(display.at)}" if display.at is not None else ""  # the viewer's word is not printed
+                reason = f"rewound viewer{when}: nothing sent"
+                refusal = f"{_what(name)} are refused while rewound: End or Esc returns to live"
+            if refusal is not None:
+                ex = self.session.executor
+                if ex is not None:
+                    ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name), _target(cmd),
+                                      str(cmd.get("service") or ""), reason, by)
+                return JSONResponse(refused(refusal))
         try:
-            return JSONResponse(await self.session.request(cmd))
+            if name == "rewind":  # a read viewer may rewind: it changes nothing on the collector
+                return _answer(await self.rewinds.move(key, cmd))
+            return _answer(await self.session.request(cmd, display=display))
         except (TypeError, ValueError, AttributeError, IndexError) as e:  # a malformed field from the network
             log.info("bad command %s from %s: %s", name, by, type(e).__name__)
             return JSONResponse({"ok": False, "refused": False, "message": f"{name}: malformed command"})
+
+
+def _answer(result: dict) -> Response:
+    """A command's result as the codec writes it (a figure may be NaN: starlette's JSONResponse refuses those)."""
+    return Response(codec.dumps(result), media_type="application/json")
+
+
+def _put(q: asyncio.Queue, line: str) -> None:
+    if q.full():  # fell behind: it gets the whole state next, not a gap
+        while not q.empty():
+            q.get_nowait()
+        q.put_nowait(_RESYNC)
+    else:
+        q.put_nowait(line)
 
 
 def _target(cmd: dict) -> str | None:
@@ -244,6 +291,8 @@ class Served:
             self._server.should_exit = True
         if self._web is not None:
             await asyncio.gather(self._web, return_exceptions=True)
+        if self.collector is not None:
+            await self.collector.rewinds.close()
         await self.session.stop()
 
 
