@@ -262,8 +262,10 @@ class OpsApp(App):
             self.push_screen(HelpScreen())
 
 
-def run_app(args) -> int:
-    """`opsconsole demo` / `opsconsole run`: validate the config before the screen opens (exit 2 on error)."""
+def run_app(args, sim=None) -> int:
+    """`opsconsole demo` / `opsconsole run`: validate the config before the screen opens (exit 2 on error).
+
+    `sim`: the demo's fleet, already starting in a child process (console/sim_process.py)."""
     config_path = getattr(args, "config", None)
     catalog = None
     if config_path:
@@ -272,7 +274,8 @@ def run_app(args) -> int:
         catalog = load_catalog(config_path, args.env)  # exit 2 with one line, before the screen opens
     session = Session(config_path=config_path, env=args.env, scenario=getattr(args, "scenario", "normal"),
                       seed=getattr(args, "seed", 0), read_only=args.read_only, catalog=catalog,
-                      record=getattr(args, "record", None) or "auto")  # the TUI records unless the config says not
+                      record=getattr(args, "record", None) or "auto",  # the TUI records unless the config says not
+                      demo=sim)
     layout = getattr(args, "layout", None) or (catalog.cfg.layout.default if catalog else None)
     app = OpsApp(session, layout=layout, low_bandwidth=low_bandwidth(getattr(args, "low_bandwidth", None)))
     try:
