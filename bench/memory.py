@@ -12,7 +12,7 @@ prints, for the console and for each child it started (the demo's simulator runs
 and PSS at the end (PSS shares the pages a forked child still has in common with the console between them: the
 process tree's PSS sum is what the tree costs the machine).
 
-usage: python bench/memory.py [--minutes 65] [--scenario normal] [--trace] [--sim-process]
+usage: python bench/memory.py [--minutes 65] [--scenario normal] [--trace] [--sim-process] [--no-record]
        python bench/memory.py --pty 25
 """
 
@@ -82,7 +82,7 @@ def clocks(sim_process: bool):
 SCENARIO = "normal"
 
 
-async def run(minutes: float, scenario: str, trace: bool, clock, sim) -> dict:
+async def run(minutes: float, scenario: str, trace: bool, clock, sim, record: bool = True) -> dict:
     from console.session import Session
     from screens.app import OpsApp
 
@@ -90,7 +90,8 @@ async def run(minutes: float, scenario: str, trace: bool, clock, sim) -> dict:
         import tracemalloc
 
         tracemalloc.start(1)  # one frame: eight made a 10 min run take most of an hour
-    app = OpsApp(Session(clock=clock, scenario=scenario, seed=1, record="auto", demo=sim), autorun=False)
+    app = OpsApp(Session(clock=clock, scenario=scenario, seed=1, record="auto" if record else None, demo=sim),
+                 autorun=False)
     timeline = []
     t0 = time.monotonic()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -113,7 +114,7 @@ async def run(minutes: float, scenario: str, trace: bool, clock, sim) -> dict:
                "rss_mib": mib(status("VmRSS")), "samples": engine.store.sample_count(),
                "series": len(list(engine.store.series())), "timeline": timeline,
                "httpx_loaded": "httpx" in sys.modules,  # loaded on the first HTTP action or silence only
-               "simulator": "in this process" if sim is None else "child process"}
+               "simulator": "in this process" if sim is None else "child process", "recorder": record}
         if sim is not None:
             out["simulator_child"] = {"pid_peak_rss_mib": mib(status("VmHWM", str(sim.pid))),
                                       "rss_mib": mib(status("VmRSS", str(sim.pid)))}
@@ -190,6 +191,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=65)
     ap.add_argument("--scenario", default="normal")
     ap.add_argument("--trace", action="store_true")
+    ap.add_argument("--no-record", action="store_true", help="the recorder off (what it costs, by difference)")
     ap.add_argument("--sim-process", action="store_true",
                     help="the simulator in a child process, as `opsconsole demo` runs it (its clock follows ours)")
     a = ap.parse_args()
@@ -202,7 +204,7 @@ def main() -> None:
         global SCENARIO
         SCENARIO = a.scenario
         clock, sim = clocks(a.sim_process)  # forked before this process imports the console, as `opsconsole demo`
-        print(json.dumps(asyncio.run(run(a.minutes, a.scenario, a.trace, clock, sim)), indent=1))
+        print(json.dumps(asyncio.run(run(a.minutes, a.scenario, a.trace, clock, sim, not a.no_record)), indent=1))
 
 
 if __name__ == "__main__":

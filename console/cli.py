@@ -344,16 +344,18 @@ def _tui(args, sim=None) -> int:
     import gc
 
     # importing builds modules that live as long as the process: the collector's passes over them cost ~15 % of
-    # the import time before the first frame, and find nothing to free. Frozen before the collector is back on:
-    # else its first pass walks every object the imports made (~40 ms young, then ~20 ms older, measured)
+    # the import time before the first frame, and find nothing to free. Frozen (out of every later pass: else the
+    # first one walks every object the imports made, ~40 ms young then ~20 ms older, measured), and the collector
+    # stays off until the first live figures are on screen: the app turns it back on then (`gc_held`)
     gc.disable()
     try:
         from screens.app import run_app  # textual is imported only for the TUI
     finally:
         gc.freeze()
+    try:
+        return run_app(args, sim, gc_held=True)
+    finally:
         gc.enable()
-
-    return run_app(args, sim)
 
 
 if __name__ == "__main__":
