@@ -19,7 +19,8 @@ import logging
 import os
 import signal
 
-from console.clock import WallClock
+# nothing heavy here: this module is imported, and the child forked, before the console imports asyncio
+
 from console.sim.credentials import Credentials
 from console.sim.listen import listening_socket
 
@@ -46,7 +47,7 @@ class SimProcess:
             code = 1
             try:
                 os.close(life_w)
-                code = _child(scenario, seed, clock or WallClock(), self.credentials, sockets, host, life_r)
+                code = _child(scenario, seed, clock, self.credentials, sockets, host, life_r)
             finally:
                 os._exit(code)
         os.close(life_r)
@@ -64,6 +65,8 @@ class SimProcess:
         return self._life is not None and os.waitpid(self.pid, os.WNOHANG) == (0, 0)
 
     async def stop(self) -> None:
+        from console.clock import WallClock
+
         if self._life is None:
             return
         os.close(self._life)
@@ -93,9 +96,10 @@ def _child(scenario: str, seed: int, clock, credentials: Credentials, sockets: d
     import asyncio
 
     async def serve() -> None:
+        from console.clock import WallClock
         from console.sim.fleet import Fleet
 
-        fleet = Fleet(clock, scenario=scenario, seed=seed, credentials=credentials)
+        fleet = Fleet(clock or WallClock(), scenario=scenario, seed=seed, credentials=credentials)
         await fleet.start(host=host, sockets=sockets)  # a failure ends the child: the console's polls are refused
         loop = asyncio.get_running_loop()
         ended = loop.create_future()

@@ -46,8 +46,11 @@ def test_the_demo_path_does_not_import_httpx():
 def test_the_tui_demo_path_leaves_the_simulators_servers_to_its_child():
     # `opsconsole demo` serves its fleet from a child process (console/sim_process.py): the console itself never
     # loads starlette or uvicorn (~4 MiB, ~40 ms); `snapshot --demo` and the tests keep the fleet in-process
+    # nor yaml (only rule files need it) when the demo's rules are built
     code = ("import sys\nimport console.cli, console.sim_process, console.session, screens.app, screens.dashboard\n"
-            "print(sorted(m for m in ('starlette', 'uvicorn', 'console.sim.fleet') if m in sys.modules))\n")
+            "from console.catalog import build_catalog\nfrom console.demo import demo_config, DEMO_SERVICES\n"
+            "build_catalog(demo_config({k: 'http://127.0.0.1:9' for k in DEMO_SERVICES}))\n"
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'console.sim.fleet', 'yaml') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
