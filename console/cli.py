@@ -168,13 +168,13 @@ class CurrentStderr(logging.StreamHandler):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(_offsets(sys.argv[1:] if argv is None else argv))
-    sim = _early_simulator(args)  # first: it starts on the other core while the console imports
     handler = CurrentStderr()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    import asyncio
-
     try:
+        sim = _early_simulator(args)  # first: it starts on the other core while the console imports
+        import asyncio
+
         if args.cmd == "snapshot":
             return asyncio.run(_snapshot(args))
         if args.cmd == "sim":
