@@ -115,9 +115,13 @@ async def run(minutes: float, scenario: str, trace: bool, clock, sim, record: bo
                "series": len(list(engine.store.series())), "timeline": timeline,
                "httpx_loaded": "httpx" in sys.modules,  # loaded on the first HTTP action or silence only
                "simulator": "in this process" if sim is None else "child process", "recorder": record}
-        if sim is not None:
-            out["simulator_child"] = {"pid_peak_rss_mib": mib(status("VmHWM", str(sim.pid))),
-                                      "rss_mib": mib(status("VmRSS", str(sim.pid)))}
+        out["pss_mib"] = mib(pss(os.getpid()))
+        if sim is not None:  # the process tree: RSS counts the pages both still share twice, PSS once
+            child = {"peak_rss_mib": mib(status("VmHWM", str(sim.pid))), "rss_mib": mib(status("VmRSS", str(sim.pid))),
+                     "pss_mib": mib(pss(sim.pid))}
+            out["simulator_child"] = child
+            out["tree"] = {"peak_rss_mib": round(out["peak_rss_mib"] + child["peak_rss_mib"], 1),
+                           "pss_mib": round(out["pss_mib"] + child["pss_mib"], 1)}
         if trace:
             snap = tracemalloc.take_snapshot()
             out["top_allocations"] = [{"where": str(s.traceback[0]), "mib": mib(s.size), "blocks": s.count}
