@@ -42,24 +42,52 @@ class SimProcess:
         shown = f"[{host}]" if ":" in host else host
         self.urls = {kind: f"http://{shown}:{s.getsockname()[1]}" for kind, s in sockets.items()}
         life_r, life_w = os.pipe()
+        why_r, why_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:  # the child: never returns into the console's code
             code = 1
             try:
                 os.close(life_w)
-                code = _child(scenario, seed, clock, self.credentials, sockets, host, life_r)
+                os.close(why_r)
+                code = _child(scenario, seed, clock, self.credentials, sockets, host, life_r, why_w)
             finally:
                 os._exit(code)
         os.close(life_r)
+        os.close(why_w)
         for s in sockets.values():  # the child's now: when it ends, a poll is refused instead of waiting forever
             s.close()
         self._life: int | None = life_w  # closed by stop() or by this process ending: the child's signal to stop
+        self._why: int | None = why_r  # one line from the child if its fleet fails (else end of file when it exits)
+        self.failure: str | None = None  # that line: the panels say "connection refused", the log says why
 
     async def start(self, **top):
         """The demo config pointing at the child's services (at once: their sockets listen already)."""
+        import asyncio
+
         from console.demo import demo_config  # the config schema: the console imports it meanwhile anyway
 
+        if self._why is not None:
+            asyncio.get_running_loop().add_reader(self._why, self._heard)
         return demo_config(self.urls, **top)
+
+    def _heard(self) -> None:
+        line = os.read(self._why, 4096).decode("utf-8", "replace").strip()
+        if line:
+            self.failure = line
+            log.warning("the simulated fleet stopped: %s", line)
+        self._close_why()  # one line, then end of file
+
+    def _close_why(self) -> None:
+        if self._why is None:
+            return
+        import asyncio
+
+        try:
+            asyncio.get_running_loop().remove_reader(self._why)
+        except RuntimeError:  # no loop running (start was never awaited)
+            pass
+        os.close(self._why)
+        self._why = None
 
     def running(self) -> bool:
         return self._life is not None and os.waitpid(self.pid, os.WNOHANG) == (0, 0)
@@ -69,6 +97,7 @@ class SimProcess:
 
         if self._life is None:
             return
+        self._close_why()
         os.close(self._life)
         self._life = None
         clock = WallClock()
@@ -87,7 +116,8 @@ class SimProcess:
             await clock.sleep(0.02)
 
 
-def _child(scenario: str, seed: int, clock, credentials: Credentials, sockets: dict, host: str, life: int) -> int:
+def _child(scenario: str, seed: int, clock, credentials: Credentials, sockets: dict, host: str, life: int,
+           why: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the console's to handle; the pipe stops the child
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):  # never a byte on the console's terminal
@@ -100,12 +130,16 @@ def _child(scenario: str, seed: int, clock, credentials: Credentials, sockets: d
         from console.sim.fleet import Fleet
 
         fleet = Fleet(clock or WallClock(), scenario=scenario, seed=seed, credentials=credentials)
-        await fleet.start(host=host, sockets=sockets)  # a failure ends the child: the console's polls are refused
+        await fleet.start(host=host, sockets=sockets)  # a failure ends the child (said on `why`): polls are refused
         loop = asyncio.get_running_loop()
         ended = loop.create_future()
         loop.add_reader(life, lambda: ended.done() or ended.set_result(None))  # readable only at end of file
         await ended
         await fleet.stop()
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except Exception as e:  # noqa: BLE001 - one line for the console's log; the child ends
+        os.write(why, f"{type(e).__name__}: {e}".replace("\n", " ")[:1000].encode() + b"\n")
+        return 1
     return 0

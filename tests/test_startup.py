@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import pty
@@ -80,6 +81,24 @@ async def test_the_child_stops_when_the_console_is_gone():
     os.close(sim._life)  # what the kernel does to a console that exits or is killed without stopping it
     assert gone(sim.pid)
     sim._life = None
+
+
+class BrokenClock:
+    def now(self) -> float:
+        raise RuntimeError("no time today")
+
+
+async def test_a_fleet_that_cannot_start_says_why_in_the_log(caplog):
+    sim = SimProcess(scenario="normal", seed=1, clock=BrokenClock())  # the child's fleet fails as it is built
+    cfg = await sim.start()
+    assert [s.url for s in cfg.services] == list(sim.urls.values())  # the URLs never waited for the child
+    deadline = time.monotonic() + 20
+    while sim.failure is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)  # the child's one line arrives on the loop
+    assert sim.failure == "RuntimeError: no time today"
+    assert "the simulated fleet stopped: RuntimeError: no time today" in caplog.text
+    await sim.stop()
+    assert gone(sim.pid)
 
 
 def test_opsconsole_demo_on_a_terminal_shows_figures_and_leaves_no_process(tmp_path):
