@@ -1,9 +1,10 @@
 """Peak RSS of the console with its 1 h windows full: the demo's dashboard, fast-forwarded on a virtual clock.
 
 The whole TUI (Textual app, headless, 120x40) over the demo session with its recorder on, as `opsconsole demo`
-runs, ticked once a virtual second for --minutes (65: the 1 h windows full, then some); prints one JSON
-object: peak RSS (VmHWM), RSS every 15 virtual minutes, the samples and series the store retains, and with
---trace the top allocation sites still held at the end (tracemalloc; slower, and its own memory inflates RSS).
+runs, ticked once a virtual second for --minutes (80: the 1 h windows, with their 5 min of lookback, are at
+their largest from minute 66 and trimmed once a minute since); prints one JSON object: peak RSS (VmHWM), RSS
+every 15 virtual minutes, the samples and series the store retains, and with --trace the top allocation sites
+still held at the end (tracemalloc; slower, and its own memory inflates RSS).
 With --sim-process the simulator runs in a child process as under `opsconsole demo` (its clock follows this one
 through shared memory): RSS is then the console's alone, and the child's is printed beside it.
 
@@ -12,7 +13,7 @@ prints, for the console and for each child it started (the demo's simulator runs
 and PSS at the end (PSS shares the pages a forked child still has in common with the console between them: the
 process tree's PSS sum is what the tree costs the machine).
 
-usage: python bench/memory.py [--minutes 65] [--scenario normal] [--trace] [--sim-process] [--no-record]
+usage: python bench/memory.py [--minutes 80] [--scenario normal] [--trace] [--sim-process] [--no-record]
        python bench/memory.py --pty 25
 """
 
@@ -192,7 +193,7 @@ def real_demo(seconds: float, scenario: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pty", type=float, metavar="SECONDS", help="the real demo on a pty this long, instead")
-    ap.add_argument("--minutes", type=float, default=65)
+    ap.add_argument("--minutes", type=float, default=80)
     ap.add_argument("--scenario", default="normal")
     ap.add_argument("--trace", action="store_true")
     ap.add_argument("--no-record", action="store_true", help="the recorder off (what it costs, by difference)")
