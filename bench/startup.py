@@ -5,6 +5,8 @@ text (escape sequences removed) first holds each marker: the console's frame is 
 live figure a number polled from a service (`buckets 25/500` in the conversion panel, `req 9.5/s` in the
 pipeline strip: whichever comes first); glances' first full screen is when its CPU, MEM, LOAD and process-list
 header have all been drawn. Console and glances alternate; median of --repeat runs; one JSON object.
+Beside the times, the CPU seconds each had used when its last marker showed (`cpu_s`: the process; `tree_cpu_s`:
+with its children, the demo's simulator): on a loaded box the times follow the load, the CPU much less.
 
 usage: python bench/startup.py [--repeat 5] [--timeout 15] [--before DIR]
 
@@ -36,6 +38,27 @@ CONSOLE = {"first_frame_s": [rb"LIVE"], "first_live_figure_s": [rb"buckets \d+/\
 GLANCE = {"first_frame_s": [rb"CPU", rb"MEM", rb"LOAD", rb"PID"]}  # all of them: its first full screen
 
 
+def cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of the process, and of it with its children (the demo's simulator child)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def own(p: int) -> float:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            return 0.0
+
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            kids = [int(k) for k in f.read().split()]
+    except OSError:
+        kids = []
+    mine = own(pid)
+    return mine, mine + sum(own(k) for k in kids)
+
+
 def run(cmd: list[str], markers: dict[str, list[bytes]], timeout: float, env: dict, cols=120, rows=40) -> dict:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
@@ -50,6 +73,7 @@ def run(cmd: list[str], markers: dict[str, list[bytes]], timeout: float, env: di
         os.execvpe(cmd[0], cmd, env)
     os.close(slave)
     seen: dict[str, float] = {}
+    cpu: tuple[float, float] | None = None  # at the last marker: the start-up's CPU, which load does not inflate
     text = b""
     first_byte = None
     while len(seen) < len(markers) and time.monotonic() - t0 < timeout:
@@ -67,6 +91,8 @@ def run(cmd: list[str], markers: dict[str, list[bytes]], timeout: float, env: di
         for name, pats in markers.items():
             if name not in seen and all(re.search(p, text) for p in pats):
                 seen[name] = now
+                if len(seen) == len(markers):
+                    cpu = cpu_s(pid)
     os.write(master, b"q")
     deadline = time.monotonic() + 3
     done = False
@@ -83,6 +109,8 @@ def run(cmd: list[str], markers: dict[str, list[bytes]], timeout: float, env: di
     os.close(master)
     out = {"first_byte_s": round(first_byte, 3) if first_byte is not None else None}
     out.update({k: round(seen[k], 3) if k in seen else None for k in markers})
+    out["cpu_s"] = round(cpu[0], 2) if cpu else None
+    out["tree_cpu_s"] = round(cpu[1], 2) if cpu else None
     return out
 
 
@@ -99,7 +127,9 @@ def main() -> None:
     a = ap.parse_args()
     opsconsole = str(Path(sys.executable).parent / "opsconsole")
     with tempfile.TemporaryDirectory() as data:
-        env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY")}
+        # PYTHONDONTWRITEBYTECODE (set in some shells and CI) would make every run compile the console's ~120 modules
+        # from source again: a warm start is one whose .pyc files exist, as they do after a user's first run
+        env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE")}
         env.update(OPSCONSOLE_DATA_DIR=data, TERM="xterm-256color", COLUMNS="120", LINES="40")
         run([opsconsole, "demo"], CONSOLE, a.timeout, env)  # warm: the venv's files in the page cache, .pyc built
         order = [("console", [opsconsole, "demo"], CONSOLE, env), ("glances", [GLANCES, "-t", "1"], GLANCE, env)]
@@ -113,9 +143,9 @@ def main() -> None:
                 runs[name].append(run(cmd, markers, a.timeout, e))
     one, five, _ = os.getloadavg()
     result = {"repeat": a.repeat, "size": "120x40", "loadavg_1m": round(one, 2), "loadavg_5m": round(five, 2),
-              **{name: {k: med(runs[name], k) for k in ("first_byte_s", *CONSOLE)}
+              **{name: {k: med(runs[name], k) for k in ("first_byte_s", *CONSOLE, "cpu_s", "tree_cpu_s")}
                  for name in runs if name.startswith("console")},
-              "glances": {k: med(runs["glances"], k) for k in ("first_byte_s", *GLANCE)},
+              "glances": {k: med(runs["glances"], k) for k in ("first_byte_s", *GLANCE, "cpu_s")},
               "runs": runs}
     print(json.dumps(result, indent=1))
 

@@ -43,7 +43,7 @@ class Session:
     def __init__(self, *, config_path: str | None = None, env: str | None = None, scenario: str = "normal",
                  seed: int = 0, clock: Clock | None = None, read_only: bool = False,
                  record: str | None = None, keys: dict[str, str] | None = None, config: Config | None = None,
-                 catalog: Catalog | None = None) -> None:
+                 catalog: Catalog | None = None, demo=None) -> None:
         self.config_path = config_path
         self.config = config  # an already-parsed config instead of a file (tests, embedding)
         self.env = env
@@ -52,7 +52,7 @@ class Session:
         self.clock = clock or WallClock()
         self.read_only = read_only
         self.keys = keys or {}  # [keys] on top of the config's (the demo has no config file)
-        self.demo = None
+        self.demo = demo  # the demo's fleet when already started elsewhere (console/sim_process.py); else made here
         self.catalog: Catalog | None = catalog
         self.engine: Engine | None = None
         self.executor: Executor | None = None
@@ -82,9 +82,10 @@ class Session:
         if loaded is not None:
             cfg: Config = loaded.cfg
         elif self.is_demo:
-            from console.demo import Demo
+            if self.demo is None:
+                from console.demo import Demo
 
-            self.demo = Demo(self.clock, scenario=self.scenario, seed=self.seed)
+                self.demo = Demo(self.clock, scenario=self.scenario, seed=self.seed)
             cfg = await self.demo.start()
         else:
             cfg = (self.config or load_config(self.config_path)).with_environment(self.env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from functools import partial
 
@@ -43,8 +44,9 @@ class OpsApp(App):
     CSS = toasts.CSS
 
     def __init__(self, session, *, autorun: bool = True, layout: str | None = None,
-                 low_bandwidth: bool = False) -> None:
+                 low_bandwidth: bool = False, gc_held: bool = False) -> None:
         super().__init__()
+        self.gc_held = gc_held  # the CLI held the garbage collector off for start-up: back on after the first state
         self.layout_name = layout or "dashboard"  # dashboard | wall: the first screen (`w` switches)
         self.session = session  # the façade: console.session.Session or console.replay_session.ReplaySession
         self.autorun = autorun
@@ -100,6 +102,9 @@ class OpsApp(App):
         await self.session.stop()
 
     def on_state_changed(self, message: StateChanged) -> None:
+        if self.gc_held:
+            self.gc_held = False
+            self.call_after_refresh(gc.enable)  # once this state is painted
         shown = painted(self.screen_stack)  # under a dialog the screen keeps updating (only what is visible)
         for screen in shown:
             show = getattr(screen, "show", None)
@@ -262,8 +267,10 @@ class OpsApp(App):
             self.push_screen(HelpScreen())
 
 
-def run_app(args) -> int:
-    """`opsconsole demo` / `opsconsole run`: validate the config before the screen opens (exit 2 on error)."""
+def run_app(args, sim=None, gc_held: bool = False) -> int:
+    """`opsconsole demo` / `opsconsole run`: validate the config before the screen opens (exit 2 on error).
+
+    `sim`: the demo's fleet, already starting in a child process (console/sim_process.py)."""
     config_path = getattr(args, "config", None)
     catalog = None
     if config_path:
@@ -272,9 +279,11 @@ def run_app(args) -> int:
         catalog = load_catalog(config_path, args.env)  # exit 2 with one line, before the screen opens
     session = Session(config_path=config_path, env=args.env, scenario=getattr(args, "scenario", "normal"),
                       seed=getattr(args, "seed", 0), read_only=args.read_only, catalog=catalog,
-                      record=getattr(args, "record", None) or "auto")  # the TUI records unless the config says not
+                      record=getattr(args, "record", None) or "auto",  # the TUI records unless the config says not
+                      demo=sim)
     layout = getattr(args, "layout", None) or (catalog.cfg.layout.default if catalog else None)
-    app = OpsApp(session, layout=layout, low_bandwidth=low_bandwidth(getattr(args, "low_bandwidth", None)))
+    app = OpsApp(session, layout=layout, low_bandwidth=low_bandwidth(getattr(args, "low_bandwidth", None)),
+                 gc_held=gc_held)
     try:
         app.run()
     except ConfigError as e:

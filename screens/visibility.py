@@ -48,7 +48,7 @@ class ShowsState:
 
     def show(self, state: ConsoleState) -> None:
         self._last = state
-        if not showing(self):
+        if not self.is_mounted or not showing(self):  # pushed but not composed yet: drawn on its ScreenResume
             return
         if self._widgets is None:
             self._widgets = self.widgets_shown()

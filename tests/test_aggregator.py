@@ -131,3 +131,30 @@ def test_sweep_is_spread_over_ingestion_calls() -> None:
     assert swept[-1] == n  # and the pass completes within a few calls
     oldest = min(s.ts[0] for _, s in store.series())
     assert oldest >= (470 - 360 - 60) * 1000
+
+
+def test_trimming_keeps_the_same_samples_and_a_full_window_never_reallocates() -> None:
+    from array import array
+
+    from console.metrics.store import drop_head
+
+    for n, k in [(100, 1), (100, 15), (100, 16), (100, 37), (100, 50), (100, 51), (100, 100), (40, 17)]:
+        a, b = array("q", range(n)), array("q", range(n))
+        drop_head(a, k)
+        del b[:k]
+        assert a == b, (n, k)
+
+    # a window that has filled keeps the buffer it filled: trimmed once a minute and refilled by the next minute's
+    # samples, never reallocated (`del a[:k]` reallocated it *larger* at the first trim, moving it: holes in the
+    # heap the size of every series, +25 % RSS measured once a store's windows were full)
+    store = SeriesStore(retention=600)
+    sizes = []
+    for t in range(1800):
+        store.add_many([(_labels(i=str(i)), t, float(t % 7)) for i in range(4)])
+        if t == 0:
+            (_, s), *_ = store.series("m")
+        if t >= 950:  # full: the first trim comes at t=960
+            sizes.append((sys.getsizeof(s.ts), sys.getsizeof(s.vals)))
+    assert set(sizes) == {sizes[0]}
+    assert [v for _, v in s.samples()[-3:]] == [float(t % 7) for t in range(1797, 1800)]
+    assert s.ts[0] >= (1799 - 600 - 300 - 60) * 1000 and len(s.ts) <= 960

@@ -41,3 +41,28 @@ def test_the_demo_path_does_not_import_httpx():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+def test_the_tui_demo_path_leaves_the_simulators_servers_to_its_child():
+    # `opsconsole demo` serves its fleet from a child process (console/sim_process.py): the console itself never
+    # loads starlette or uvicorn (~4 MiB, ~40 ms); `snapshot --demo` and the tests keep the fleet in-process
+    # nor yaml (only rule files need it) when the demo's rules are built
+    code = ("import sys\nimport console.cli, console.sim_process, console.session, screens.app, screens.dashboard\n"
+            "from console.catalog import build_catalog\nfrom console.demo import demo_config, DEMO_SERVICES\n"
+            "build_catalog(demo_config({k: 'http://127.0.0.1:9' for k in DEMO_SERVICES}))\n"
+            "print(sorted(m for m in ('starlette', 'uvicorn', 'console.sim.fleet', 'yaml') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_aiohttp_is_loaded_without_its_ca_store_and_leaves_the_stdlibs_intact():
+    # aiohttp builds two TLS contexts at import (~0.1 s, ~3 MiB of CA store); polls never use them
+    code = ("import ssl\nfrom console.sources.aiohttp_import import aiohttp\nmod = aiohttp()\n"
+            "from aiohttp import connector\n"
+            "print(connector._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca'],\n"
+            "      connector._SSL_CONTEXT_VERIFIED.verify_mode == ssl.CERT_REQUIRED,\n"
+            "      ssl.create_default_context().cert_store_stats()['x509_ca'] > 0)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["0", "True", "True"]  # trusts nothing itself, still verifies; ours loads the CAs

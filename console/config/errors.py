@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class ConfigError(Exception):
+    """A config problem, already phrased as one line: `file: key: problem`."""
+
+
 def location(loc: tuple[Any, ...], data: dict) -> str:
     """('services', 1, 'auth', 'type') → 'services[1] (pulse).auth.type'."""
     parts: list[str] = []

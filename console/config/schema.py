@@ -13,7 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from console.durations import parse_duration
 
-from .errors import location
+from .errors import ConfigError, location  # ConfigError lives there: the CLI names it without pydantic
 
 KINDS = ("conversion", "pipelines", "converge", "path_tracker", "data_pipeline", "scrape", "alertmanager")
 
@@ -48,10 +48,6 @@ def _check_url(url: str) -> None:
         raise ValueError(f"url {url!r} has no host")
     if parts.port == 0:
         raise ValueError(f"url {url!r}: port 0 is not a port to connect to")
-
-
-class ConfigError(Exception):
-    """A config problem, already phrased as one line: `file: key: problem`."""
 
 
 class _Strict(BaseModel):
@@ -189,9 +185,6 @@ class AlertmanagerSend(_Strict):
         if self.resend <= 0 or self.timeout <= 0 or self.queue <= 0:
             raise ValueError("resend, timeout and queue must be positive")
         return self
-
-
-LAYOUTS = ("dashboard", "wall")
 
 
 class Layout(_Strict):

@@ -5,11 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import yaml
-
-from console import promql
-
-from .promfile import RuleFileError, load_files
+# yaml, PromQL and the rule-file loader are imported by the subcommands: `opsconsole`'s parser is built on every
+# start (the demo's first frame waits for it) and needs none of them
 
 
 def add_parser(sub) -> None:
@@ -37,6 +34,10 @@ def main(args) -> int:
 
 
 def check(files: list[str]) -> int:
+    from console import promql
+
+    from .promfile import RuleFileError, load_files
+
     status = 0
     for f in files:
         print(f"Checking {f}")
@@ -97,6 +98,8 @@ def export(args) -> int:
 
         cfg = demo_config({k: f"http://127.0.0.1:{9000 + i}" for i, k in enumerate(
             ("conversion", "pipelines", "converge", "path_tracker", "data_pipeline"))})
+    import yaml
+
     text = yaml.safe_dump(prometheus_rules(cfg), sort_keys=False, allow_unicode=True, width=1000)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

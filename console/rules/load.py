@@ -71,10 +71,10 @@ def load_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
 
 def file_rules(cfg: Config, check: Callable[[str], None]) -> list[Rule]:
     """The rules of the config's `rule_files`, resolved relative to the config file."""
-    from .promfile import RuleFileError, expand_paths, load_files
-
     if not cfg.rule_files:
         return []
+    from .promfile import RuleFileError, expand_paths, load_files  # and yaml: only a config with rule files needs it
+
     base = Path(cfg.source_path).parent if cfg.source_path != "<built-in>" else Path.cwd()
     try:
         groups = load_files(expand_paths(cfg.rule_files, base), check)

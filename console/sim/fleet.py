@@ -13,6 +13,7 @@ from . import conversion, converge, data_pipeline, path_tracker, pipelines
 from .credentials import Credentials
 from .faults import Faults
 from .http import Context, Mutation
+from .listen import listening_socket
 from .scenarios import Timeline
 
 SERVICES = {
@@ -68,11 +69,16 @@ class Fleet:
         """Switch scenario from now on (ValueError for an unknown name)."""
         self.timeline.switch(name, self.clock.now())
 
-    async def start(self, host: str = "127.0.0.1") -> dict[str, str]:
-        """Serve every service on an ephemeral port of `host`; {service: base url}. OSError for a bad host."""
+    async def start(self, host: str = "127.0.0.1", sockets: dict[str, socket.socket] | None = None) -> dict[str, str]:
+        """Serve every service on an ephemeral port of `host`; {service: base url}. OSError for a bad host.
+
+        `sockets`: a listening socket per service, bound already (console/sim_process.py binds them before it
+        forks, so the console knows the URLs while the fleet is still starting)."""
         if self._servers:
             return dict(self.urls)
-        started = await asyncio.gather(*(self._serve(name, host) for name in SERVICES), return_exceptions=True)
+        sockets = sockets or {}
+        started = await asyncio.gather(*(self._serve(name, host, sockets.get(name)) for name in SERVICES),
+                                       return_exceptions=True)
         failed = [r for r in started if isinstance(r, BaseException)]
         if failed:
             await self.stop()
@@ -81,16 +87,9 @@ class Fleet:
         self.urls = {name: f"http://{shown}:{port}" for name, port in zip(SERVICES, started)}
         return dict(self.urls)
 
-    async def _serve(self, name: str, host: str) -> int:
-        # Binding here turns a bad host into an OSError; uvicorn would sys.exit() from inside its task.
-        # An explicit IPPROTO_TCP lets asyncio set TCP_NODELAY (else Nagle adds ~40 ms per request).
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.bind((host, 0))
-        except OSError:
-            sock.close()
-            raise
+    async def _serve(self, name: str, host: str, sock: socket.socket | None = None) -> int:
+        if sock is None:
+            sock = listening_socket(host)
         config = uvicorn.Config(self.apps[name], log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=1)
         server = _EmbeddedServer(config)

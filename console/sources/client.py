@@ -22,7 +22,9 @@ import urllib.request
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:  # imported on the first poll, not before the first frame (~90 ms of start-up)
+from .aiohttp_import import aiohttp as aiohttp_module
+
+if TYPE_CHECKING:  # imported on the first poll (aiohttp_import), not before the first frame (~90 ms of start-up)
     import aiohttp
 
 MAX_HEADER = 64 * 1024  # one header line (status line included); aiohttp checks each field against it
@@ -78,7 +80,7 @@ class Client:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            import aiohttp
+            aiohttp = aiohttp_module()
 
             trace = aiohttp.TraceConfig()
             trace.on_connection_create_end.append(self._counted)
@@ -96,7 +98,7 @@ class Client:
 
     async def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
                       timeout: float | None = None, json=None) -> Response:  # noqa: ARG002 - the caller bounds it
-        import aiohttp  # loaded by then (a dict lookup): the except clause below names its errors
+        aiohttp = aiohttp_module()  # the except clause below names its errors
 
         if self.closed:
             raise TransportError("client is closed")
@@ -127,7 +129,7 @@ class Client:
 
 def _translated(e: Exception) -> TransportError:
     """aiohttp's failure as ours: one lower-case line naming the fault, never the server's bytes."""
-    import aiohttp
+    aiohttp = aiohttp_module()
 
     if isinstance(e, TransportError):
         return e
