@@ -129,7 +129,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         # PYTHONDONTWRITEBYTECODE (set in some shells and CI) would make every run compile the console's ~120 modules
         # from source again: a warm start is one whose .pyc files exist, as they do after a user's first run
-        env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE")}
+        env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE", "COLUMNS", "LINES")}
         env.update(OPSCONSOLE_DATA_DIR=data, TERM="xterm-256color", COLUMNS="120", LINES="40")
         run([opsconsole, "demo"], CONSOLE, a.timeout, env)  # warm: the venv's files in the page cache, .pyc built
         order = [("console", [opsconsole, "demo"], CONSOLE, env), ("glances", [GLANCES, "-t", "1"], GLANCE, env)]

@@ -103,7 +103,8 @@ async def test_a_fleet_that_cannot_start_says_why_in_the_log(caplog):
 
 def test_opsconsole_demo_on_a_terminal_shows_figures_and_leaves_no_process(tmp_path):
     opsconsole = Path(sys.executable).with_name("opsconsole")
-    env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY")}
+    # COLUMNS/LINES: pytest-xdist's workers set 80×24, which Textual takes over the pty's own size
+    env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "COLUMNS", "LINES")}
     env.update(OPSCONSOLE_DATA_DIR=str(tmp_path), TERM="xterm-256color")
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
