@@ -149,7 +149,7 @@ def real_demo(seconds: float, scenario: str) -> dict:
 
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE")}
+    env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE", "COLUMNS", "LINES")}
     env.update(TERM="xterm-256color")
     cmd = [str(Path(sys.executable).parent / "opsconsole"), "demo", "--scenario", scenario]
     pid = os.fork()
