@@ -51,10 +51,20 @@ class ReplaySession(Session):
 
     def notices(self) -> list[tuple[str, str]]:
         said = [("warning", f"skipped unreadable data: {what}") for what in self.replay.skipped]
-        if not self.replay.keyframes and self.replay.end - self.replay.start > keyframes.EVERY:
+        if self.replay.end - self.replay.start <= keyframes.EVERY or self.replay.states is not None:
+            return said
+        if not self.replay.keyframes:
             said.append(("information", "this recording has no keyframes (an older console made it): "
                                         "a seek replays the hour before its target, which takes seconds"))
+        else:
+            said.append(("information", "this recording has no recorded states (an older console made it): "
+                                        "a seek rebuilds the hour before its target, which takes a moment"))
         return said
+
+    @property
+    def state(self):
+        """What the replay shows (a recorded state, or the engine's)."""
+        return self.replay.state if self.replay.state is not None else self.engine.state
 
     async def request(self, cmd: dict[str, Any]) -> dict[str, Any]:
         name = str(cmd.get("cmd", ""))
@@ -63,7 +73,10 @@ class ReplaySession(Session):
                 "Drafts" if name.startswith("draft.") else "Mitigations")
             self._refuse(cmd, name)
             return refused(f"{what} are {DISABLED}")
-        if name in ("incident.view", "range", "screenshot.write"):
+        if name in ("incident.view", "range"):  # read from the engine: brought to the tick shown first
+            await drive_async(self.replay.engine_at_position())
+            return await super().request(cmd)
+        if name == "screenshot.write":
             return await super().request(cmd)
         return failed(f"unknown command {name!r}")
 

@@ -284,6 +284,7 @@ class Session:
         if rewind is not None and rewind.position is not None:
             async with rewind.lock:  # no seek rebuilds the replay's engine while it is read
                 if rewind is self.rewound and rewind.position is not None:
+                    await rewind.ready()  # the rewound display came from recorded states: its engine, built now
                     try:
                         return self._incident_view(cmd["id"], rewind.engine, rewind.position)
                     except IncidentError:  # not opened yet at that instant: what the console knows of it now
@@ -321,6 +322,7 @@ class Session:
         if rewind is not None and rewind.position is not None:
             async with rewind.lock:
                 if rewind is self.rewound and rewind.position is not None:
+                    await rewind.ready()
                     now = rewind.position
                     series = [await rewind.engine.plot_range(expr, now - span, now, step) for expr in cmd["exprs"]]
                     return ok(now=now, series=series)
