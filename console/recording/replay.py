@@ -118,7 +118,7 @@ class Replay:
                 scraped[(s.source, s.endpoint, t)].append(Sample(s.labels, v, ts))
         items = []
         for sid, t0, _, data in rows:
-            if sid not in rec.streams or rec.streams[sid].kind not in (SCRAPE, JSON, TICK):
+            if sid not in rec.streams or rec.streams[sid].kind not in (SCRAPE, JSON, TICK):  # memos: memos.py
                 continue
             for p in rec.decode(sid, t0, data) or ():
                 if a_ms <= round(p.ts * 1000) < b_ms:
@@ -386,9 +386,9 @@ class Replay:
             out.append(self._prelude_obs(sid, last))
         memos = {}
         for part in memo.PARTS:
-            data = rec.last_event(f"memo:{part}", at)
+            data = memo.last_before(rec, part, at)
             memos[part] = memo.EMPTY[part] if data is None else memo.read(part, data)
-        if rec.last_event("memo:transitions", at) is None:
+        if memo.last_before(rec, "transitions", at) is None:
             memos["transitions"] = memo.transitions_from(memos["alerts"])
         return out, memos
 

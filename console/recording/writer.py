@@ -22,8 +22,8 @@ from console.events import IncidentChanged, MitigationAudited, RuleTransition, S
 from console.model import Observation
 from console.paths import data_dir
 from . import answers, keyframes, states
-from .memos import snapshots
-from .format import (DERIVED, F_PAYLOAD, JSON, KEYFRAMES, SCRAPE, SERIES, STATES, SUFFIX, TICK, Poll, StateEntry,
+from .memos import CHUNKED, snapshots
+from .format import (DERIVED, F_PAYLOAD, JSON, KEYFRAMES, MEMO, SCRAPE, SERIES, STATES, SUFFIX, TICK, Poll, StateEntry,
                      encode_keyframe, encode_polls, encode_samples, encode_states, migrate, minute_of)
 from console import state_doc as codec
 from console.tasks import supervise
@@ -144,6 +144,10 @@ class ChunkWriter:
                 self._state(item[1], item[2], plan)
             elif item[0] == "keyframe":
                 self._keyframe(item[1], item[2], plan)
+            elif item[0] == "memo":
+                _, ts, part, text = item
+                text = json.dumps(scrub(json.loads(text), self.secrets), sort_keys=True, default=list)
+                self._add(self._stream(MEMO, "", part, None, plan), round(ts * 1000), Poll(ts, None, None, text), plan)
             else:
                 _, ts, kind, data = item
                 plan["events"].append((ts, kind, json.dumps(scrub(data, self.secrets), default=str)))
@@ -330,7 +334,10 @@ class Recorder:
             text = json.dumps(value, sort_keys=True, default=list)
             if text != self._memo.get(part):
                 self._memo[part] = text
-                self._queue(("event", state.ts, f"memo:{part}", json.loads(text)))
+                if part in CHUNKED:
+                    self._queue(("memo", state.ts, part, text))
+                else:
+                    self._queue(("event", state.ts, f"memo:{part}", json.loads(text)))
 
     def _queue(self, item: tuple) -> None:
         self._pending.append(item)
