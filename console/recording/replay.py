@@ -257,8 +257,16 @@ class Replay:
             self._squeue.extend(got)
 
     def _read_states(self, a_ms: int, b_ms: int) -> tuple[list, states.StateError | None]:
+        """The recorded states in [a_ms, b_ms), each recorded tick's among them (a minute that never reached the
+        file is found here, not shown as a pause)."""
         try:
-            return states.entries(self.rec, self.states, a_ms, b_ms), None
+            got = states.entries(self.rec, self.states, a_ms, b_ms)
+            sid, have = self.rec.tick_stream, {round(e.ts * 1000) for e in got}
+            for _, t0, _, data in self.rec.chunks(minute_of(a_ms), b_ms, sid):
+                for p in self.rec.decode(sid, t0, data) or ():
+                    if a_ms <= round(p.ts * 1000) < b_ms and round(p.ts * 1000) not in have:
+                        raise states.StateError("a state is missing (a tick was recorded without one)")
+            return got, None
         except states.StateError as err:
             return [], err
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from console import state_doc
 from console.state import BackendState, ConsoleState
 
-from .format import STATES, Recording, StateEntry, minute_of
+from .format import STATES, Recording, StateEntry, decode_states, minute_of
 
 FULL_EVERY = 300.0  # seconds between whole documents: a seek applies at most this many ticks of diffs
 FULL_MS = round(FULL_EVERY * 1000)
@@ -36,9 +36,10 @@ def entries(rec: Recording, sid: int, a_ms: int, b_ms: int) -> list[StateEntry]:
     """The recorded states with a tick in [a_ms, b_ms), oldest first (whole minutes read, then cut)."""
     out: list[StateEntry] = []
     for _, t0, _, data in rec.chunks(minute_of(a_ms), b_ms, sid):
-        got = rec.decode(sid, t0, data)
-        if got is None:
-            raise StateError(f"the states of {t0 // 1000}s are damaged")
+        try:
+            got = decode_states(data)
+        except Exception as e:  # noqa: BLE001 - any damage: the engine shows it instead (said once, by the caller)
+            raise StateError(f"a chunk is damaged ({type(e).__name__})") from None
         out += [e for e in got if a_ms <= round(e.ts * 1000) < b_ms]
     out.sort(key=lambda e: e.ts)
     return out
