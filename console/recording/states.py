@@ -10,7 +10,9 @@ base is not the document in hand, no state at the tick) is a StateError: the rep
 
 from __future__ import annotations
 
+import gc
 import json
+from contextlib import contextmanager
 from dataclasses import replace
 
 from console import state_doc
@@ -45,8 +47,27 @@ def entries(rec: Recording, sid: int, a_ms: int, b_ms: int) -> list[StateEntry]:
     return out
 
 
+@contextmanager
+def no_collection():
+    """No garbage collection while a seek decodes: its ~100,000 short-lived objects (freed by reference counts when
+    it ends) would otherwise start collections that promote them and then walk every object the process holds (a
+    live console's, the replay's engine): measured 8 full collections in 40 seeks, the seeks' slowest 5 %."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def doc_at(rec: Recording, sid: int, at: float) -> dict:
     """The document published at tick `at`: the newest whole one at or before it, then every diff up to `at`."""
+    with no_collection():
+        return _doc_at(rec, sid, at)
+
+
+def _doc_at(rec: Recording, sid: int, at: float) -> dict:
     at_ms = round(at * 1000)
     block = at_ms - at_ms % FULL_MS
     got: list[StateEntry] = []
