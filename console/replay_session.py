@@ -9,7 +9,6 @@ from typing import Any, Callable
 
 from console.catalog import build_catalog
 from console.clock import WallClock
-from console.events import StatePublished
 from console.facade import MUTATING, failed, refused
 from console.mitigations.audit import AuditLog, AuditRow, audit_path
 from console.session import Session
@@ -30,7 +29,8 @@ class ReplaySession(Session):
         self.replay = replay
         self.engine = replay.engine
         self.catalog = build_catalog(replay.engine.cfg)
-        self.engine.hub.subscribe(StatePublished, lambda ev: self._publish(ev.state))
+        replay.subscribe(self._publish)  # each state the replay shows, recorded or the engine's
+        self._driving = asyncio.Lock()  # one move at a time: a seek, a playback step, the engine brought to a tick
         self._audit = AuditLog(audit_path(audit_dir))  # this machine's log: who tried what while replaying
         self._wall = WallClock()
         self._user = f"{getpass.getuser()}@{socket.gethostname()}"
@@ -74,8 +74,9 @@ class ReplaySession(Session):
             self._refuse(cmd, name)
             return refused(f"{what} are {DISABLED}")
         if name in ("incident.view", "range"):  # read from the engine: brought to the tick shown first
-            await drive_async(self.replay.engine_at_position())
-            return await super().request(cmd)
+            async with self._driving:
+                await drive_async(self.replay.engine_at_position())
+                return await super().request(cmd)
         if name == "screenshot.write":
             return await super().request(cmd)
         return failed(f"unknown command {name!r}")
@@ -105,10 +106,12 @@ class ReplaySession(Session):
         return self.replay.position
 
     async def seek(self, target: float) -> None:
-        await drive_async(self.replay.seek_to(target))
+        async with self._driving:
+            await drive_async(self.replay.seek_to(target))
 
     async def play(self, until: float, budget: Callable[[], bool] | None = None) -> None:
-        await drive_async(self.replay.play(until, budget))
+        async with self._driving:
+            await drive_async(self.replay.play(until, budget))
 
     @property
     def closed(self) -> bool:

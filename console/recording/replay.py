@@ -16,7 +16,6 @@ from console.clock import VirtualClock, parse_iso, utc_iso
 from console.config.schema import ConfigError, parse_config
 from console.durations import parse_duration
 from console.engine import Engine
-from console.events import StatePublished
 from console.model import Observation, Sample
 from console.state import ConsoleState
 from . import answers, keyframes, states
@@ -78,6 +77,7 @@ class Replay:
         self._squeue: deque = deque()  # recorded states read ahead of `position`
         self._sloaded_ms = self._loaded_ms  # states before this are queued or done
         self._engine_at: float | None = None  # the tick the engine was last evaluated at
+        self._viewers: list[Callable[[ConsoleState], None]] = []
 
     @property
     def start(self) -> float:
@@ -184,7 +184,12 @@ class Replay:
         if obs.samples:
             self.samples += len(obs.samples)
 
-    def _evaluate(self, ts: float) -> None:
+    def subscribe(self, fn: Callable[[ConsoleState], None]) -> None:
+        """Call `fn` with each state the replay shows (a recorded one, or the engine's), never with the engine's
+        when it is only being brought to the instant shown (`engine_at_position`)."""
+        self._viewers.append(fn)
+
+    def _evaluate(self, ts: float, show: bool = True) -> None:
         """Evaluate at a recorded tick and publish it, with incidents and actions (human steps included) as the
         recording says they were at this tick: restored between the evaluation and the publication."""
         self.clock.set(ts)
@@ -200,8 +205,11 @@ class Replay:
                 if t == ts:
                     parts[part].restore(value)
         self.engine.publish()
-        self.position = self._engine_at = ts
-        self.state = self.engine.state
+        self._engine_at = ts
+        if show:
+            self.position, self.state = ts, self.engine.state
+            for fn in self._viewers:
+                fn(self.state)
 
     # --- moving: generators that yield reads and get their results back ---------------------
 
@@ -285,8 +293,10 @@ class Replay:
     def _show(self, doc: dict, ts: float) -> None:
         """Show a recorded document: the state at `ts`, published as the engine publishes its own."""
         self._doc, self.position = doc, ts
+        self.clock.set(ts)  # the replay's time is the tick shown (a plot's `now`)
         self.state = states.to_state(doc, self.engine.state.mode, self.answers.state if self.answers else None)
-        self.engine.hub.publish(StatePublished(self.state))
+        for fn in self._viewers:
+            fn(self.state)
 
     def seek_to(self, target: float):
         """Show the last tick <= target: from the recorded states when there are, else through the engine."""
@@ -307,11 +317,13 @@ class Replay:
         """Bring the engine to the tick shown (after a seek or playback from the recorded states): what a plot or
         the incident detail's values read. Nothing to do when it is there already."""
         if self.position is not None and self._engine_at != self.position:
-            yield from self._seek_engine(self.position)
+            at = self.position
+            yield from self._seek_engine(at, show=False)
+            self.clock.set(self.position if self.position is not None else at)
 
-    def _seek_engine(self, at: float):
+    def _seek_engine(self, at: float, show: bool = True):
         """Rebuild the engine at tick `at`: the windows from the hour before it (the engine's retention), what it
-        remembers beyond them from the memos, each endpoint as it last stood."""
+        remembers beyond them from the memos, each endpoint as it last stood (`show`: and show its state)."""
         eng = self.engine
         eng.reset()
         self._queue.clear()
@@ -344,7 +356,7 @@ class Replay:
                     self._ingest(obs)
         for t in [t for t in self._answer_docs if t <= at]:  # in force already (answers.at above)
             del self._answer_docs[t]
-        self._evaluate(at)
+        self._evaluate(at, show)
 
     def advance(self, until: float) -> None:
         drive(self.play(until))
