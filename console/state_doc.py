@@ -99,8 +99,13 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         if k not in old:
             patch[k] = ["=", v]
             continue
-        if not same(old[k], v):
-            patch[k] = _op(old[k], v)
+        was = old[k]
+        if type(was) is dict and type(v) is dict:  # straight into the sub-diff ({} is "same"): comparing first
+            sub = diff(was, v)  # walked each subtree once per level above it (most of a recorder's tick)
+            if sub:
+                patch[k] = ["~", sub]
+        elif not same(was, v):
+            patch[k] = _op(was, v)
     for k in old:
         if k not in new:
             patch[k] = ["-"]
