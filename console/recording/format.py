@@ -274,16 +274,29 @@ def encode_states(entries: list[StateEntry]) -> bytes:
     return b"x" + lzma.compress(head + body, format=lzma.FORMAT_RAW, filters=_LZMA)
 
 
-def decode_states(data: bytes) -> list[StateEntry]:
+_DOCS = json.JSONDecoder()
+
+
+def decode_states(data: bytes, before_ms: int | None = None) -> list[StateEntry]:
+    """The entries of a state chunk (only those with a tick before `before_ms`, when given: a seek parses none of
+    the minute after its target)."""
     if data[:1] != b"x":
         raise ValueError("unknown state chunk encoding")
     buf = memoryview(lzma.decompress(data[1:], format=lzma.FORMAT_RAW, filters=_LZMA))
     (n,) = struct.unpack_from("<I", buf, 0)
     ts, pos = _xor_unpack(buf, 4, n)
     bases, pos = _xor_unpack(buf, pos, n)
-    docs = json.loads(bytes(buf[pos:]))
-    if len(docs) != n:
-        raise ValueError("state chunk: entries do not match")
+    k = n if before_ms is None else sum(1 for t in ts if round(t * 1000) < before_ms)
+    if k == n:
+        docs = json.loads(bytes(buf[pos:]))
+        if len(docs) != n:
+            raise ValueError("state chunk: entries do not match")
+    else:
+        text, at, docs = bytes(buf[pos:]).decode(), 1, []
+        for _ in range(k):  # the first k of the list, one value at a time
+            doc, at = _DOCS.raw_decode(text, at)
+            docs.append(doc)
+            at += 1  # the comma
     return [StateEntry(t, None if math.isnan(b) else b, d) for t, b, d in zip(ts, bases, docs)]
 
 

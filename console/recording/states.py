@@ -39,7 +39,7 @@ def entries(rec: Recording, sid: int, a_ms: int, b_ms: int) -> list[StateEntry]:
     out: list[StateEntry] = []
     for _, t0, _, data in rec.chunks(minute_of(a_ms), b_ms, sid):
         try:
-            got = decode_states(data)
+            got = decode_states(data, b_ms)
         except Exception as e:  # noqa: BLE001 - any damage: the engine shows it instead (said once, by the caller)
             raise StateError(f"a chunk is damaged ({type(e).__name__})") from None
         out += [e for e in got if a_ms <= round(e.ts * 1000) < b_ms]
