@@ -510,3 +510,30 @@ def test_a_missing_minute_of_states_is_found_and_shown_through_the_engine(record
         assert len(replay.skipped) == 2 and all("shown through the engine instead" in s for s in replay.skipped)
     finally:
         replay.close()
+
+
+async def test_the_replays_incident_detail_and_plots_after_a_state_seek_are_the_engines(recorded, tmp_path):
+    """What the detail screens ask the replay façade beyond the state (the playbook's values, a plot) is read from
+    the engine, brought to the instant shown: the same as a replay that sought through the engine."""
+    from console.replay_session import ReplaySession
+
+    path, live = recorded
+    ticks = sorted(live)
+    firing = next(t for t in ticks if live[t]["incidents"])
+    fast = ReplaySession(Replay(str(path)), audit_dir=str(tmp_path))
+    slow = ReplaySession(Replay(str(path), use_states=False), audit_dir=str(tmp_path))
+    try:
+        for session in (fast, slow):
+            await session.seek(firing + 300)
+        assert fast.replay.from_states and not slow.replay.from_states
+        assert published(fast.state) == published(slow.state) == live[fast.position]
+        iid = fast.state.incidents[0].id
+        views = [await s.request({"cmd": "incident.view", "id": iid}) for s in (fast, slow)]
+        assert views[0]["ok"] and views[0] == views[1] and views[0]["at"] == fast.position
+        assert any(value for step in views[0]["live"] for _, value in step)  # the playbook's values, not blanks
+        plot = {"cmd": "range", "exprs": ["sum(rate(http_requests_total[5m]))"], "span": 1800, "step": 60}
+        plots = [await s.request(plot) for s in (fast, slow)]
+        assert plots[0]["series"][0] and plots[0] == plots[1] and plots[0]["now"] == fast.position
+    finally:
+        fast.replay.close()
+        slow.replay.close()
