@@ -48,6 +48,7 @@ class Display:
         if rewind is not None and rewind.position is not None:
             async with rewind.lock:
                 if rewind is self.rewind and rewind.position is not None:
+                    await rewind.ready()  # the rewound display came from recorded states: its engine, built now
                     yield rewind.engine, rewind.position
                     return
         yield None

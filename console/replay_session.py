@@ -9,7 +9,6 @@ from typing import Any, Callable
 
 from console.catalog import build_catalog
 from console.clock import WallClock
-from console.events import StatePublished
 from console.facade import MUTATING, failed, refused
 from console.mitigations.audit import AuditLog, AuditRow, audit_path
 from console.session import Session
@@ -30,7 +29,8 @@ class ReplaySession(Session):
         self.replay = replay
         self.engine = replay.engine
         self.catalog = build_catalog(replay.engine.cfg)
-        self.engine.hub.subscribe(StatePublished, lambda ev: self._publish(ev.state))
+        replay.subscribe(self._publish)  # each state the replay shows, recorded or the engine's
+        self._driving = asyncio.Lock()  # one move at a time: a seek, a playback step, the engine brought to a tick
         self._audit = AuditLog(audit_path(audit_dir))  # this machine's log: who tried what while replaying
         self._wall = WallClock()
         self._user = f"{getpass.getuser()}@{socket.gethostname()}"
@@ -51,10 +51,20 @@ class ReplaySession(Session):
 
     def notices(self) -> list[tuple[str, str]]:
         said = [("warning", f"skipped unreadable data: {what}") for what in self.replay.skipped]
-        if not self.replay.keyframes and self.replay.end - self.replay.start > keyframes.EVERY:
+        if self.replay.end - self.replay.start <= keyframes.EVERY or self.replay.states is not None:
+            return said
+        if not self.replay.keyframes:
             said.append(("information", "this recording has no keyframes (an older console made it): "
                                         "a seek replays the hour before its target, which takes seconds"))
+        else:
+            said.append(("information", "this recording has no recorded states (an older console made it): "
+                                        "a seek rebuilds the hour before its target, which takes a moment"))
         return said
+
+    @property
+    def state(self):
+        """What the replay shows (a recorded state, or the engine's)."""
+        return self.replay.state if self.replay.state is not None else self.engine.state
 
     async def request(self, cmd: dict[str, Any]) -> dict[str, Any]:
         name = str(cmd.get("cmd", ""))
@@ -63,7 +73,11 @@ class ReplaySession(Session):
                 "Drafts" if name.startswith("draft.") else "Mitigations")
             self._refuse(cmd, name)
             return refused(f"{what} are {DISABLED}")
-        if name in ("incident.view", "range", "screenshot.write"):
+        if name in ("incident.view", "range"):  # read from the engine: brought to the tick shown first
+            async with self._driving:
+                await drive_async(self.replay.engine_at_position())
+                return await super().request(cmd)
+        if name == "screenshot.write":
             return await super().request(cmd)
         return failed(f"unknown command {name!r}")
 
@@ -92,10 +106,12 @@ class ReplaySession(Session):
         return self.replay.position
 
     async def seek(self, target: float) -> None:
-        await drive_async(self.replay.seek_to(target))
+        async with self._driving:
+            await drive_async(self.replay.seek_to(target))
 
     async def play(self, until: float, budget: Callable[[], bool] | None = None) -> None:
-        await drive_async(self.replay.play(until, budget))
+        async with self._driving:
+            await drive_async(self.replay.play(until, budget))
 
     @property
     def closed(self) -> bool:

@@ -26,10 +26,13 @@ class RewindState:
 class Rewind:
     """A second Replay over the file the live session is writing, driven to the requested instant.
 
-    A seek rebuilds an engine (windows, keyframe, a minute of scrapes, one evaluation: ~0.3 s of CPU), so it
-    runs in a worker thread, never on the event loop. Whoever reads the replay (a seek, a jump target, the
-    incident detail's values, a plot) holds `lock`, so only one thread touches it at a time; the display reads
-    `shown()`, a copy of the state taken when the last seek finished, never the engine a seek is rebuilding.
+    A seek shows the recorded state at the target (the nearest whole document and the diffs after it: a few
+    milliseconds); the replay's engine is brought there only when something reads it (`ready()`, or `engine`:
+    a plot, the incident detail's values), since that rebuilds windows, keyframe, a minute of scrapes and one
+    evaluation (~0.3 s of CPU). A recording without states (or a damaged one) seeks through the engine. Both run
+    in a worker thread, never on the event loop. Whoever reads the replay (a seek, a jump target, the incident
+    detail's values, a plot) holds `lock`, so only one thread touches it at a time; the display reads `shown()`,
+    the state as of the last finished seek, never the engine a seek is rebuilding.
     """
 
     def __init__(self, path: str) -> None:
@@ -43,8 +46,13 @@ class Rewind:
 
     @property
     def engine(self):
-        """The replay's engine, at `position` (read it holding `lock`)."""
-        return self.replay.engine
+        """The replay's engine, at `position` (read it holding `lock`; `await ready()` first builds it in a worker
+        thread, else it is built here, in the caller's thread)."""
+        return self.replay.ensure_engine()
+
+    async def ready(self) -> None:
+        """Bring the replay's engine to `position` in a worker thread (a no-op when it is there). Hold `lock`."""
+        await asyncio.to_thread(self.replay.ensure_engine)
 
     def close(self) -> None:
         self.replay.close()
@@ -56,7 +64,9 @@ class Rewind:
             self.replay.refresh()  # the live edge moved since the last rewind
             at = min(max(target if exact else landing(target), self.replay.start), self.replay.end)
             drive(self.replay.seek_to(at))
-            return copy.deepcopy(self.replay.engine.state)  # the next seek rebuilds the engine's state in place
+            if self.replay.from_states:  # decoded for this seek: its own object
+                return self.replay.state
+            return copy.deepcopy(self.replay.state)  # the engine's: the next seek rebuilds it in place
 
         self._state = await asyncio.to_thread(seek)
         return self._state.ts

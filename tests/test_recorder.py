@@ -20,7 +20,7 @@ from console.clock import WallClock
 from console.events import MitigationAudited
 from console.model import Observation, Sample
 from console.recording.writer import Recorder, open_recorder
-from console.recording.format import APPLICATION_ID, SCHEMA_VERSION, SERIES, Recording
+from console.recording.format import APPLICATION_ID, DERIVED, KEYFRAMES, SCHEMA_VERSION, SERIES, STATES, Recording
 from console.recording.replay import Replay
 
 
@@ -31,7 +31,12 @@ def _decoded(path: Path) -> str:
         out = [json.dumps(s.labels) for s in r.streams.values()] + [json.dumps(r.meta)]
         out += [json.dumps(e) for e in r.events()]
         for sid, t0, _, data in r.chunks(0, 2**62):
-            if r.streams[sid].kind != SERIES:
+            kind = r.streams[sid].kind
+            if kind == STATES:  # the published states: whole documents and diffs
+                out += [json.dumps(e.doc) for e in r.decode(sid, t0, data)]
+            elif kind == KEYFRAMES:
+                out += [json.dumps(values) for _, _, values in r.decode(sid, t0, data)]
+            elif kind not in (SERIES, DERIVED):
                 out += [f"{p.error} {p.payload_text}" for p in r.decode(sid, t0, data)]
         return "\n".join(out)
     finally:

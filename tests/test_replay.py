@@ -13,6 +13,7 @@ import pytest
 from conftest import start_watch
 from console.recording import format as recording
 from console.recording import keyframes
+from console.recording.memos import history as memo_history
 from console.cli import main
 from console.events import StatePublished
 from console.recording.writer import Recorder
@@ -79,8 +80,7 @@ def test_the_recording_keeps_each_parts_versioned_snapshot(recorded):
     path, _ = recorded
     rec = Recording(str(path))
     try:
-        parts = ("figures", "alerts", "transitions", "incidents", "actions")
-        memos = rec.events(kinds=tuple(f"memo:{p}" for p in parts))
+        memos = memo_history(rec)  # the figures' in a memo stream's chunks, the rest as events
     finally:
         rec.close()
     assert {k for _, k, _ in memos} == {"memo:figures", "memo:alerts", "memo:transitions", "memo:incidents",
@@ -89,25 +89,28 @@ def test_the_recording_keeps_each_parts_versioned_snapshot(recorded):
     assert any("firing" in d["states"].values() for _, k, d in memos if k == "memo:transitions")
 
 
-def test_forward_replay_equals_every_published_state(recorded):
+@pytest.mark.parametrize("use_states", [True, False], ids=["recorded-states", "engine"])
+def test_forward_replay_equals_every_published_state(recorded, use_states):
     path, live = recorded
-    replay = Replay(str(path))
+    replay = Replay(str(path), use_states=use_states)
     try:
         for ts in sorted(live):
             replay.advance(ts)
             assert replay.position == ts
-            assert published(replay.engine.state) == live[ts], f"at +{ts - min(live):.0f}s"
-        assert replay.engine.state.mode == "replay"
+            assert published(replay.state) == live[ts], f"at +{ts - min(live):.0f}s"
+        assert replay.state.mode == "replay"
+        assert replay.from_states == use_states
         assert replay.skipped == []
     finally:
         replay.close()
 
 
-def test_a_seek_rebuilds_windows_rules_and_incidents_exactly(recorded):
+@pytest.mark.parametrize("use_states", [True, False], ids=["recorded-states", "engine"])
+def test_a_seek_rebuilds_windows_rules_and_incidents_exactly(recorded, use_states):
     path, live = recorded
     ticks = sorted(live)
     firing = next(t for t in ticks if (_rule(live[t], "HighErrorRate") or {}).get("state") == "firing")
-    replay = Replay(str(path))
+    replay = Replay(str(path), use_states=use_states)
     try:
         # the end (its 1 h window starts after the recording does), back into the incident, between two
         # ticks (the state is the last tick's), the very start, and after the recovery
@@ -115,12 +118,13 @@ def test_a_seek_rebuilds_windows_rules_and_incidents_exactly(recorded):
             replay.seek(target)
             shown = max(t for t in ticks if t <= target)
             assert replay.position == shown
-            assert published(replay.engine.state) == live[shown], f"seek to +{target - ticks[0]:.0f}s"
+            assert published(replay.state) == live[shown], f"seek to +{target - ticks[0]:.0f}s"
         # and playing on from a seek is the live path again
         replay.seek(firing)
         for ts in [t for t in ticks if firing < t <= firing + 300]:
             replay.advance(ts)
-            assert published(replay.engine.state) == live[ts]
+            assert published(replay.state) == live[ts]
+        assert replay.from_states == use_states and replay.skipped == []
     finally:
         replay.close()
 
@@ -206,12 +210,24 @@ def test_a_partly_damaged_recording_replays_the_rest_and_says_what_was_skipped(r
                         " LIMIT 1").fetchone()[0]
         c.execute("UPDATE chunks SET data = x'7a0102030405' WHERE stream_id = ? AND t0 IN"
                   " (SELECT t0 FROM chunks WHERE stream_id = ? ORDER BY t0 DESC LIMIT 3)", (sid, sid))
+    # the recorded states do not read the series: the state at the end is the one shown live, nothing skipped
+    assert main(["replay", str(damaged), "--snapshot-at", "end", "--json"]) in (0, 1)
+    out = capsys.readouterr()
+    assert {k: v for k, v in json.loads(out.out).items() if k != "mode"} == live[max(live)]
+    assert out.err == ""
+    with sqlite3.connect(damaged) as c:  # and the last minute's states garbled too: through the engine
+        c.execute("UPDATE chunks SET data = x'780102030405' WHERE stream_id = (SELECT id FROM streams WHERE"
+                  " kind = 'states') AND t0 = (SELECT max(t0) FROM chunks WHERE stream_id = (SELECT id FROM streams"
+                  " WHERE kind = 'states'))")
     assert main(["replay", str(damaged), "--snapshot-at", "end", "--json"]) in (0, 1)
     out = capsys.readouterr()
     doc = json.loads(out.out)
     assert set(doc["services"]) == set(live[max(live)]["services"])
     assert doc["services"]["pulse"] == live[max(live)]["services"]["pulse"]  # untouched series: as live
     assert "skipped unreadable data" in out.err and f"stream {sid}" in out.err
+    said = [line for line in out.err.splitlines() if "states" in line]  # one line, none from the generic reader
+    assert len(said) == 1 and "recorded states at" in said[0] and "shown through the engine instead" in said[0], \
+        out.err
 
 
 def test_a_newer_schema_is_migrated_forward(recorded, tmp_path, monkeypatch):
@@ -271,7 +287,7 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
         async def shows(t: float, what: str):
             await _until(pilot, lambda: app.replay.position == t and not screen._busy, what)
             await pilot.pause()
-            assert published(app.session.engine.state) == live[t]
+            assert published(app.session.state) == live[t]
             assert recording_iso(t).replace("T", " ").replace("Z", " UTC") in screen.query_one(HeaderBar).clock.text
             assert recording_iso(t)[11:19] in timeline.status.text  # the recording's time, not this machine's
 
@@ -298,7 +314,7 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
         assert any(n.message.startswith("Incident changes are disabled in replay") for n in app._notifications)
         assert live[app.replay.position]["incidents"], "the recording has an incident to try acknowledging"
         assert not any("acknowledged" in n.message for n in app._notifications)
-        assert published(app.session.engine.state) == live[app.replay.position]  # the replayed incident unchanged
+        assert published(app.session.state) == live[app.replay.position]  # the replayed incident unchanged
         screen.query_one("#conversion").focus()
         await pilot.press("d")  # a mitigation key of the conversion panel
         await pilot.pause()
@@ -308,7 +324,7 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
         assert "max" in timeline.status.text
         await pilot.press("space")
         await _until(pilot, lambda: app.replay.position == ticks[-1] and not screen.playing, "playing to the end")
-        assert published(app.session.engine.state) == live[ticks[-1]]
+        assert published(app.session.state) == live[ticks[-1]]
         path_png = path.parent / "replay.svg"
         app.save_screenshot(str(path_png))
 
@@ -316,10 +332,20 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
 # --- keyframes: a seek loads the windows from arrays; a recording without them still replays ---------------
 
 
+def _without_states(path, tmp_path, name: str = "stateless.opsrec"):
+    """The same recording as a console made before recorded states would have written it."""
+    old = tmp_path / name
+    old.write_bytes(path.read_bytes())
+    with sqlite3.connect(old) as c:
+        assert c.execute("DELETE FROM chunks WHERE stream_id IN (SELECT id FROM streams WHERE kind = 'states')"
+                         ).rowcount > 0
+        c.execute("DELETE FROM streams WHERE kind = 'states'")
+    return old
+
+
 def _without_keyframes(path, tmp_path):
-    """The same recording as a console made before keyframes would have written it."""
-    legacy = tmp_path / "legacy.opsrec"
-    legacy.write_bytes(path.read_bytes())
+    """The same recording as a console made before keyframes (and states) would have written it."""
+    legacy = _without_states(path, tmp_path, "legacy.opsrec")
     with sqlite3.connect(legacy) as c:
         assert c.execute("DELETE FROM events WHERE kind = 'keyframe'").rowcount > 0
     return legacy
@@ -340,9 +366,9 @@ def test_the_recorder_writes_a_keyframe_every_minute_of_data(recorded):
 def test_keyframed_and_legacy_seeks_give_the_live_state(recorded, tmp_path):
     path, live = recorded
     ticks = sorted(live)
-    keyed, legacy = Replay(str(path)), Replay(str(_without_keyframes(path, tmp_path)))
+    keyed, legacy = Replay(str(_without_states(path, tmp_path))), Replay(str(_without_keyframes(path, tmp_path)))
     try:
-        assert keyed.keyframes and not legacy.keyframes
+        assert keyed.keyframes and not legacy.keyframes and keyed.states is None is legacy.states
         firing = next(t for t in ticks if (_rule(live[t], "HighErrorRate") or {}).get("state") == "firing")
         # just after a keyframe, just before the next, in the incident, past the 65 min window, the very start
         keys = [ts for ts, _, _ in keyed.rec.events(kinds=("keyframe",))]
@@ -379,7 +405,135 @@ def test_a_recording_without_keyframes_says_so(recorded, tmp_path):
     new = ReplaySession(Replay(str(path)), audit_dir=str(tmp_path))
     try:
         assert any("no keyframes" in line for _, line in old.notices())
-        assert not any("keyframes" in line for _, line in new.notices())
+        assert not any("keyframes" in line or "states" in line for _, line in new.notices())
     finally:
         old.replay.close()
         new.replay.close()
+
+
+# --- recorded states: a seek shows the state published then, without an engine ---------------------------------
+
+
+def _block_starts(ticks: list[float]) -> list[float]:
+    """The first tick of each five minutes (where the recorder writes a whole document)."""
+    return [b for a, b in zip(ticks, ticks[1:]) if a // 300 != b // 300]
+
+
+def test_a_recording_without_states_still_replays_and_says_seeks_are_slower(recorded, tmp_path):
+    from console.replay_session import ReplaySession
+
+    path, live = recorded
+    ticks = sorted(live)
+    session = ReplaySession(Replay(str(_without_states(path, tmp_path))), audit_dir=str(tmp_path))
+    try:
+        said = [line for _, line in session.notices()]
+        assert said == ["this recording has no recorded states (an older console made it): a seek rebuilds the hour"
+                        " before its target, which takes a moment"]
+        replay = session.replay
+        replay.seek(ticks[200])
+        assert not replay.from_states and published(replay.state) == live[ticks[200]]
+        for ts in ticks[201:210]:
+            replay.advance(ts)
+            assert published(session.state) == live[ts]
+    finally:
+        session.replay.close()
+
+
+def test_state_seeks_equal_engine_seeks_and_live_at_every_kind_of_instant(recorded):
+    """The recorded states against the engine path on the same file, at instants all over the recording: a whole
+    document's tick, the ones just after and before it, inside the incident, past the 65 min window, the ends."""
+    path, live = recorded
+    ticks = sorted(live)
+    fast, engine = Replay(str(path)), Replay(str(path), use_states=False)
+    try:
+        block = _block_starts(ticks)
+        instants = [ticks[0], ticks[1], block[2], block[2] + TICK, block[3] - TICK, ticks[-1]] + ticks[7::23]
+        for target in instants:
+            fast.seek(target)
+            engine.seek(target)
+            assert fast.from_states and not engine.from_states
+            assert fast.position == engine.position == target
+            assert published(fast.state) == published(engine.state) == live[target], f"+{target - ticks[0]:.0f}s"
+        assert fast.skipped == []
+    finally:
+        fast.close()
+        engine.close()
+
+
+def test_after_a_state_seek_the_engine_is_built_on_demand_and_playing_on_stays_live(recorded):
+    path, live = recorded
+    ticks = sorted(live)
+    firing = next(t for t in ticks if (_rule(live[t], "HighErrorRate") or {}).get("state") == "firing")
+    replay, reference = Replay(str(path)), Replay(str(path), use_states=False)
+    try:
+        replay.seek(firing + 60)
+        at = replay.position
+        assert replay.from_states
+        # what a plot or the incident detail reads: the engine, brought to the instant shown
+        engine = replay.ensure_engine()
+        reference.seek(at)
+        assert published(engine.state) == live[at]
+        for expr in ("sum(count_over_time(up[5m]))", "sum(rate(http_requests_total[5m]))"):
+            plot = engine.range_query(expr, at - 3600, at, 60)
+            assert plot and plot == reference.engine.range_query(expr, at - 3600, at, 60), expr
+        # playing on goes on from the recorded states, each tick as published live, across a whole document
+        for ts in [t for t in ticks if at < t <= at + 600]:
+            replay.advance(ts)
+            assert replay.position == ts and published(replay.state) == live[ts]
+        assert replay.from_states
+    finally:
+        replay.close()
+        reference.close()
+
+
+def test_a_missing_minute_of_states_is_found_and_shown_through_the_engine(recorded, tmp_path):
+    """A batch that never reached the file (a full disk): the diffs after it do not follow the document in hand."""
+    path, live = recorded
+    ticks = sorted(live)
+    gap = tmp_path / "gap.opsrec"
+    gap.write_bytes(path.read_bytes())
+    block = _block_starts(ticks)[4]
+    with sqlite3.connect(gap) as c:
+        assert c.execute("DELETE FROM chunks WHERE stream_id = (SELECT id FROM streams WHERE kind = 'states')"
+                         " AND t0 >= ? AND t0 < ?", (round((block + 60) * 1000), round((block + 120) * 1000))
+                         ).rowcount == 1
+    replay = Replay(str(gap))
+    try:
+        replay.seek(block + 150)  # after the missing minute, in the same five minutes: cannot be applied
+        assert not replay.from_states and published(replay.state) == live[replay.position]
+        replay.seek(block + 30)  # before it: from the states again
+        assert replay.from_states and published(replay.state) == live[replay.position]
+        for ts in [t for t in ticks if block + 30 < t <= block + 300]:  # playing through the gap
+            replay.advance(ts)
+            assert published(replay.state) == live[ts], f"+{ts - block:.0f}s"
+        assert not replay.from_states  # went on through the engine after the gap
+        assert len(replay.skipped) == 2 and all("shown through the engine instead" in s for s in replay.skipped)
+    finally:
+        replay.close()
+
+
+async def test_the_replays_incident_detail_and_plots_after_a_state_seek_are_the_engines(recorded, tmp_path):
+    """What the detail screens ask the replay façade beyond the state (the playbook's values, a plot) is read from
+    the engine, brought to the instant shown: the same as a replay that sought through the engine."""
+    from console.replay_session import ReplaySession
+
+    path, live = recorded
+    ticks = sorted(live)
+    firing = next(t for t in ticks if live[t]["incidents"])
+    fast = ReplaySession(Replay(str(path)), audit_dir=str(tmp_path))
+    slow = ReplaySession(Replay(str(path), use_states=False), audit_dir=str(tmp_path))
+    try:
+        for session in (fast, slow):
+            await session.seek(firing + 300)
+        assert fast.replay.from_states and not slow.replay.from_states
+        assert published(fast.state) == published(slow.state) == live[fast.position]
+        iid = fast.state.incidents[0].id
+        views = [await s.request({"cmd": "incident.view", "id": iid}) for s in (fast, slow)]
+        assert views[0]["ok"] and views[0] == views[1] and views[0]["at"] == fast.position
+        assert any(value for step in views[0]["live"] for _, value in step)  # the playbook's values, not blanks
+        plot = {"cmd": "range", "exprs": ["sum(rate(http_requests_total[5m]))"], "span": 1800, "step": 60}
+        plots = [await s.request(plot) for s in (fast, slow)]
+        assert plots[0]["series"][0] and plots[0] == plots[1] and plots[0]["now"] == fast.position
+    finally:
+        fast.replay.close()
+        slow.replay.close()

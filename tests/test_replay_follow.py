@@ -65,17 +65,18 @@ async def test_a_replay_follows_a_file_still_being_recorded(tmp_path):
             assert first_end == max(live.states)
             for ts in sorted(live.states):
                 replay.advance(ts)
-                assert published(replay.engine.state) == live.states[ts]
+                assert published(replay.state) == live.states[ts]
             assert not replay.refresh()  # nothing new yet
             await live.run(75)  # the rest of the minute that was half written, and the next
             assert replay.refresh() and replay.end == max(live.states) > first_end
             for ts in [t for t in sorted(live.states) if t > first_end]:
                 replay.advance(ts)
                 assert replay.position == ts
-                assert published(replay.engine.state) == live.states[ts], f"at +{ts - first_end:.0f}s past the old end"
+                assert published(replay.state) == live.states[ts], f"at +{ts - first_end:.0f}s past the old end"
             replay.seek(first_end + 30)  # a seek into what was recorded after opening
             shown = max(t for t in live.states if t <= first_end + 30)
-            assert published(replay.engine.state) == live.states[shown]
+            assert published(replay.state) == live.states[shown]
+            assert replay.from_states and replay.skipped == []  # the live edge's half-written minutes included
         finally:
             replay.close()
     finally:
@@ -132,7 +133,7 @@ async def test_replay_screen_follows_lands_on_seconds_and_keeps_its_keys_first(t
             for key, n in (("left", 90), ("left", 80), ("left", 70), ("right", 80), ("right", 90)):
                 await pilot.press(key)
                 await _until(pilot, lambda: app.replay.position == ticks[n] and not screen._busy, f"{key} to {n}")
-                assert published(app.session.engine.state) == live.states[ticks[n]]
+                assert published(app.session.state) == live.states[ticks[n]]
 
             # End: the newest tick; more is recorded; the display follows it
             await pilot.press("end")
@@ -140,7 +141,7 @@ async def test_replay_screen_follows_lands_on_seconds_and_keeps_its_keys_first(t
             await live.run(20)
             new_end = max(live.states)
             await _until(pilot, lambda: app.replay.position == new_end and not screen._busy, "the new live edge")
-            assert published(app.session.engine.state) == live.states[new_end]
+            assert published(app.session.state) == live.states[new_end]
             assert "following the recording as it is written" in timeline.status.text
             assert utc_iso(new_end)[11:16] in timeline.bar.text  # the timeline grew to the new end
     finally:

@@ -53,6 +53,7 @@ async def test_rewind_shows_what_was_published_then_while_the_engine_runs_on(tmp
             res = await s.request({"cmd": "rewind", "by": step})
             assert res["ok"] and d.shown[-1].ts == want, (step, res)
             assert published(d.shown[-1]) == d.live[want]
+        assert s.rewound.replay.from_states  # shown from the recorded states: no engine was rebuilt for it
 
         refusal = await s.request({"cmd": "mitigation.prepare", "action": "conversion.disable_all"})
         assert refusal["refused"] and "while rewound" in refusal["message"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import lzma
+import math
 import sqlite3
 import struct
 import zlib
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from itertools import accumulate, repeat
 from operator import truediv, xor
 from pathlib import Path
+from typing import Any
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x6F707363  # "opsc": tells a recording from any other SQLite file
@@ -20,6 +23,12 @@ SUFFIX = ".opsrec"
 # Stream kinds: a metric series (numeric chunks); a polled endpoint, either a /metrics scrape or a JSON
 # endpoint (poll chunks: when, status, error, payload when it changed); the engine's evaluation ticks.
 SERIES, SCRAPE, JSON, TICK = "series", "scrape", "json", "tick"
+# A series the engine derived itself (`up`, staleness markers, the JSON gauges): named once here, its samples
+# in the keyframe chunks (one per keyframe, every derived series by id); the published states (state chunks).
+DERIVED, KEYFRAMES, STATES = "derived", "keyframes", "states"
+# A memo that changes at nearly every tick (the figures': a counter's last change): poll chunks, the snapshot as the
+# payload, one stream per part (endpoint = the part), instead of an event row each (~7 KB a minute, uncompressed).
+MEMO = "memo"
 F_PAYLOAD = 1  # chunk flag: holds a JSON payload
 
 # Migration i brings a file from version i to i + 1; a file newer than SCHEMA_VERSION is refused.
@@ -145,17 +154,26 @@ def _inflate(data: bytes) -> memoryview:
 
 def encode_samples(t_ms: list[int], values: list[float], explicit: list[int | None]) -> bytes:
     """A series chunk: ms timestamps (delta of delta from the first), values, optional exposition timestamps."""
+    return _deflate(pack_samples(t_ms, values, explicit))
+
+
+def pack_samples(t_ms: list[int], values: list[float], explicit: list[int | None]) -> bytes:
+    """encode_samples before deflating (a keyframe deflates all its series together)."""
     n = len(t_ms)
     k = _decimal_scale(values)
     parts = [struct.pack("<IB", n, 255 if k is None else k), _pack_ints(_deltas([t - t_ms[0] for t in t_ms], 2))]
     parts.append(_xor_pack(values) if k is None else _pack_ints(_deltas([round(v * 10 ** k) for v in values], 1)))
     if any(e is not None for e in explicit):
         parts.append(_pack_ints([0 if e is None else e - t + 1 for e, t in zip(explicit, t_ms)]))
-    return _deflate(b"".join(parts))
+    return b"".join(parts)
 
 
 def decode_samples(data: bytes, t0: int) -> tuple[list[int], list[float], list[int | None] | None]:
-    buf = _inflate(data)
+    return unpack_samples(_inflate(data), t0)
+
+
+def unpack_samples(buf: memoryview, t0: int) -> tuple[list[int], list[float], list[int | None] | None]:
+    """pack_samples' bytes (exactly those: the explicit timestamps are whatever follows the values)."""
     n, k = struct.unpack_from("<IB", buf, 0)
     dts, pos = _int_array(buf, 5, n)
     # _undeltas(dts, 2) offset by t0, in C-level passes (a seek decodes an hour of chunks: ~10,000 of them)
@@ -208,6 +226,78 @@ def decode_polls(data: bytes) -> list[Poll]:
     for t, e in zip(ts, json.loads(bytes(buf[pos:]))):
         out.append(Poll(t, e) if not isinstance(e, dict) else Poll(t, e.get("s"), e.get("e"), e.get("p")))
     return out
+
+
+def encode_keyframe(series: list[tuple[int, list[int], list[float]]]) -> bytes:
+    """A keyframe chunk: every derived series' samples since the previous keyframe, by stream id, deflated together
+    (labels are in the streams table once; a series that only says `up 1` costs next to nothing)."""
+    parts = [struct.pack("<I", len(series))]
+    for sid, t_ms, values in series:
+        raw = pack_samples(t_ms, values, [None] * len(t_ms))
+        parts.append(struct.pack("<IqI", sid, t_ms[0], len(raw)))
+        parts.append(raw)
+    return _deflate(b"".join(parts))
+
+
+def decode_keyframe(data: bytes) -> list[tuple[int, list[int], list[float]]]:
+    buf = _inflate(data)
+    (n,) = struct.unpack_from("<I", buf, 0)
+    pos, out = 4, []
+    for _ in range(n):
+        sid, t0, size = struct.unpack_from("<IqI", buf, pos)
+        pos += 16
+        t_ms, values, _ = unpack_samples(buf[pos:pos + size], t0)
+        pos += size
+        out.append((sid, t_ms, values))
+    return out
+
+
+# States: each published ConsoleState as the war-room stream sends it (console/remote/codec.py), a full document at
+# the first tick of every five minutes and the diff from the previous tick otherwise. Each entry carries the tick
+# its diff applies to, so a gap (a batch lost to a full disk) is found, never applied to the wrong document.
+# LZMA: a minute of diffs is mostly the figures' float digits; it packs them a fifth smaller than deflate.
+_LZMA = [{"id": lzma.FILTER_LZMA2, "preset": 6}]
+
+
+@dataclass
+class StateEntry:
+    ts: float  # the tick
+    base: float | None  # the tick the diff applies to; None: a full document
+    doc: Any  # the document or the diff: JSON text when written, parsed when read
+
+
+def encode_states(entries: list[StateEntry]) -> bytes:
+    n = len(entries)
+    head = struct.pack("<I", n) + _xor_pack([e.ts for e in entries])
+    head += _xor_pack([math.nan if e.base is None else e.base for e in entries])
+    body = ("[" + ",".join(e.doc for e in entries) + "]").encode()
+    return b"x" + lzma.compress(head + body, format=lzma.FORMAT_RAW, filters=_LZMA)
+
+
+_DOCS = json.JSONDecoder()
+
+
+def decode_states(data: bytes, before_ms: int | None = None) -> list[StateEntry]:
+    """The entries of a state chunk (only those with a tick before `before_ms`, when given: a seek parses none of
+    the minute after its target)."""
+    if data[:1] != b"x":
+        raise ValueError("unknown state chunk encoding")
+    buf = memoryview(lzma.decompress(data[1:], format=lzma.FORMAT_RAW, filters=_LZMA))
+    (n,) = struct.unpack_from("<I", buf, 0)
+    ts, pos = _xor_unpack(buf, 4, n)
+    bases, pos = _xor_unpack(buf, pos, n)
+    k = n if before_ms is None else sum(1 for t in ts if round(t * 1000) < before_ms)
+    if k == n:
+        docs = json.loads(bytes(buf[pos:]))
+        if len(docs) != n:
+            raise ValueError("state chunk: entries do not match")
+    else:
+        text, at, docs = bytes(buf[pos:]).decode(), 1, []
+        for _ in range(k):  # the first k of the list, one value at a time
+            doc, at = _DOCS.raw_decode(text, at)
+            docs.append(doc)
+            at += 1  # the comma
+    return [StateEntry(t, None if math.isnan(b) else b, d) for t, b, d in zip(ts, bases, docs)]
 
 
 def minute_of(ms: int) -> int:
@@ -278,8 +368,13 @@ class Recording:
     def decode(self, sid: int, t0: int, data: bytes):
         """Decoded chunk content, or None (and a note in `skipped`) when it is damaged."""
         try:
-            if self.streams[sid].kind == SERIES:
+            kind = self.streams[sid].kind
+            if kind in (SERIES, DERIVED):
                 return decode_samples(data, t0)
+            if kind == KEYFRAMES:
+                return decode_keyframe(data)
+            if kind == STATES:
+                return decode_states(data)
             return decode_polls(data)
         except Exception as e:  # noqa: BLE001 - any damage in one chunk only loses that chunk
             self._skip(f"stream {sid} at {t0 // 1000}s: {type(e).__name__}")
@@ -318,6 +413,10 @@ class Recording:
         except sqlite3.DatabaseError as e:
             self._skip(f"events: {e}")
             return []
+
+    def note(self, what: str) -> None:
+        """Say (once) that something could not be read and what was done instead."""
+        self._skip(what)
 
     def _skip(self, what: str) -> None:
         if what not in self.skipped:

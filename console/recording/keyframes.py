@@ -2,7 +2,9 @@
 
 The store's windows are the recorded scrapes plus what the engine adds on its own: `up`, staleness markers, the
 JSON endpoints' gauges, recording rules. The scrapes are in the series chunks already; a keyframe (event
-"keyframe") holds the derived samples since the previous keyframe, per series, in the chunks' codec. A seek then
+"keyframe", and a chunk of the "keyframes" stream at the same instant) holds the derived samples since the previous
+keyframe, each series by the id of its "derived" stream (its labels stored once), all deflated together. Recordings
+made before keyframe chunks kept the samples in the event itself, each series with its labels (read as well). A seek then
 builds the hour before the target from arrays (chunks + keyframes up to the newest keyframe before it) and
 ingests through the engine only the seconds after that keyframe. What the engine remembers beyond its
 windows (alerts' since, incidents, actions, a stage's start) is in the memo events, restored at the target itself.
@@ -19,7 +21,7 @@ from typing import Any
 from console.metrics.store import SeriesStore, is_stale
 from console.model import Observation
 
-from .format import SERIES, Recording, decode_samples, encode_samples, minute_of
+from .format import KEYFRAMES, SERIES, Recording, decode_samples, minute_of
 
 EVERY = 60.0  # seconds of data between keyframes: a seek ingests at most this much through the engine (5 min was ~0.5 s)
 KIND = "keyframe"
@@ -46,8 +48,9 @@ class Keyframer:
             self.next_at = ts - ts % EVERY + EVERY
         return ts >= self.next_at
 
-    def take(self, store: SeriesStore, ts: float) -> dict[str, Any]:
-        """The keyframe at tick `ts`: every derived sample in (previous keyframe, ts]."""
+    def take(self, store: SeriesStore, ts: float) -> list[tuple[dict, list[int], list[float]]]:
+        """The keyframe at tick `ts`: every derived sample in (previous keyframe, ts], as (labels, times, values);
+        the writer encodes them in its thread (one chunk, each series by its stream's id)."""
         k_ms = round(ts * 1000)
         lo = self.last_ms
         series = []
@@ -65,11 +68,10 @@ class Keyframer:
                 t, v = [s.ts[i] for i in kept], [s.vals[i] for i in kept]
             else:
                 t, v = s.ts[a:b].tolist(), s.vals[a:b].tolist()
-            data = encode_samples(t, v, [None] * len(t))
-            series.append([labels, t[0], base64.b64encode(data).decode()])
+            series.append((dict(labels), t, v))
         self.last_ms = k_ms
         self.next_at = ts - ts % EVERY + EVERY
-        return {"v": 1, "since_ms": lo, "series": series}
+        return series
 
 
 def latest_before(rec: Recording, at: float) -> float | None:
@@ -101,8 +103,11 @@ def windows(rec: Recording, a_ms: int, k_ms: int, cache: dict | None = None) -> 
     written has other bytes each time); a keyframe by its time (it is written once)."""
     out: dict[tuple, list] = {}
     keys: dict[int, tuple] = {}
+    frames = []  # keyframe chunks (this console's): the derived series by stream id
     for sid, t0, _, data in rec.chunks(minute_of(a_ms), k_ms + 1):
         s = rec.streams.get(sid)
+        if s is not None and s.kind == KEYFRAMES and a_ms <= t0 <= k_ms:
+            frames.append((sid, t0, data))
         if s is None or s.kind != SERIES:
             continue
         hit = None if cache is None else cache.get((sid, t0, data))
@@ -130,7 +135,7 @@ def windows(rec: Recording, a_ms: int, k_ms: int, cache: dict | None = None) -> 
             got[1] += t_arr
             got[2] += v_arr
     scraped = set(out)
-    for labels, t_ms, values in _keyframe_series(rec, a_ms, k_ms, cache):
+    for labels, t_ms, values in _derived(rec, frames, cache) if frames else _keyframe_series(rec, a_ms, k_ms, cache):
         key = _key(labels)
         got = out.get(key)
         if got is None:
@@ -144,8 +149,25 @@ def windows(rec: Recording, a_ms: int, k_ms: int, cache: dict | None = None) -> 
     return out
 
 
+def _derived(rec: Recording, frames: list[tuple], cache: dict | None):
+    """(labels, times, values) of every derived series in these keyframe chunks, decoded (or from `cache`)."""
+    for sid, t0, data in frames:
+        hit = None if cache is None else cache.get((sid, t0, data))
+        if hit is None:
+            hit = rec.decode(sid, t0, data)
+            if hit is None:  # damaged: noted by the reader; the seek goes on without those samples
+                continue
+            if cache is not None:
+                _remember(cache, (sid, t0, data), hit)
+        for i, t_ms, values in hit:
+            s = rec.streams.get(i)
+            if s is not None:
+                yield s.labels, t_ms, values
+
+
 def _keyframe_series(rec: Recording, a_ms: int, k_ms: int, cache: dict | None):
-    """(labels, times, values) of every series of every keyframe in [a_ms, k_ms], decoded (or from `cache`)."""
+    """(labels, times, values) of every series of every keyframe event in [a_ms, k_ms] (recordings made before
+    keyframe chunks: each event repeats its series' labels), decoded (or from `cache`)."""
     a, b = (a_ms - 0.5) / 1000, (k_ms + 0.5) / 1000  # a wall clock's ts: sub-ms
     if cache is None:
         todo = rec.events(a, b, (KIND,))

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import json
+
 from console.memento import SNAPSHOT_VERSION, Memento
 from console.state import RuleState
 
+from .format import MEMO, Recording
+
 PARTS = ("figures", "alerts", "transitions", "incidents", "actions")
 FORWARD = ("incidents", "actions")  # what playing forward cannot recompute: human steps, mitigations
+CHUNKED = ("figures",)  # stored in a memo stream's chunks (it changes at nearly every tick), not as events
 EMPTY: dict[str, dict[str, Any]] = {
     "figures": {"v": SNAPSHOT_VERSION, "stages": {}},
     "alerts": {"v": SNAPSHOT_VERSION, "alerts": []},
@@ -20,6 +25,26 @@ EMPTY: dict[str, dict[str, Any]] = {
     "incidents": {"v": SNAPSHOT_VERSION, "incidents": [], "seq": 0, "by_key": {}, "started": None, "results": []},
     "actions": {"v": SNAPSHOT_VERSION, "actions": []},
 }
+
+
+def last_before(rec: Recording, part: str, at: float) -> Any:
+    """The newest stored snapshot of `part` strictly before `at` (as stored: read() it), or None."""
+    sid = next((s.id for s in rec.streams.values() if s.kind == MEMO and s.endpoint == part), None)
+    if sid is None:  # events (recordings made before memo streams, and the parts that rarely change)
+        return rec.last_event(f"memo:{part}", at)
+    entry = rec.last_entry(sid, round(at * 1000), lambda p: p.payload_text is not None and p.ts < at)
+    return None if entry is None else json.loads(entry.payload_text)
+
+
+def history(rec: Recording, parts: tuple[str, ...] = PARTS) -> list[tuple[float, str, Any]]:
+    """(ts, "memo:<part>", snapshot) of every stored memo of these parts, oldest first (events and streams)."""
+    out = rec.events(kinds=tuple(f"memo:{p}" for p in parts))
+    for s in rec.streams.values():
+        if s.kind == MEMO and s.endpoint in parts:
+            for _, t0, _, data in rec.chunks(0, 2 ** 62, s.id):
+                out += [(p.ts, f"memo:{s.endpoint}", json.loads(p.payload_text))
+                        for p in rec.decode(s.id, t0, data) or () if p.payload_text is not None]
+    return sorted(out, key=lambda e: e[0])
 
 
 def snapshots(parts: dict[str, Memento]) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -16,9 +17,12 @@ from console.config.schema import ConfigError, parse_config
 from console.durations import parse_duration
 from console.engine import Engine
 from console.model import Observation, Sample
-from . import answers, keyframes
+from console.state import ConsoleState
+from . import answers, keyframes, states
 from . import memos as memo
 from .format import JSON, SCRAPE, SERIES, TICK, Poll, Recording, RecordingError, minute_of
+
+log = logging.getLogger(__name__)
 
 SLICE_MS = 60_000  # read a minute at a time: chunks are minutes
 MARK_KINDS = ("rule", "incident", "audit")
@@ -27,9 +31,16 @@ MARK_KINDS = ("rule", "incident", "audit")
 
 
 class Replay:
-    """A recording replayed through an Engine: `seek` to any instant, `advance` tick by tick."""
+    """A recording replayed: `seek` to any instant, `advance` tick by tick; `state` is what is shown.
 
-    def __init__(self, path: str) -> None:
+    A recording with states (console/recording/states.py) is shown from them: a seek is the nearest whole document
+    plus the diffs after it, playing forward applies the next diffs; what was published live, with no engine.
+    The engine (`engine`, the same object throughout) is brought to the position only when asked
+    (`engine_at_position`: a plot, the incident detail's values). A recording without states, a damaged state
+    (said once, in `skipped`), or `use_states=False` goes through the engine: ingest + evaluate, as live did.
+    """
+
+    def __init__(self, path: str, use_states: bool = True) -> None:
         self.rec = Recording(path)
         if self.rec.start is None:
             self.rec.close()
@@ -58,6 +69,15 @@ class Replay:
             self.engine.backend = self.answers
             self.engine.state.backend = self.answers.state
         self._answer_docs: dict[float, list[dict]] = {}
+        self.use_states = use_states
+        self.states = states.stream(self.rec) if use_states else None  # the states stream, when recorded
+        self.state: ConsoleState | None = None  # what is shown at `position`
+        self._via_states = self.states is not None  # `state` comes from the recorded states (else the engine)
+        self._doc: dict | None = None  # the recorded document at `position` (the next diff's base)
+        self._squeue: deque = deque()  # recorded states read ahead of `position`
+        self._sloaded_ms = self._loaded_ms  # states before this are queued or done
+        self._engine_at: float | None = None  # the tick the engine was last evaluated at
+        self._viewers: list[Callable[[ConsoleState], None]] = []
 
     @property
     def start(self) -> float:
@@ -98,7 +118,7 @@ class Replay:
                 scraped[(s.source, s.endpoint, t)].append(Sample(s.labels, v, ts))
         items = []
         for sid, t0, _, data in rows:
-            if sid not in rec.streams or rec.streams[sid].kind == SERIES:
+            if sid not in rec.streams or rec.streams[sid].kind not in (SCRAPE, JSON, TICK):  # memos: memos.py
                 continue
             for p in rec.decode(sid, t0, data) or ():
                 if a_ms <= round(p.ts * 1000) < b_ms:
@@ -141,6 +161,8 @@ class Replay:
         end = self.end
         self.rec.refresh()
         self.keyframes = self.keyframes or keyframes.has_keyframes(self.rec)
+        if self.use_states and self.states is None:  # a file being written: its first states may land later
+            self.states = states.stream(self.rec)
         return self.end > end
 
     @property
@@ -162,7 +184,12 @@ class Replay:
         if obs.samples:
             self.samples += len(obs.samples)
 
-    def _evaluate(self, ts: float) -> None:
+    def subscribe(self, fn: Callable[[ConsoleState], None]) -> None:
+        """Call `fn` with each state the replay shows (a recorded one, or the engine's), never with the engine's
+        when it is only being brought to the instant shown (`engine_at_position`)."""
+        self._viewers.append(fn)
+
+    def _evaluate(self, ts: float, show: bool = True) -> None:
         """Evaluate at a recorded tick and publish it, with incidents and actions (human steps included) as the
         recording says they were at this tick: restored between the evaluation and the publication."""
         self.clock.set(ts)
@@ -178,13 +205,24 @@ class Replay:
                 if t == ts:
                     parts[part].restore(value)
         self.engine.publish()
-        self.position = ts
+        self._engine_at = ts
+        if show:
+            self.position, self.state = ts, self.engine.state
+            for fn in self._viewers:
+                fn(self.state)
 
     # --- moving: generators that yield reads and get their results back ---------------------
 
     def play(self, until: float, budget: Callable[[], bool] | None = None):
-        """Forward through every recorded tick <= until, exactly the live path: ingest, then evaluate at the
-        recorded tick. Stops early when `budget()` says so (the UI keeps its frame rate)."""
+        """Forward through every recorded tick <= until, showing each as it was published live: the recorded
+        states, else the live path (ingest, then evaluate at the recorded tick). Stops early when `budget()`
+        says so (the UI keeps its frame rate)."""
+        if self._via_states and self.states is not None:
+            if (yield from self._play_states(until, budget)):
+                return
+            self._via_states = False  # a state that cannot be read: the engine from here (said in `skipped`)
+            if self.position is not None:
+                yield from self._seek_engine(self.position)
         while True:
             while self._queue and self._queue[0][0] <= until:
                 ts, order, _, obs = self._queue.popleft()
@@ -199,11 +237,93 @@ class Replay:
                 return
             self._enqueue((yield self._next_slice()))
 
+    def _play_states(self, until: float, budget: Callable[[], bool] | None):
+        """play() over the recorded states: True when done (or out of budget), False when one cannot be read."""
+        while True:
+            while self._squeue and self._squeue[0].ts <= until:
+                e = self._squeue.popleft()
+                if self.position is not None and e.ts <= self.position:
+                    continue
+                try:
+                    if self._doc is None and e.base is not None:
+                        raise states.StateError("a state is missing (a diff with no document before it)")
+                    doc = states.step(self._doc, e)
+                except states.StateError as err:
+                    self._fallback(err, e.ts)
+                    return False
+                self._show(doc, e.ts)
+                if budget is not None and budget():
+                    return True
+            if self._squeue or self._sloaded_ms > round(min(until, self.end) * 1000):
+                return True
+            a = self._sloaded_ms
+            b = self._sloaded_ms = min(minute_of(a) + SLICE_MS, round(self.end * 1000) + 1)
+            got, err = yield partial(self._read_states, a, b)
+            if err is not None:
+                self._fallback(err, a / 1000)
+                return False
+            self._squeue.extend(got)
+
+    def _read_states(self, a_ms: int, b_ms: int) -> tuple[list, states.StateError | None]:
+        """The recorded states in [a_ms, b_ms), each recorded tick's among them (a minute that never reached the
+        file is found here, not shown as a pause)."""
+        try:
+            got = states.entries(self.rec, self.states, a_ms, b_ms)
+            sid, have = self.rec.tick_stream, {round(e.ts * 1000) for e in got}
+            for _, t0, _, data in self.rec.chunks(minute_of(a_ms), b_ms, sid):
+                for p in self.rec.decode(sid, t0, data) or ():
+                    if a_ms <= round(p.ts * 1000) < b_ms and round(p.ts * 1000) not in have:
+                        raise states.StateError("a state is missing (a tick was recorded without one)")
+            return got, None
+        except states.StateError as err:
+            return [], err
+
+    def _doc_at(self, at: float) -> dict | None:
+        try:
+            return states.doc_at(self.rec, self.states, at)
+        except states.StateError as err:
+            self._fallback(err, at)
+            return None
+
+    def _fallback(self, err: states.StateError, at: float) -> None:
+        line = f"recorded states at {utc_iso(at)}: {err}; shown through the engine instead (slower)"
+        log.warning("%s: %s", self.rec.path, line)
+        self.rec.note(line)
+
+    def _show(self, doc: dict, ts: float) -> None:
+        """Show a recorded document: the state at `ts`, published as the engine publishes its own."""
+        self._doc, self.position = doc, ts
+        self.clock.set(ts)  # the replay's time is the tick shown (a plot's `now`)
+        self.state = states.to_state(doc, self.engine.state.mode, self.answers.state if self.answers else None)
+        for fn in self._viewers:
+            fn(self.state)
+
     def seek_to(self, target: float):
-        """Rebuild the engine at the last tick <= target: the windows from the hour before it (the engine's
-        retention), what it remembers beyond them from the memos, each endpoint as it last stood."""
+        """Show the last tick <= target: from the recorded states when there are, else through the engine."""
         target = min(max(target, self.start), self.end)
         at = yield partial(self._tick_at_or_before, target)
+        if self.states is not None:
+            doc = yield partial(self._doc_at, at)
+            if doc is not None:
+                self._squeue.clear()
+                self._sloaded_ms = round(at * 1000) + 1
+                self._via_states = True
+                self._show(doc, at)
+                return
+        self._via_states = False
+        yield from self._seek_engine(at)
+
+    def engine_at_position(self):
+        """Bring the engine to the tick shown (after a seek or playback from the recorded states): what a plot or
+        the incident detail's values read. Nothing to do when it is there already."""
+        if self.position is not None and self._engine_at != self.position:
+            at = self.position
+            yield from self._seek_engine(at, show=False)
+            self.clock.set(self.position if self.position is not None else at)
+
+    def _seek_engine(self, at: float, show: bool = True):
+        """Rebuild the engine at tick `at`: the windows from the hour before it (the engine's retention), what it
+        remembers beyond them from the memos, each endpoint as it last stood (`show`: and show its state)."""
         eng = self.engine
         eng.reset()
         self._queue.clear()
@@ -236,13 +356,24 @@ class Replay:
                     self._ingest(obs)
         for t in [t for t in self._answer_docs if t <= at]:  # in force already (answers.at above)
             del self._answer_docs[t]
-        self._evaluate(at)
+        self._evaluate(at, show)
 
     def advance(self, until: float) -> None:
         drive(self.play(until))
 
     def seek(self, target: float) -> None:
         drive(self.seek_to(target))
+
+    @property
+    def from_states(self) -> bool:
+        """Whether `state` came from the recorded states (its own object) rather than the engine (rebuilt in place
+        by the next seek)."""
+        return self._via_states and self.position is not None and self._doc is not None
+
+    def ensure_engine(self) -> Engine:
+        """The engine at the tick shown (rebuilt here when it is not)."""
+        drive(self.engine_at_position())
+        return self.engine
 
     def _tick_at_or_before(self, t: float) -> float:
         ms = round(t * 1000)
@@ -275,9 +406,9 @@ class Replay:
             out.append(self._prelude_obs(sid, last))
         memos = {}
         for part in memo.PARTS:
-            data = rec.last_event(f"memo:{part}", at)
+            data = memo.last_before(rec, part, at)
             memos[part] = memo.EMPTY[part] if data is None else memo.read(part, data)
-        if rec.last_event("memo:transitions", at) is None:
+        if memo.last_before(rec, "transitions", at) is None:
             memos["transitions"] = memo.transitions_from(memos["alerts"])
         return out, memos
 
@@ -312,7 +443,7 @@ class Replay:
 
     def snapshot_at(self, when: float):
         self.seek(when)
-        return self.engine.state
+        return self.state
 
 
 def drive(gen):

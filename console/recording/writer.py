@@ -21,10 +21,11 @@ from console.engine import Engine
 from console.events import IncidentChanged, MitigationAudited, RuleTransition, StatePublished, Tick
 from console.model import Observation
 from console.paths import data_dir
-from . import answers, keyframes
-from .memos import snapshots
-from .format import (F_PAYLOAD, JSON, SCRAPE, SERIES, SUFFIX, TICK, Poll, encode_polls,
-                        encode_samples, migrate, minute_of)
+from . import answers, keyframes, states
+from .memos import CHUNKED, snapshots
+from .format import (DERIVED, F_PAYLOAD, JSON, KEYFRAMES, MEMO, SCRAPE, SERIES, STATES, SUFFIX, TICK, Poll, StateEntry,
+                     encode_keyframe, encode_polls, encode_samples, encode_states, migrate, minute_of)
+from console import state_doc as codec
 from console.tasks import supervise
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ class ChunkWriter:
         self.last_payload: dict[int, str] = {}
         self.now_ms = 0
         self.samples = 0
+        self.state_doc: dict | None = None  # the previous published state, as a document (the next one's base)
+        self.state_ts: float | None = None
 
     def encode(self, items: list[tuple], seal_all: bool = False) -> dict[str, list]:
         plan: dict[str, list] = {"streams": [], "delete": [], "chunks": [], "head": [], "events": []}
@@ -137,6 +140,14 @@ class ChunkWriter:
                 self._obs(item[1], plan)
             elif item[0] == "tick":
                 self._add(self._stream(TICK, "", "tick", None, plan), round(item[1] * 1000), Poll(item[1]), plan)
+            elif item[0] == "state":
+                self._state(item[1], item[2], plan)
+            elif item[0] == "keyframe":
+                self._keyframe(item[1], item[2], plan)
+            elif item[0] == "memo":
+                _, ts, part, text = item
+                text = json.dumps(scrub(json.loads(text), self.secrets), sort_keys=True, default=list)
+                self._add(self._stream(MEMO, "", part, None, plan), round(ts * 1000), Poll(ts, None, None, text), plan)
             else:
                 _, ts, kind, data = item
                 plan["events"].append((ts, kind, json.dumps(scrub(data, self.secrets), default=str)))
@@ -177,6 +188,27 @@ class ChunkWriter:
                 text = self.last_payload[sid] = body
         self._add(sid, ms, Poll(obs.ts, obs.status, error, text), plan)
 
+    def _state(self, ts: float, text: str, plan: dict) -> None:
+        """A published state: the whole document at the first tick of each block (states.FULL_EVERY), else the
+        diff from the previous one, saying which tick that was."""
+        doc = scrub(json.loads(text), self.secrets)  # a body or an error that echoes a secret is in the state too
+        prev, base = self.state_doc, self.state_ts
+        full = prev is None or base is None or ts // states.FULL_EVERY != base // states.FULL_EVERY or ts <= base
+        entry = StateEntry(ts, None, codec.dumps(doc)) if full else \
+            StateEntry(ts, base, codec.dumps(codec.diff(prev, doc)))
+        self.state_doc, self.state_ts = doc, ts
+        self._add(self._stream(STATES, "", "state", None, plan), round(ts * 1000), entry, plan)
+
+    def _keyframe(self, ts: float, series: list, plan: dict) -> None:
+        """The derived samples since the previous keyframe: one chunk, each series by its stream's id."""
+        rows = []
+        for labels, t_ms, values in series:
+            key = json.dumps(scrub(labels, self.secrets), sort_keys=True)
+            rows.append((self._stream(DERIVED, "", "", key, plan), t_ms, values))
+        k_ms = round(ts * 1000)
+        sid = self._stream(KEYFRAMES, "", "keyframe", None, plan)
+        plan["chunks"].append((k_ms, sid, k_ms, sum(len(t) for _, t, _ in rows), 0, encode_keyframe(rows)))
+
     def _add(self, sid: int, ms: int, entry, plan: dict) -> None:
         self.now_ms = max(self.now_ms, ms)
         buf = self.open.get(sid)
@@ -198,8 +230,10 @@ class ChunkWriter:
             t_ms = [e[0] for e in entries]
             data = encode_samples(t_ms, [e[1] for e in entries], [e[2] for e in entries])
             return t_ms[0], sid, t_ms[-1], len(entries), 0, data
-        flags = F_PAYLOAD if any(p.payload_text is not None for p in entries) else 0
         t0, t1 = round(entries[0].ts * 1000), round(entries[-1].ts * 1000)
+        if self.kinds[sid] == STATES:
+            return t0, sid, t1, len(entries), 0, encode_states(entries)
+        flags = F_PAYLOAD if any(p.payload_text is not None for p in entries) else 0
         return t0, sid, t1, len(entries), flags, encode_polls(entries)
 
 
@@ -284,9 +318,13 @@ class Recorder:
         # What the engine remembers beyond its windows (alerts' since, incidents, actions, a stage's start),
         # stored when it changes: a replay seek restores it instead of re-running the whole recording.
         state = published.state
+        # the state as shown, as the war-room stream sends it (the diff is taken in the writer's thread): a seek
+        # shows it without an engine
+        self._queue(("state", state.ts, codec.dumps(codec.to_doc(state))))
         keyframe = self._keyframes.due(state.ts)
         if keyframe:
-            self._queue(("event", state.ts, keyframes.KIND, self._keyframes.take(self.engine.store, state.ts)))
+            self._queue(("keyframe", state.ts, self._keyframes.take(self.engine.store, state.ts)))
+            self._queue(("event", state.ts, keyframes.KIND, {"v": 2}))
         backend = self.engine.backend
         if backend is not None and hasattr(backend, "answered"):  # [prometheus]: the server's answers, as used
             got = self._answers.take(backend, state, full=keyframe)
@@ -296,7 +334,10 @@ class Recorder:
             text = json.dumps(value, sort_keys=True, default=list)
             if text != self._memo.get(part):
                 self._memo[part] = text
-                self._queue(("event", state.ts, f"memo:{part}", json.loads(text)))
+                if part in CHUNKED:
+                    self._queue(("memo", state.ts, part, text))
+                else:
+                    self._queue(("event", state.ts, f"memo:{part}", json.loads(text)))
 
     def _queue(self, item: tuple) -> None:
         self._pending.append(item)
