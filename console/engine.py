@@ -208,7 +208,7 @@ class Engine:
         waits for every poll it started, so such runs are exact."""
         for src in self._polling():
             if src not in self._inflight:
-                self._inflight[src] = asyncio.create_task(src.poll_due(now), name=f"poll {src.name}")
+                self._inflight[src] = asyncio.create_task(src.poll_due(now, self._early()), name=f"poll {src.name}")
         pending = set(self._inflight.values())
         if pending:
             await asyncio.wait(pending, timeout=None if self.clock.exact else self.cfg.tick / 2)
@@ -233,8 +233,14 @@ class Engine:
             await asyncio.sleep(0)
 
     async def run(self) -> None:
-        """Tick forever at the configured cadence; a tick never overlaps the next, and one that fails is seen."""
+        """Tick forever at the configured cadence; a tick never overlaps the next, and one that fails is seen.
+
+        On the wall clock the ticks keep one beat (a tick's start plus `tick`): an endpoint due a little after a
+        beat is polled at it (`early`), so endpoints whose schedules drifted apart never add a tick of their own
+        between two beats (measured: one extra evaluation and repaint every few seconds, at times every second).
+        Only what is due well before the next beat (a backed-off retry) wakes the engine sooner."""
         while True:
+            start = self.clock.now()
             try:
                 await self.tick()
             except Exception as e:  # noqa: BLE001 - the engine keeps ticking; the header shows what broke
@@ -242,7 +248,16 @@ class Engine:
                 self.publish()
             now = self.clock.now()
             due = min([s.next_due() for s in self._polling()] + [now + self.cfg.tick])
-            await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
+            if self.clock.exact:  # virtual time: exactly when due, as ever
+                await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
+                continue
+            beat = start + self.cfg.tick
+            await self.clock.sleep(max(0.05, (due if due < beat - self._early() else beat) - now))
+
+    def _early(self) -> float:
+        """How long before its time an endpoint is polled at a beat: half a tick on the wall clock, none in
+        virtual time (its runs stay exact)."""
+        return 0.0 if self.clock.exact else self.cfg.tick / 2
 
     def _ingest_guarded(self, obs: Observation) -> None:
         """A reading the console cannot digest is that endpoint's error (and a log line), never the tick's."""

@@ -76,8 +76,9 @@ class Source:
         if key in self._due:
             self._due[key] = min(self._due[key], self.clock.now() + self.service.interval)
 
-    async def poll_due(self, now: float) -> list[Observation]:
-        due = [ep for ep in self.endpoints if self._due[ep.key] <= now]
+    async def poll_due(self, now: float, early: float = 0.0) -> list[Observation]:
+        """Poll the endpoints due at `now`, or within `early` after it (the engine's beat takes them along)."""
+        due = [ep for ep in self.endpoints if self._due[ep.key] <= now + early]
         out = list(await asyncio.gather(*(self._poll(ep, now) for ep in due)))
         # a probe that just succeeded made the backed-off endpoints due: read them in this same tick
         again = [ep for ep in self.endpoints if ep not in due and self._due[ep.key] <= now]
