@@ -38,8 +38,12 @@ def json_endpoint(service: Service, key: str, path: str, min_interval: float = 0
     return Endpoint(key, path, max(service.interval, min_interval), "json", accept)
 
 
-def metrics_endpoint(service: Service) -> Endpoint:
-    return Endpoint("metrics", service.metrics_path, service.metrics_interval, "metrics")
+def metrics_endpoint(service: Service, usual: float | None = None) -> Endpoint:
+    """/metrics every `metrics_interval` when the config sets it, else every `usual` seconds (a kind whose
+    figures do not need a scrape a second says so), else the default (1 s)."""
+    every = usual if usual is not None and "metrics_interval" not in service.model_fields_set \
+        else service.metrics_interval
+    return Endpoint("metrics", service.metrics_path, every, "metrics")
 
 
 class Source:
