@@ -7,14 +7,8 @@ from typing import Any, Callable
 
 from console.clock import utc_iso
 from console.config.schema import Service, Switches
-from .base import Endpoint, SourceError, one_line, json_endpoint, metrics_endpoint
+from .base import WINDOWED_EVERY, Endpoint, SourceError, one_line, json_endpoint, metrics_endpoint
 from .schema import Schema, boolean, per_row, rows, text, when
-
-# Storytailor's /metrics feeds only hourly figures (its runbook's thresholds and panel are all `increase(...[1h])`;
-# its detail plots are 5 m rates at 1 min steps): a scrape every 5 s (as its switches are read) changes no figure
-# a person reads, and a second's scrape of its 107 series was the largest share of the demo's polling,
-# parsing and recording. A config's `metrics_interval` still decides.
-METRICS_EVERY = 5.0
 
 PIPELINES = ("daily-digest", "weekly-insights", "story-scoring", "referral-rewards", "expire-credits",
              "org-health-report", "crisis-alert", "therapeutic-checkin")
@@ -27,7 +21,7 @@ def endpoints(service: Service) -> list[Endpoint]:
         first = Endpoint("switches", f"ssm:{switches.path}", service.interval, "json", fetch=reader.fetch)
     else:
         first = json_endpoint(service, "switches", "/api/pipelines/switches")
-    return [first, metrics_endpoint(service, usual=METRICS_EVERY)]
+    return [first, metrics_endpoint(service, usual=WINDOWED_EVERY)]  # its figures and rules: increases over 1 h
 
 
 READERS = {

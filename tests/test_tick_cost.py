@@ -1,0 +1,107 @@
+"""What a steady second costs: one tick per beat, hourly and 5-minute figures scraped every 5 s, a steady table
+left alone — and none of it skips what matters (a flipped switch is shown at once, a config's interval wins)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widget import Widget
+
+from console.clock import VirtualClock, WallClock
+from console.demo import Demo
+from console.engine import Engine
+from console.events import StatePublished
+from screens.app import OpsApp
+from tests.conftest import START, screen_text
+from tests.fake_facade import FakeFacade, state
+
+
+async def scrapes_in(seconds: int, **overrides) -> dict[str, int]:
+    """/metrics requests each simulated service received while an engine ticked `seconds` times, a second apart."""
+    clock = VirtualClock(START)
+    demo = Demo(clock, scenario="normal", seed=1)
+    cfg = await demo.start(tick=1.0)
+    if overrides:
+        cfg = cfg.model_copy(update={"services": [s.model_copy(update=overrides.get(s.name, {})) for s in cfg.services]})
+    engine = Engine(cfg, clock, scenario="normal")
+    try:
+        await engine.start()
+        await engine.tick()
+        for _ in range(seconds):
+            clock.advance(1.0)
+            await engine.tick()
+        return {svc: n for (svc, path), n in demo.fleet.requests.items() if path == "/metrics"}
+    finally:
+        await engine.stop()
+        await demo.stop()
+
+
+async def test_windowed_kinds_are_scraped_every_5s_and_conversion_every_second():
+    got = await scrapes_in(20)
+    assert got["conversion"] == 21  # its 1-minute rate and the last event's age: every tick
+    for kind in ("pipelines", "converge", "path_tracker", "data_pipeline"):
+        assert got[kind] == 5, (kind, got)  # 5-minute and hourly windows: at 0, 5, 10, 15 and 20 s
+
+
+async def test_a_configured_metrics_interval_still_decides():
+    got = await scrapes_in(10, datapipe={"metrics_interval": 1.0}, pulse={"metrics_interval": 5.0})
+    assert got["data_pipeline"] == 11 and got["conversion"] == 3
+
+
+async def test_endpoints_due_just_after_a_beat_are_polled_at_it_not_in_a_tick_of_their_own():
+    """On the wall clock the engine keeps one tick per `tick`: a JSON endpoint every 1.3 s (due between two beats)
+    is read at the next beat. Before, each such endpoint added an evaluation and a repaint of its own."""
+    clock = WallClock()
+    demo = Demo(clock, scenario="normal", seed=1)
+    cfg = await demo.start(tick=1.0)
+    cfg = cfg.model_copy(update={"services": [s.model_copy(update={"interval": 1.3, "metrics_interval": 1.0})
+                                              for s in cfg.services]})
+    engine = Engine(cfg, clock, scenario="normal")
+    published: list[float] = []
+    engine.hub.subscribe(StatePublished, lambda e: published.append(clock.monotonic()))
+    await engine.start()
+    running = asyncio.create_task(engine.run())
+    try:
+        await asyncio.sleep(4.2)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await engine.stop()
+        await demo.stop()
+    reads = demo.fleet.requests[("converge", "/v1/verification/debt")]
+    assert len(published) <= 5, [round(t - published[0], 2) for t in published]  # at 0, 1, 2, 3 and 4 s
+    assert reads >= 3  # and the 1.3 s endpoint is still read about as often as it asks (at 0, 2, 3, 4 s)
+    assert all(b - a > 0.6 for a, b in zip(published, published[1:]))  # no tick squeezed between two beats
+
+
+async def test_a_steady_switch_table_is_left_alone_and_a_flipped_switch_shows_at_once(monkeypatch):
+    switches = [{"pipeline": f"p{n:02d}", "enabled": n % 7 != 3, "updated_at": None} for n in range(28)]
+    fake = FakeFacade(state(storytailor={"switches": switches}))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        assert "28 switches, 4 off" in screen_text(app)
+        table = app.screen.query_one("#switch-table")
+        touched = []
+        refresh = Widget.refresh
+
+        def spy(self, *regions, **kw):
+            if self is table:
+                touched.append(regions)
+            return refresh(self, *regions, **kw)
+
+        monkeypatch.setattr(Widget, "refresh", spy)
+        for n in range(3):  # three ticks later, nothing changed in the switches
+            fake.state.ts += 1
+            fake.publish(state(storytailor={"switches": [dict(s) for s in switches]}))
+            await pilot.pause()
+        assert touched == []
+        switches[5]["enabled"] = False  # p05 goes off
+        fake.publish(state(storytailor={"switches": switches}))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "28 switches, 5 off" in text
+        assert any("p05" in line and "○ OFF" in line for line in text.splitlines())
+        assert touched  # and the table was repainted for it
