@@ -105,3 +105,28 @@ async def test_a_steady_switch_table_is_left_alone_and_a_flipped_switch_shows_at
         assert "28 switches, 5 off" in text
         assert any("p05" in line and "○ OFF" in line for line in text.splitlines())
         assert touched  # and the table was repainted for it
+
+
+async def test_strip_rates_crossing_a_digit_while_their_window_fills_do_not_lay_the_screen_out_again():
+    """`rate-limit 0.006/s…` then `0.0047/s…` (the `…` of a filling window): each figure's cell holds both, so only
+    the figure repaints; before, its cell widened and narrowed every few seconds and the screen was laid out again."""
+    filling = {"filling": {k: 300 for k in ("error_ratio_5m", "p95_5m", "rate_limit_rate", "cpu", "req_rate")},
+               "window_data_seconds": 60, "ready": True, "failed_executions": []}
+    values = [(0.006, 0.0061, 0.61, 0.097), (0.0047, 0.0055, 4.8, 0.234), (0.0063, 0.012, 0.77, 0.233)]
+
+    def strip_state(rl, err, req, p95):
+        return state(datapipe={**filling, "rate_limit_rate": rl, "error_ratio_5m": err, "req_rate": req, "p95_5m": p95,
+                               "cpu": 0.12, "queue_fill": 0.16})
+
+    fake = FakeFacade(strip_state(*values[0]))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        strip = app.screen.query_one("#strip")
+        before = sum(fig.relayouts for fig in strip.lines)
+        for v in values[1:] + values:
+            fake.publish(strip_state(*v))
+            await pilot.pause()
+            assert f"rate-limit {v[0]:g}/s…" in screen_text(app)
+        assert sum(fig.relayouts for fig in strip.lines) == before
