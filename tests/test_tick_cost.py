@@ -130,3 +130,22 @@ async def test_strip_rates_crossing_a_digit_while_their_window_fills_do_not_lay_
             await pilot.pause()
             assert f"rate-limit {v[0]:g}/s…" in screen_text(app)
         assert sum(fig.relayouts for fig in strip.lines) == before
+
+
+async def test_narrow_strip_shows_whole_values_that_arrive_after_its_first_frame():
+    """80 columns: the strip's figures in a grid of two rows. A value that grows inside its cell lays nothing out again,
+    so the grid's columns must already be as wide as the cells (`5xx ?…` at first, `5xx 0.49%…` later)."""
+    waiting = {"filling": {k: 300 for k in ("error_ratio_5m", "p95_5m", "rate_limit_rate", "cpu", "req_rate")},
+               "window_data_seconds": 0, "ready": True, "failed_executions": []}
+    fake = FakeFacade(state(datapipe=waiting))
+    app = OpsApp(fake, autorun=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        fake.publish()
+        await pilot.pause()
+        assert "5xx ?…" in screen_text(app)
+        fake.publish(state(datapipe={**waiting, "error_ratio_5m": 0.0049, "p95_5m": 0.237, "rate_limit_rate": 0.0047,
+                                     "cpu": 0.02, "req_rate": 2.5, "queue_fill": 0.17}))
+        await pilot.pause()
+        text = screen_text(app)
+        for shown in ("5xx 0.49%…", "p95 237ms…", "rate-limit 0.0047/s…", "cpu 2%…", "req 2.5/s…", "queue 17%"):
+            assert shown in text, shown
