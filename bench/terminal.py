@@ -9,7 +9,10 @@ without the simulated services it embeds in the demo.
 
 usage: python bench/terminal.py [--seconds 30] [--warmup 8] [--repeat 3] [--sizes 120x40,160x48]
                                 [--scenarios normal,debt-surge] [--low-bandwidth first|all|none]
-                                [--sim-apart first|none]
+                                [--sim-apart first|none] [--before DIR]
+
+--before DIR also runs the console from another checkout (DIR on PYTHONPATH, e.g. `git archive 61a3d17 | tar -x
+-C DIR`) in the same alternation, as `console_before`: a before/after on the same load.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ def main() -> None:
                     help="also run `demo --low-bandwidth` in the first cell, every cell, or none")
     ap.add_argument("--sim-apart", choices=("first", "none"), default="first",
                     help="also run the console against `opsconsole sim` in another process, in the first cell")
+    ap.add_argument("--before", metavar="DIR", help="also run the console from this checkout (PYTHONPATH)")
     a = ap.parse_args()
     if not PTYBENCH.exists():
         sys.exit(f"bench/terminal.py: {PTYBENCH} not found (it ships in shared/tools beside the repo)")
@@ -107,6 +111,9 @@ def main() -> None:
                 if lb:
                     programs["console_low_bandwidth"] = [opsconsole, "demo", "--scenario", scen, "--low-bandwidth"]
                 envs = {name: env for name in programs}
+                if a.before:
+                    programs["console_before"] = programs["console"]
+                    envs["console_before"] = {**env, "PYTHONPATH": str(Path(a.before).resolve())}
                 sim = None
                 if apart:
                     config = str(Path(data) / "sim.toml")
@@ -125,6 +132,9 @@ def main() -> None:
                         sim.wait(10)
                 cell = {name: median(r) for name, r in runs.items()}
                 cell["console_over_glances"] = ratios(cell["console"], cell["glances"])
+                if a.before:
+                    cell["before_over_glances"] = ratios(cell["console_before"], cell["glances"])
+                    cell["console_over_before"] = ratios(cell["console"], cell["console_before"])
                 if lb:
                     cell["low_bandwidth_over_console"] = ratios(cell["console_low_bandwidth"], cell["console"])
                 if apart:

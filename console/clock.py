@@ -19,6 +19,9 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` of this clock's time."""
 
+    def monotonic(self) -> float:
+        """Seconds that never go back (how long work took: the engine's and the polls' share of the loop)."""
+
 
 class WallClock:
     exact = False

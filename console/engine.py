@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 TITLES = {"conversion": "Conversion", "pipelines": "Pipelines", "converge": "Converge",
           "path_tracker": "Path tracker", "data_pipeline": "Data pipeline", "scrape": "Scrape",
           "alertmanager": "Alertmanager"}
+HOLD_S = 0.005  # the longest the tick's ingest and evaluation hold the event loop before letting it run
 TREND_STEP = 60.0  # the debt trend is a 1 h chart at 1 min resolution: it changes once a minute
 
 
@@ -186,9 +187,10 @@ class Engine:
         """Poll every due endpoint (concurrently), ingest what came back, evaluate, publish."""
         now = self.clock.now()
         self.scrub.refresh()
+        mark = self.clock.monotonic()
         for obs in await self._answered(now):
             self._ingest_guarded(obs)
-            await asyncio.sleep(0)  # a hundred services' scrapes in a row would otherwise hold the loop
+            mark = await self._pause(mark)  # a hundred services' scrapes in a row would otherwise hold the loop
         at = self.clock.now()
         if self.backend is not None:
             scraping = self.backend.scraping
@@ -209,7 +211,7 @@ class Engine:
         waits for every poll it started, so such runs are exact."""
         for src in self._polling():
             if src not in self._inflight:
-                self._inflight[src] = asyncio.create_task(src.poll_due(now), name=f"poll {src.name}")
+                self._inflight[src] = asyncio.create_task(src.poll_due(now, self._early()), name=f"poll {src.name}")
         pending = set(self._inflight.values())
         if pending:
             await asyncio.wait(pending, timeout=None if self.clock.exact else self.cfg.tick / 2)
@@ -226,16 +228,32 @@ class Engine:
     async def _prewarm(self, at: float) -> None:
         """Compute the tick's rule and panel expressions into the memo one at a time, yielding in between,
         so `evaluate` (synchronous) finds them done instead of holding the loop for all of them."""
+        mark = self.clock.monotonic()
         for expr in self._tick_exprs:
             try:
                 self.query(expr, at)
             except Exception:  # evaluate() reports it where it belongs (the rule's or the panel's error)
                 pass
+            mark = await self._pause(mark)
+
+    async def _pause(self, mark: float) -> float:
+        """Let the loop run (keys, paints) once the tick's own work has held it `HOLD_S` since `mark`; in virtual
+        time after every step, as ever. A turn of the loop per expression and per observation (~70 a tick on the
+        demo) cost more than the evaluation between them needed; a key still waits at most `HOLD_S`."""
+        if self.clock.exact or self.clock.monotonic() - mark >= HOLD_S:
             await asyncio.sleep(0)
+            return self.clock.monotonic()
+        return mark
 
     async def run(self) -> None:
-        """Tick forever at the configured cadence; a tick never overlaps the next, and one that fails is seen."""
+        """Tick forever at the configured cadence; a tick never overlaps the next, and one that fails is seen.
+
+        On the wall clock the ticks keep one beat (a tick's start plus `tick`): an endpoint due a little after a
+        beat is polled at it (`early`), so endpoints whose schedules drifted apart never add a tick of their own
+        between two beats (measured: one extra evaluation and repaint every few seconds, at times every second).
+        Only what is due well before the next beat (a backed-off retry) wakes the engine sooner."""
         while True:
+            start = self.clock.now()
             try:
                 await self.tick()
             except Exception as e:  # noqa: BLE001 - the engine keeps ticking; the header shows what broke
@@ -243,7 +261,16 @@ class Engine:
                 self.publish()
             now = self.clock.now()
             due = min([s.next_due() for s in self._polling()] + [now + self.cfg.tick])
-            await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
+            if self.clock.exact:  # virtual time: exactly when due, as ever
+                await self.clock.sleep(max(0.05, min(due, now + self.cfg.tick) - now))
+                continue
+            beat = start + self.cfg.tick
+            await self.clock.sleep(max(0.05, (due if due < beat - self._early() else beat) - now))
+
+    def _early(self) -> float:
+        """How long before its time an endpoint is polled at a beat: half a tick on the wall clock, none in
+        virtual time (its runs stay exact)."""
+        return 0.0 if self.clock.exact else self.cfg.tick / 2
 
     def _ingest_guarded(self, obs: Observation) -> None:
         """A reading the console cannot digest is that endpoint's error (and a log line), never the tick's."""

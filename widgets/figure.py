@@ -53,6 +53,12 @@ class Figure(Static):
             self.relayouts += 1
             self.styles.width = want + self.styles.padding.left + self.styles.padding.right  # relays out, once
 
+    def get_content_width(self, container, viewport) -> int:
+        """As wide as its cell, not its text of the moment: a grid of figures (the narrow strip) sizes its columns by
+        this, and a value growing inside its cell lays nothing out again, so the column must already hold it."""
+        width = super().get_content_width(container, viewport)
+        return max(width, self._cells) if self._cells else width
+
     @property
     def text(self) -> str:
         return self._text

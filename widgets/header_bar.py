@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from textual.containers import Horizontal
 from textual.content import Content
@@ -84,8 +85,9 @@ class HeaderBar(Horizontal):
         self.clock.set(t.strftime("%Y-%m-%d %H:%M UTC" if low else "%Y-%m-%d %H:%M:%S UTC"))
 
 
+@lru_cache(maxsize=256)
 def cells(markup: str) -> int:
-    """The width a markup line takes on screen."""
+    """The width a markup line takes on screen (kept: the header asks for the same few lines every second)."""
     return Content.from_markup(markup).cell_length
 
 

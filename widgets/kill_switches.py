@@ -90,6 +90,7 @@ class KillSwitches(Vertical, can_focus=False):
         super().__init__(**kw)
         self.border_title = "Kill switches"
         self.table = KeyedTable(COLUMNS, id="switch-table")
+        self._seen: tuple | None = None  # what the table and subtitle were last drawn from
 
     def compose(self):
         yield self.table
@@ -99,6 +100,10 @@ class KillSwitches(Vertical, can_focus=False):
 
     def show(self, state: ConsoleState) -> None:
         rows = switch_rows(state)
+        seen = (rows, self.size.width, self.table.filter, state.link)  # the subtitle says the filter and the link
+        if seen == self._seen:  # a steady table: building 140 cells to find nothing changed was most of this
+            return
+        self._seen = seen
         if self.size.width:
             self.table.set_columns(COLUMNS, column_widths(rows, self.size.width))
         self.table.sync([(key, tuple(_cut(c) if isinstance(c, str) else c for c in cells)) for key, cells in rows])

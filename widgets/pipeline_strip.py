@@ -11,9 +11,12 @@ from . import fmt
 from .figure import Figure
 from .panel import Panel
 
-# each figure's widest usual text (`5xx 12.34%`, `rate-limit 0.0067/s`, `req 1200/s`, ...): a value changing repaints its figure alone;
-# a longer text (a ▲ threshold mark, a reason) widens it once
-CELLS = (7, 10, 9, 10, 19, 8, 10, 14)
+# each figure's widest usual text (`5xx 0.66%…`, `p95 234ms…`, `rate-limit 0.0067/s…`, `req 0.61/s…`, ...), with the
+# `…` a windowed figure carries while its window fills (5 min here): a value changing repaints its figure alone; a longer
+# text (a ▲ threshold mark, a reason) widens it once. Sized without the `…`, a rate crossing 0.01 (`0.006` → `0.0047`)
+# widened and narrowed its cell every few seconds, and each time the screen was laid out again (the kill-switch
+# table's scrollbar repainted: ~1.3 KB each).
+CELLS = (7, 10, 10, 10, 20, 8, 11, 14)
 
 
 class PipelineStrip(Panel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from console.config.schema import Service
-from .base import Endpoint, json_endpoint, metrics_endpoint
+from .base import WINDOWED_EVERY, Endpoint, json_endpoint, metrics_endpoint
 from .schema import Schema, boolean, equals, num, one_of, per_row, rows, text, when
 
 MODES = ("open", "throttle", "pause", "auto")
@@ -25,7 +25,7 @@ def endpoints(service: Service) -> list[Endpoint]:
         json_endpoint(service, "reviews", "/v1/reviews/summary"),
         json_endpoint(service, "security", "/v1/security/summary"),
         json_endpoint(service, "queue", "/v1/queue/state"),
-        metrics_endpoint(service),
+        metrics_endpoint(service, usual=WINDOWED_EVERY),  # a 5 min rate and the queue depth; its rules read the JSON
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from console.config.schema import Service
-from .base import Endpoint, json_endpoint, metrics_endpoint
+from .base import WINDOWED_EVERY, Endpoint, json_endpoint, metrics_endpoint
 from .converge import READY
 from .schema import Schema, ident, rows, text, when
 
@@ -12,7 +12,7 @@ def endpoints(service: Service) -> list[Endpoint]:
     return [
         json_endpoint(service, "ready", "/health/ready", accept=(200, 503)),
         json_endpoint(service, "failed", "/api/v1/pipelines/executions?status=failed"),
-        metrics_endpoint(service),
+        metrics_endpoint(service, usual=WINDOWED_EVERY),  # 5 min rates and p95, the queue gauge (alert after 1 m)
     ]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from console.config.schema import Service
-from .base import Endpoint, json_endpoint, metrics_endpoint
+from .base import WINDOWED_EVERY, Endpoint, json_endpoint, metrics_endpoint
 from .schema import Schema, boolean, ident, num, rows, strings, text, when
 
 P = "opsconsole_path_tracker_"
@@ -16,7 +16,7 @@ def endpoints(service: Service) -> list[Endpoint]:
         json_endpoint(service, "analytics", "/api/admin/path-tracker/analytics?days=14", min_interval=60.0),
         json_endpoint(service, "alerts", "/api/admin/path-tracker/alerts?page=1&pageSize=20&status=failed",
                       min_interval=15.0),
-        metrics_endpoint(service),
+        metrics_endpoint(service, usual=WINDOWED_EVERY),  # rates over 1 h, 15 m and 5 m
     ]
 
 

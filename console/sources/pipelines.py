@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from console.clock import utc_iso
 from console.config.schema import Service, Switches
-from .base import Endpoint, SourceError, one_line, json_endpoint, metrics_endpoint
+from .base import WINDOWED_EVERY, Endpoint, SourceError, one_line, json_endpoint, metrics_endpoint
 from .schema import Schema, boolean, per_row, rows, text, when
 
 PIPELINES = ("daily-digest", "weekly-insights", "story-scoring", "referral-rewards", "expire-credits",
@@ -21,7 +21,7 @@ def endpoints(service: Service) -> list[Endpoint]:
         first = Endpoint("switches", f"ssm:{switches.path}", service.interval, "json", fetch=reader.fetch)
     else:
         first = json_endpoint(service, "switches", "/api/pipelines/switches")
-    return [first, metrics_endpoint(service)]
+    return [first, metrics_endpoint(service, usual=WINDOWED_EVERY)]  # its figures and rules: increases over 1 h
 
 
 READERS = {
