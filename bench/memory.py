@@ -140,27 +140,15 @@ def pss(pid: int) -> int:
 
 def real_demo(seconds: float, scenario: str) -> dict:
     """`opsconsole demo` on a pty for `seconds`: memory of the console and of its children, read before it quits."""
-    import fcntl
-    import pty
     import select
     import signal
-    import struct
-    import termios
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE", "COLUMNS", "LINES")}
+    from on_a_pty import spawn
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE")}
     env.update(TERM="xterm-256color")
     cmd = [str(Path(sys.executable).parent / "opsconsole"), "demo", "--scenario", scenario]
-    pid = os.fork()
-    if pid == 0:
-        os.close(master)
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        os.execvpe(cmd[0], cmd, env)
-    os.close(slave)
+    pid, master = spawn(cmd, env, cols=120, rows=40)
     t0 = time.monotonic()
     while time.monotonic() - t0 < seconds:  # keep the pty drained, as a terminal would
         if select.select([master], [], [], 0.2)[0]:

@@ -17,20 +17,18 @@ usage: python bench/startup.py [--repeat 5] [--timeout 15] [--before DIR]
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
-import pty
 import re
 import select
 import signal
 import statistics
-import struct
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
+
+from on_a_pty import spawn
 
 GLANCES = "/usr/bin/glances"
 ESC = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-B]|[=>78])")
@@ -60,18 +58,8 @@ def cpu_s(pid: int) -> tuple[float, float]:
 
 
 def run(cmd: list[str], markers: dict[str, list[bytes]], timeout: float, env: dict, cols=120, rows=40) -> dict:
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     t0 = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        os.close(master)
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        os.execvpe(cmd[0], cmd, env)
-    os.close(slave)
+    pid, master = spawn(cmd, env, cols=cols, rows=rows)
     seen: dict[str, float] = {}
     cpu: tuple[float, float] | None = None  # at the last marker: the start-up's CPU, which load does not inflate
     text = b""
@@ -129,8 +117,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data:
         # PYTHONDONTWRITEBYTECODE (set in some shells and CI) would make every run compile the console's ~120 modules
         # from source again: a warm start is one whose .pyc files exist, as they do after a user's first run
-        env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE", "COLUMNS", "LINES")}
-        env.update(OPSCONSOLE_DATA_DIR=data, TERM="xterm-256color", COLUMNS="120", LINES="40")
+        env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "PYTHONDONTWRITEBYTECODE")}
+        env.update(OPSCONSOLE_DATA_DIR=data, TERM="xterm-256color")
         run([opsconsole, "demo"], CONSOLE, a.timeout, env)  # warm: the venv's files in the page cache, .pyc built
         order = [("console", [opsconsole, "demo"], CONSOLE, env), ("glances", [GLANCES, "-t", "1"], GLANCE, env)]
         if a.before:
