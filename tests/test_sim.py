@@ -626,3 +626,27 @@ async def test_rewound_clock_and_long_gaps(sim, monkeypatch):
     await sim.json("path_tracker", f"{PT}/ops")
     model = sim.fleet.models["path_tracker"]
     assert model.t == pytest.approx(START + 100_000) and sum(model.steps.values()) < 1500
+
+
+async def test_a_connection_polled_every_five_seconds_stays_open():
+    """The simulated services kept an idle connection 5 s (uvicorn's default), exactly the console's poll interval of
+    most endpoints: each poll could find its connection closing under it (a reconnect, or a poll failed on a closed
+    socket). They now keep it longer than the console keeps an idle one (15 s), as a production server does."""
+    import asyncio
+
+    from console.clock import WallClock
+    from console.sources.client import KEEPALIVE, Client
+
+    fleet = Fleet(WallClock(), scenario="normal", seed=1)
+    urls = await fleet.start(host="127.0.0.1")
+    client = Client()
+    try:
+        url = urls["data_pipeline"] + "/health/ready"
+        for i in range(3):
+            if i:
+                await asyncio.sleep(5.5)  # idle longer than the old keep-alive, as between two polls
+            assert (await client.request("GET", url)).status_code == 200
+        assert client.connections_opened == 1 and KEEPALIVE > 11
+    finally:
+        await client.aclose()
+        await fleet.stop()

@@ -90,8 +90,10 @@ class Fleet:
     async def _serve(self, name: str, host: str, sock: socket.socket | None = None) -> int:
         if sock is None:
             sock = listening_socket(host)
+        # an idle connection kept 75 s (nginx's default), longer than the console keeps one (15 s): uvicorn's 5 s was
+        # the console's usual poll interval, so a poll found its connection closing under it
         config = uvicorn.Config(self.apps[name], log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1)
+                                timeout_graceful_shutdown=1, timeout_keep_alive=75)
         server = _EmbeddedServer(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name=f"sim-{name}")
         self._servers.append((server, task))
