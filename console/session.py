@@ -10,7 +10,7 @@ import re
 from typing import Any, Callable
 
 from console.catalog import Catalog, build_catalog
-from console.clock import Clock, WallClock, utc_iso
+from console.clock import Clock, WallClock, hms, utc_iso
 from console.config.schema import Config, load_config
 from console.engine import Engine
 from console.events import Hub, MitigationChanged, StatePublished
@@ -196,9 +196,8 @@ class Session:
         handler = getattr(self, "cmd_" + str(name or "").replace(".", "_"), None)
         if handler is None:
             return failed(f"unknown command {name!r}")
-        if display.rewound and name in MUTATING:
-            what = "Incident changes" if str(name).startswith("incident.") else "Mitigations"
-            return refused(f"{what} are refused while rewound: End or Esc returns to live")
+        if name in MUTATING and (display.rewound or cmd.get("rewound") is not None):  # either side's word (attach)
+            return self._refused_while_rewound(str(name), cmd, display)
         try:
             if name in PER_DISPLAY:
                 return await handler(cmd, display)
@@ -207,6 +206,20 @@ class Session:
             return failed(str(e))
         except KeyError as e:
             return failed(f"{cmd.get('cmd')}: missing {e}")
+
+    def _refused_while_rewound(self, name: str, cmd: dict, display: Display) -> dict:
+        """A change from a display showing the past: refused before anything is sent, and audited as every refused
+        attempt is (this console's own display, or an attached viewer's on the collector)."""
+        what = "Incident changes" if name.startswith("incident.") else (
+            "Drafts" if name.startswith("draft.") else "Mitigations")
+        ex = self.executor
+        if ex is not None:
+            when = f" at {hms(display.at)}" if display.at is not None else ""  # an attached viewer's word is not printed
+            target = cmd.get("id") or cmd.get("name") or cmd.get("plan_id")
+            ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name),
+                              None if target is None else str(target)[:80], str(cmd.get("service") or ""),
+                              f"rewound{when}: nothing sent", cmd.get("by"), source="a rewound display")
+        return refused(f"{what} are refused while rewound: End or Esc returns to live")
 
     async def cmd_rewind(self, cmd: dict, display: Display | None = None) -> dict:
         """Move the display over this session's recording: `by` seconds, `jump` ±1 (rule or incident event),

@@ -7,7 +7,8 @@ import json
 
 from conftest import START
 from console.clock import VirtualClock
-from console.events import StatePublished
+from console.clock import hms
+from console.events import MitigationAudited, StatePublished
 from console.session import Session
 
 
@@ -55,10 +56,16 @@ async def test_rewind_shows_what_was_published_then_while_the_engine_runs_on(tmp
             assert published(d.shown[-1]) == d.live[want]
         assert s.rewound.replay.from_states  # shown from the recorded states: no engine was rebuilt for it
 
+        audited = []
+        s.engine.hub.subscribe(MitigationAudited, audited.append)
         refusal = await s.request({"cmd": "mitigation.prepare", "action": "conversion.disable_all"})
         assert refusal["refused"] and "while rewound" in refusal["message"]
         refusal = await s.request({"cmd": "incident.verb", "id": "INC-1", "verb": "acknowledge"})
         assert refusal["refused"] and "while rewound" in refusal["message"]
+        # refused before anything was sent, and audited as every refused attempt is (an attached viewer's was already)
+        assert [(a.action, a.target, a.result) for a in audited] == [
+            ("conversion.disable_all", None, "refused"), ("acknowledge", "INC-1", "refused")]
+        assert all(a.detail == f"rewound at {hms(now - 445)}: nothing sent" for a in audited), audited
 
         # the engine runs on underneath: a rule that fires now is in what the rewound display says
         s.demo.fleet.set_scenario("error-spike")

@@ -262,11 +262,13 @@ class Executor:
         self._changed(rec)
         return rec
 
-    def refuse_command(self, command: str, target: str | None, service: str, reason: str, by: str) -> None:
-        """A command refused before it reached anything (an attached read-only viewer's): audited, attributed."""
+    def refuse_command(self, command: str, target: str | None, service: str, reason: str, by: str | None,
+                       source: str = "an attached viewer") -> None:
+        """A command refused before it reached anything (a read-only viewer's, a rewound display's): audited,
+        attributed."""
         self._seq += 1
-        row = AuditRow(self.clock.now(), by, self.cfg.environment, service, command, target, self._seq, "refused",
-                       f"{command} from an attached viewer", self.clean(reason))
+        row = AuditRow(self.clock.now(), by or self.user, self.cfg.environment, service, command, target, self._seq,
+                       "refused", f"{command} from {source}", self.clean(reason))
         if self.audit is not None:
             self.audit.append(row)
         self.hub.publish(row)

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from console.clock import hms
 from console.facade import MUTATING, refused
 from console.state import ConsoleState
 
@@ -194,21 +193,13 @@ class Collector:
             return JSONResponse(refused(NOT_REMOTE[name]))
         key = self.rewinds.key(request.headers.get(VIEWER_HEADER), grant.name)
         display = self.rewinds.of(key)  # this viewer's own rewind, or live: never the collector's own display
-        if name in MUTATING:
-            refusal = None
-            if grant.role != "operate":
-                reason = f"read-only viewer ({grant.name}): nothing sent"
-                refusal = f"{_what(name)} are refused: {reason}"
-            elif display.rewound or cmd.get("rewound") is not None:  # either side's word that it shows the past
-                when = f" at {hms(display.at)}" if display.at is not None else ""  # the viewer's word is not printed
-                reason = f"rewound viewer{when}: nothing sent"
-                refusal = f"{_what(name)} are refused while rewound: End or Esc returns to live"
-            if refusal is not None:
-                ex = self.session.executor
-                if ex is not None:
-                    ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name), _target(cmd),
-                                      str(cmd.get("service") or ""), reason, by)
-                return JSONResponse(refused(refusal))
+        if name in MUTATING and grant.role != "operate":  # a rewound viewer's change: refused by the session
+            reason = f"read-only viewer ({grant.name}): nothing sent"
+            ex = self.session.executor
+            if ex is not None:
+                ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name), _target(cmd),
+                                  str(cmd.get("service") or ""), reason, by)
+            return JSONResponse(refused(f"{_what(name)} are refused: {reason}"))
         try:
             if name == "rewind":  # a read viewer may rewind: it changes nothing on the collector
                 return _answer(await self.rewinds.move(key, cmd))
