@@ -146,7 +146,6 @@ def _spec(cmd: dict) -> dict:
 def at_now(state: ConsoleState, live: ConsoleState) -> ConsoleState:
     """A rewound state as a viewer shows it beside its live stream: the offset, what fires now (a new page is never
     hidden), who watches and whether the collector is still there (console/remote/client.py)."""
-    from console.rewind import RewindState
+    from console.rewind import beside
 
-    names = tuple(dict.fromkeys(r.name for r in live.firing))
-    return replace(state, rewind=RewindState(state.ts, live.ts, names), viewers=live.viewers, link=live.link)
+    return replace(beside(state, live), viewers=live.viewers, link=live.link)

@@ -57,6 +57,12 @@ class StartError(Exception):
     """The façade cannot start (a collector gone, say): one line for the user, said once the terminal is back."""
 
 
+def changes(name: str) -> str:
+    """What a refused mutating command is called in the one line that refuses it."""
+    return "Incident changes" if name.startswith("incident.") else (
+        "Drafts" if name.startswith("draft.") else "Mitigations")
+
+
 def ok(message: str = "", **data: Any) -> dict[str, Any]:
     return {"ok": True, "message": message, "refused": False, **data}
 

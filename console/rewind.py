@@ -89,6 +89,10 @@ class Rewind:
 
     def shown(self, live: ConsoleState) -> ConsoleState:
         """The rewound state as the display shows it: with the offset and what fires now, so no page is hidden."""
-        state = self._state
-        names = tuple(dict.fromkeys(r.name for r in live.firing))
-        return replace(state, rewind=RewindState(state.ts, live.ts, names))
+        return beside(self._state, live)
+
+
+def beside(state: ConsoleState, live: ConsoleState) -> ConsoleState:
+    """A rewound `state` shown while `live` is the newest: marked with how far behind it is and what fires now."""
+    names = tuple(dict.fromkeys(r.name for r in live.firing))
+    return replace(state, rewind=RewindState(state.ts, live.ts, names))

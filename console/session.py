@@ -15,7 +15,7 @@ from console.config.schema import Config, load_config
 from console.engine import Engine
 from console.events import Hub, MitigationChanged, StatePublished
 from console.display import Display
-from console.facade import MUTATING, View, failed, ok, refused
+from console.facade import MUTATING, View, changes, failed, ok, refused
 from console.incidents.manager import ALLOWED, IncidentError, IncidentManager
 from console.incidents.store import IncidentStore, default_path
 from console.incidents.playbooks import live_value, playbook_for
@@ -210,16 +210,10 @@ class Session:
     def _refused_while_rewound(self, name: str, cmd: dict, display: Display) -> dict:
         """A change from a display showing the past: refused before anything is sent, and audited as every refused
         attempt is (this console's own display, or an attached viewer's on the collector)."""
-        what = "Incident changes" if name.startswith("incident.") else (
-            "Drafts" if name.startswith("draft.") else "Mitigations")
-        ex = self.executor
-        if ex is not None:
+        if self.executor is not None:
             when = f" at {hms(display.at)}" if display.at is not None else ""  # an attached viewer's word is not printed
-            target = cmd.get("id") or cmd.get("name") or cmd.get("plan_id")
-            ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name),
-                              None if target is None else str(target)[:80], str(cmd.get("service") or ""),
-                              f"rewound{when}: nothing sent", cmd.get("by"), source="a rewound display")
-        return refused(f"{what} are refused while rewound: End or Esc returns to live")
+            self.executor.refuse_command(cmd, f"rewound{when}: nothing sent", cmd.get("by"), "a rewound display")
+        return refused(f"{changes(name)} are refused while rewound: End or Esc returns to live")
 
     async def cmd_rewind(self, cmd: dict, display: Display | None = None) -> dict:
         """Move the display over this session's recording: `by` seconds, `jump` ±1 (rule or incident event),

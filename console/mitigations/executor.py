@@ -262,10 +262,13 @@ class Executor:
         self._changed(rec)
         return rec
 
-    def refuse_command(self, command: str, target: str | None, service: str, reason: str, by: str | None,
-                       source: str = "an attached viewer") -> None:
-        """A command refused before it reached anything (a read-only viewer's, a rewound display's): audited,
-        attributed."""
+    def refuse_command(self, cmd: dict, reason: str, by: str | None, source: str) -> None:
+        """A façade command (plain data) refused before it reached anything (a read-only viewer's, a rewound
+        display's): audited, attributed."""
+        command = str(cmd.get("verb") or cmd.get("action") or cmd.get("cmd"))
+        target = cmd.get("id") or cmd.get("name") or cmd.get("plan_id")
+        target = None if target is None else str(target)[:80]
+        service = str(cmd.get("service") or "")
         self._seq += 1
         row = AuditRow(self.clock.now(), by or self.user, self.cfg.environment, service, command, target, self._seq,
                        "refused", f"{command} from {source}", self.clean(reason))

@@ -13,7 +13,8 @@ from console.facade import failed, ok, refused
 from . import codec
 
 log = logging.getLogger(__name__)
-MAX_REWINDS = 4  # Rewinds held at once: each is a Replay with its engine's hour of windows (README: what one costs)
+MAX_REWINDS = 4  # Rewinds held at once: each a Replay of the recording, its engine's hour of windows built only
+# when that viewer asks for a plot or an incident's detail (README: what one costs)
 IDLE = 900.0  # seconds without a command from a rewound viewer before its Rewind is closed (it is told: live)
 VIEWER_RE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 

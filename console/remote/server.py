@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from console.facade import MUTATING, refused
+from console.facade import MUTATING, changes, refused
 from console.state import ConsoleState
 
 from . import codec
@@ -193,13 +193,12 @@ class Collector:
             return JSONResponse(refused(NOT_REMOTE[name]))
         key = self.rewinds.key(request.headers.get(VIEWER_HEADER), grant.name)
         display = self.rewinds.of(key)  # this viewer's own rewind, or live: never the collector's own display
-        if name in MUTATING and grant.role != "operate":  # a rewound viewer's change: refused by the session
+        # a read token's change is refused here; a rewound viewer's by the session (as the console's own display's)
+        if name in MUTATING and grant.role != "operate":
             reason = f"read-only viewer ({grant.name}): nothing sent"
-            ex = self.session.executor
-            if ex is not None:
-                ex.refuse_command(str(cmd.get("verb") or cmd.get("action") or name), _target(cmd),
-                                  str(cmd.get("service") or ""), reason, by)
-            return JSONResponse(refused(f"{_what(name)} are refused: {reason}"))
+            if self.session.executor is not None:
+                self.session.executor.refuse_command(cmd, reason, by, "an attached viewer")
+            return JSONResponse(refused(f"{changes(name)} are refused: {reason}"))
         try:
             if name == "rewind":  # a read viewer may rewind: it changes nothing on the collector
                 return _answer(await self.rewinds.move(key, cmd))
@@ -221,16 +220,6 @@ def _put(q: asyncio.Queue, line: str) -> None:
         q.put_nowait(_RESYNC)
     else:
         q.put_nowait(line)
-
-
-def _target(cmd: dict) -> str | None:
-    t = cmd.get("id") or cmd.get("name") or cmd.get("plan_id")
-    return None if t is None else str(t)[:80]
-
-
-def _what(name: str) -> str:
-    return "Incident changes" if name.startswith("incident.") else (
-        "Drafts" if name.startswith("draft.") else "Mitigations")
 
 
 def _unauthorized() -> Response:
