@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -91,11 +92,19 @@ async def test_incidents_that_do_not_fit_are_counted():
     app = OpsApp(fake, autorun=False, layout="wall")
     async with app.run_test(size=(80, 24)) as pilot:
         fake.publish()
-        await pilot.pause()
-        text = screen_text(app)
-        shown = len(re.findall(r"TRIGGERED +INC-\d+ ", text))
-        m = re.search(r"\+ (\d+) more open", text)
-        assert m and shown + int(m.group(1)) == 40
+
+        def counted() -> tuple[int, int]:
+            text = screen_text(app)
+            m = re.search(r"\+ (\d+) more open", text)
+            return len(re.findall(r"TRIGGERED +INC-\d+ ", text)), int(m.group(1)) if m else 0
+
+        # the rows are mounted on the first state and refilled once the panel knows its height: wait for that
+        # layout (a deadline, not a fixed wait), then every incident is either a line or in the count
+        deadline = time.monotonic() + 10
+        while sum(counted()) != 40 and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+        shown, more = counted()
+        assert more and shown + more == 40, (shown, more)
 
 
 async def test_w_switches_between_wall_and_dashboard_and_q_and_help_work():
