@@ -80,7 +80,7 @@ class Service(Strict):
         if self.kind not in KINDS:
             raise ValueError(f"unknown service kind {self.kind!r} (one of {', '.join(KINDS)})")
         _check_url(self.url)
-        if self.interval <= 0 or (self.metrics_interval or 1) <= 0 or self.timeout <= 0:
+        if self.interval <= 0 or self.timeout <= 0 or (self.metrics_interval is not None and self.metrics_interval <= 0):
             raise ValueError("interval, metrics_interval and timeout must be positive")
         if self.job is None:
             self.job = self.name
