@@ -16,7 +16,7 @@ import sys
 import threading
 from types import ModuleType
 
-_PACKAGE = "console.sources._prometheus_text"  # the parser and its three siblings, as files of prometheus_client
+_PACKAGE = "console.sources.prometheus_files"  # the parser and its three siblings, as files of prometheus_client
 _lock = threading.Lock()
 
 
