@@ -83,9 +83,8 @@ def _inner(kind: Any, step: Any) -> Any:
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
         names = {f.encode_name: f.name for f in msgspec.structs.fields(kind)}
         return typing.get_type_hints(kind)[names[step]] if step in names else None
-    if get_origin(kind) in (list, tuple, dict) and get_args(kind):
-        return get_args(kind)[-1]
-    return None
+    args = [a for a in get_args(kind) if a is not Ellipsis]  # tuple[int, ...]: its items are ints
+    return args[-1] if get_origin(kind) in (list, tuple, dict) and args else None
 
 
 def _follow(root: type, data: Any, loc: list[Any]) -> tuple[list[Any], Any]:
