@@ -65,6 +65,34 @@ def test_bad_config_names_file_and_key(tmp_path, body, expected):
     assert "\n" not in msg
 
 
+SVC = '[[services]]\nname="a"\nkind="scrape"\nurl="http://x"\n'
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('promql_semantics = "prometheus-9"\n' + SVC,
+     "promql_semantics: must be one of 'prometheus-3', 'prometheus-2', got 'prometheus-9'"),
+    ('severity_map = { page = "P9" }\n' + SVC, "severity_map.page: must be one of 'P1', 'P2', 'P3', 'P4', got 'P9'"),
+    ('[[services]]\nname="a"\nkind="scrape"\n', "services[0] (a).url: missing (this key is required)"),
+    (SVC + 'interval = true\n', "services[0] (a).interval: not a duration: True"),
+    (SVC + 'metrics_interval = "0s"\n', "services[0] (a): interval, metrics_interval and timeout must be positive"),
+    ('record_max_size = "lots"\n' + SVC, "record_max_size: not a size: 'lots'"),
+    ('services = "pulse"\n', "services: expected array, got str"),
+    (SVC + '[alertmanager]\nqueue = "many"\n', "alertmanager.queue: expected int, got str"),
+    (SVC + '[environments.prod.urls]\na = 3\n', "environments.prod.urls.a: expected str, got int"),
+    (SVC + '[serve]\n[[serve.tokens]]\nenv = "T"\nrole = "admin"\n',
+     "serve.tokens[0].role: must be one of 'read', 'operate', got 'admin'"),
+])
+def test_each_kind_of_typed_mistake_is_one_line_naming_the_key(tmp_path, body, expected):
+    # the schema is msgspec Structs: its errors are rephrased as the file reads (a dict's key found again, a
+    # Literal's choices listed, TOML's names for types)
+    p = tmp_path / "bad.toml"
+    p.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert str(e.value).startswith(f"{p}: {expected}")
+    assert "\n" not in str(e.value) and "$." not in str(e.value)
+
+
 def test_bad_rule_expression_is_rejected_at_load(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text('[[services]]\nname="n"\nkind="scrape"\nurl="http://x"\n'

@@ -66,3 +66,21 @@ def test_aiohttp_is_loaded_without_its_ca_store_and_leaves_the_stdlibs_intact():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["0", "True", "True"]  # trusts nothing itself, still verifies; ours loads the CAs
+
+
+def test_the_demo_never_imports_pydantic_nor_prometheus_clients_package():
+    # the config is msgspec Structs (console/config/strict.py): pydantic and its validators cost ~60 ms and ~19 MiB
+    # of the console's start; nothing on the demo's path (config, catalog, actions, screens, first poll) needs it.
+    # A scrape is read by prometheus_client's parser alone (console/sources/promtext_import.py): its package's
+    # servers and collectors (~10 ms, ~1.4 MiB) are left to the simulator's child
+    code = ("import sys\nimport console.cli, console.sim_process, console.session, console.demo, screens.app\n"
+            "import screens.dashboard\nfrom console.catalog import build_catalog\n"
+            "from console.demo import demo_config, DEMO_SERVICES\n"
+            "build_catalog(demo_config({k: 'http://127.0.0.1:9' for k in DEMO_SERVICES}))\n"
+            "from console.sources.aiohttp_import import aiohttp\naiohttp()\n"
+            "from console.sources.exposition import parse_exposition\n"
+            "assert parse_exposition('up 1', 'j', 'i')[0].labels == {'__name__': 'up', 'job': 'j', 'instance': 'i'}\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'pydantic_core', 'prometheus_client'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -148,7 +148,7 @@ def test_the_parser_and_the_fork_come_before_any_heavy_import(cmd):
     # the simulator is forked once the arguments are parsed: what is imported by then is paid twice
     code = ("import sys\nimport console.cli as c\n"
             f"c.build_parser().parse_args([{cmd!r}])\nimport console.sim_process\n"
-            "heavy = ('asyncio', 'pydantic', 'textual', 'starlette', 'uvicorn', 'aiohttp', 'yaml', 'promql_parser')\n"
+            "heavy = ('asyncio', 'pydantic', 'msgspec', 'textual', 'starlette', 'uvicorn', 'aiohttp', 'yaml', 'promql_parser')\n"
             "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))\n")
     import subprocess
 

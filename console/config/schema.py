@@ -1,4 +1,4 @@
-"""The console's TOML config, validated with pydantic; errors name the file, the key and the problem."""
+"""The console's TOML config, validated as msgspec Structs; errors name the file, the key and the problem."""
 
 from __future__ import annotations
 
@@ -7,32 +7,14 @@ import re
 import tomllib
 from pathlib import Path
 from urllib.parse import urlsplit
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from msgspec import field
 
-from console.durations import parse_duration
-
-from .errors import ConfigError, location  # ConfigError lives there: the CLI names it without pydantic
+from .errors import ConfigError  # ConfigError lives there: the CLI names it without loading this module
+from .strict import Bytes, Seconds, Strict, decode, parse_size  # noqa: F401 - parse_size: imported from here
 
 KINDS = ("conversion", "pipelines", "converge", "path_tracker", "data_pipeline", "scrape", "alertmanager")
-
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
-
-
-def parse_size(text: str | int) -> int:
-    """'500MB' → 500_000_000 (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB of 1024); a number is bytes."""
-    if isinstance(text, int) and text >= 0:
-        return text
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?\s*", str(text), re.IGNORECASE)
-    if not m:
-        raise ValueError(f"not a size: {text!r} (use e.g. 500MB, 2GB)")
-    unit = (m[2] or "B").upper()
-    power = {"B": 0, "K": 1, "M": 2, "G": 3, "T": 4}[unit[0]]
-    return int(float(m[1]) * (1024 if "I" in unit else 1000) ** power)
-
-
-Bytes = Annotated[int, BeforeValidator(parse_size)]
 
 
 def _check_url(url: str) -> None:
@@ -50,11 +32,7 @@ def _check_url(url: str) -> None:
         raise ValueError(f"url {url!r}: port 0 is not a port to connect to")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Auth(_Strict):
+class Auth(Strict):
     """How to authenticate; secrets are named environment variables, never inline values."""
 
     type: Literal["none", "basic", "bearer", "header"] = "none"
@@ -64,19 +42,17 @@ class Auth(_Strict):
     header: str = "x-api-key"
     value_env: str | None = None
 
-    @model_validator(mode="after")
-    def _needs(self) -> "Auth":
+    def __post_init__(self) -> None:
         need = {"basic": ("username", "password_env"), "bearer": ("token_env",), "header": ("value_env",)}
         for key in need.get(self.type, ()):
             if not getattr(self, key):
                 raise ValueError(f"auth type {self.type!r} needs {key}")
-        return self
 
     def secret_envs(self) -> list[str]:
         return [e for e in (self.password_env, self.token_env, self.value_env) if e]
 
 
-class Switches(_Strict):
+class Switches(Strict):
     """Where the Storytailor kill switches live."""
 
     provider: Literal["http", "ssm"] = "http"
@@ -85,40 +61,39 @@ class Switches(_Strict):
     endpoint_url: str | None = None
 
 
-class Service(_Strict):
+class Service(Strict):
     name: str
     kind: str
     url: str
     title: str | None = None
-    auth: Auth = Field(default_factory=Auth)
+    auth: Auth = field(default_factory=Auth)
     interval: Seconds = 5.0  # JSON endpoints
-    metrics_interval: Seconds = 1.0  # /metrics
+    # /metrics; None: not set, so every 1 s, or the kind's own pace (console/sources/base.py metrics_endpoint)
+    metrics_interval: Seconds | None = None
     timeout: Seconds = 2.0
     metrics_path: str = "/metrics"
     job: str | None = None  # Prometheus job label; defaults to name
     instance: str | None = None  # Prometheus instance label; defaults to host:port of url
     switches: Switches | None = None
 
-    @model_validator(mode="after")
-    def _check(self) -> "Service":
+    def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown service kind {self.kind!r} (one of {', '.join(KINDS)})")
         _check_url(self.url)
-        if self.interval <= 0 or self.metrics_interval <= 0 or self.timeout <= 0:
+        if self.interval <= 0 or self.timeout <= 0 or (self.metrics_interval is not None and self.metrics_interval <= 0):
             raise ValueError("interval, metrics_interval and timeout must be positive")
         if self.job is None:
             self.job = self.name
         if self.instance is None:
             self.instance = self.url.split("://", 1)[1].split("/", 1)[0]
-        return self
 
 
-class RuleConfig(_Strict):
+class RuleConfig(Strict):
     """A rule added or overridden by name (fields as in console/rules.toml)."""
 
     name: str
     expr: str | None = None
-    for_: Seconds | None = Field(default=None, alias="for")
+    for_: Seconds | None = field(default=None, name="for")
     severity: Literal["P1", "P2", "P3", "P4"] | None = None
     service: str | None = None  # a service kind; `$job` in expr becomes each such service's job
     runbook: str | None = None
@@ -126,57 +101,52 @@ class RuleConfig(_Strict):
     actions: list[str] | None = None
     disabled: bool = False
 
-    @model_validator(mode="after")
-    def _kind(self) -> "RuleConfig":
+    def __post_init__(self) -> None:
         if self.service is not None and self.service not in KINDS:
             raise ValueError(f"rule {self.name!r}: unknown service kind {self.service!r} (one of {', '.join(KINDS)})")
-        return self
 
 
-class Environment(_Strict):
+class Environment(Strict):
     read_only: bool = False
     production: bool = False
-    urls: dict[str, str] = Field(default_factory=dict)  # service name → url override
+    urls: dict[str, str] = field(default_factory=dict)  # service name → url override
 
 
-class Prometheus(_Strict):
+class Prometheus(Strict):
     """`[prometheus]`: query a Prometheus-compatible server for metrics instead of scraping /metrics."""
 
     url: str
-    auth: Auth = Field(default_factory=Auth)
-    header_envs: dict[str, str] = Field(default_factory=dict)  # extra header → env var holding its value
+    auth: Auth = field(default_factory=Auth)
+    header_envs: dict[str, str] = field(default_factory=dict)  # extra header → env var holding its value
     ca_bundle: str | None = None  # PEM file of CAs to trust (else the system's)
     tls_verify: bool = True
     timeout: Seconds = 2.0  # per query; also sent to the server as its evaluation timeout
     fallback: bool = True  # when unreachable: scrape /metrics directly and evaluate locally
     retry: Seconds = 10.0  # while unreachable, how often to try the server again
 
-    @model_validator(mode="after")
-    def _check(self) -> "Prometheus":
+    def __post_init__(self) -> None:
         _check_url(self.url)
         if "@" in self.url.split("://", 1)[1].split("/", 1)[0]:
             raise ValueError("url must not hold credentials: use auth (password_env, token_env)")
         if self.timeout <= 0 or self.retry <= 0:
             raise ValueError("timeout and retry must be positive")
-        return self
 
     def secret_envs(self) -> list[str]:
         return self.auth.secret_envs() + list(self.header_envs.values())
 
 
-class AlertmanagerSend(_Strict):
+class AlertmanagerSend(Strict):
     """`[alertmanager]`: send the console's firing rule alerts to Alertmanager, as Prometheus's rule manager does."""
 
     send: bool = False
-    urls: list[str] = Field(default_factory=list)  # every one gets every alert (empty: the alertmanager services')
-    auth: Auth = Field(default_factory=Auth)
+    urls: list[str] = field(default_factory=list)  # every one gets every alert (empty: the alertmanager services')
+    auth: Auth = field(default_factory=Auth)
     resend: Seconds = 60.0  # Prometheus's --rules.alert.resend-delay default
     timeout: Seconds = 5.0  # per POST
     queue: int = 10000  # alerts waiting to be posted; past it the oldest are dropped (and counted)
     name: str | None = None  # the console's name in each alert's generatorURL (default: this host's name)
 
-    @model_validator(mode="after")
-    def _check(self) -> "AlertmanagerSend":
+    def __post_init__(self) -> None:
         for url in self.urls:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"url must start with http:// or https://, got {url!r}")
@@ -184,64 +154,59 @@ class AlertmanagerSend(_Strict):
                 raise ValueError("url must not hold credentials: use auth (password_env, token_env)")
         if self.resend <= 0 or self.timeout <= 0 or self.queue <= 0:
             raise ValueError("resend, timeout and queue must be positive")
-        return self
 
 
-class Layout(_Strict):
+class Layout(Strict):
     """[layout]: the first screen of the TUI (`--layout` overrides)."""
 
     default: Literal["dashboard", "wall"] = "dashboard"
 
 
-class ServeToken(_Strict):
+class ServeToken(Strict):
     """One viewer token of `opsconsole serve`: its value is read from the environment variable `env`."""
 
     env: str
     role: Literal["read", "operate"]
     name: str | None = None  # shown with the viewer's user@host (default: the variable's name)
 
-    @model_validator(mode="after")
-    def _check(self) -> "ServeToken":
+    def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.env):
             raise ValueError(f"env must name an environment variable, got {self.env!r}")
-        return self
 
 
-class Serve(_Strict):
+class Serve(Strict):
     """`[serve]`: the collector of `opsconsole serve` (console/remote/server.py) and who may attach to it."""
 
     listen: str | None = None  # host:port (default 127.0.0.1:8765; off loopback needs tokens)
-    tokens: list[ServeToken] = Field(default_factory=list)
+    tokens: list[ServeToken] = field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _check(self) -> "Serve":
+    def __post_init__(self) -> None:
         envs = [t.env for t in self.tokens]
         dup = {e for e in envs if envs.count(e) > 1}
         if dup:
             raise ValueError(f"token env {sorted(dup)[0]!r} listed twice")
-        return self
 
 
-class Config(_Strict):
+class Config(Strict):
     environment: str = "demo"
     read_only: bool = False
     promql_semantics: Literal["prometheus-3", "prometheus-2"] = "prometheus-3"
     tick: Seconds = 1.0
-    services: list[Service] = Field(default_factory=list)
-    rules: list[RuleConfig] = Field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
+    rules: list[RuleConfig] = field(default_factory=list)
     # Prometheus rule files (globs), relative to this config file; see console/rules/promfile.py.
-    rule_files: list[str] = Field(default_factory=list)
+    rule_files: list[str] = field(default_factory=list)
     # A rule file's `severity` label → P1–P4 (added to, and overriding, the defaults).
-    severity_map: dict[str, Literal["P1", "P2", "P3", "P4"]] = Field(default_factory=dict)
+    severity_map: dict[str, Literal["P1", "P2", "P3", "P4"]] = field(default_factory=dict)
     # $externalLabels in rule-file templates (Prometheus' global.external_labels).
-    external_labels: dict[str, str] = Field(default_factory=dict)
-    environments: dict[str, Environment] = Field(default_factory=dict)
-    keys: dict[str, str] = Field(default_factory=dict)  # binding id → key, e.g. "app.help" = "f1"
-    actions: list[dict[str, Any]] = Field(default_factory=list)  # mitigations added by the user (console/actions.py)
+    external_labels: dict[str, str] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)  # binding id → key, e.g. "app.help" = "f1"
+    actions: list[dict[str, Any]] = field(default_factory=list)  # mitigations added by the user (console/actions.py)
     data_dir: str | None = None  # audit log, incidents, recordings; default: the user data dir
     prometheus: Prometheus | None = None  # metrics from a Prometheus server (None: scrape directly)
     alertmanager: AlertmanagerSend | None = None  # [alertmanager]: where this console's rule alerts go
-    layout: Layout = Field(default_factory=Layout)  # [layout] default = "wall": the war-room screen first
+    layout: Layout = field(default_factory=Layout)  # [layout] default = "wall": the war-room screen first
     serve: Serve | None = None  # [serve]: `opsconsole serve`'s listen address and viewer tokens
     # The console's TUI records every session: true (one file per session in <data_dir>/recordings),
     # false, or a directory. Old chunks are dropped past the retention or the size cap (never the file).
@@ -250,8 +215,7 @@ class Config(_Strict):
     record_max_size: Bytes = 2_000_000_000
     source_path: str = "<built-in>"
 
-    @model_validator(mode="after")
-    def _unique(self) -> "Config":
+    def __post_init__(self) -> None:
         names = [s.name for s in self.services]
         dup = {n for n in names if names.count(n) > 1}
         if dup:
@@ -259,7 +223,6 @@ class Config(_Strict):
         am = self.alertmanager
         if am is not None and am.send and not am.urls and not any(s.kind == "alertmanager" for s in self.services):
             raise ValueError("alertmanager: send = true needs urls (or a service of kind alertmanager)")
-        return self
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -302,14 +265,7 @@ class Config(_Strict):
 
 def parse_config(data: dict, source: str) -> Config:
     """Validate a TOML table; ConfigError with one line per the first problem."""
-    try:
-        cfg = Config.model_validate({**data, "source_path": source})
-    except ValidationError as e:
-        err = e.errors()[0]
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        raise ConfigError(f"{source}: {location(err['loc'], data)}: {msg}") from None
+    cfg = decode({**data, "source_path": source}, Config, source)
     return cfg  # [[actions]] and [[rules]] are checked by console.catalog.build_catalog
 
 

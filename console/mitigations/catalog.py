@@ -9,14 +9,11 @@ import string
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Any, Callable, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
-
-from console.config.errors import location
 from console.config.schema import Config, ConfigError
-from console.durations import parse_duration
+from console.config.strict import Seconds, Strict, decode
 from console.state import ServiceState
 
 BUILTIN = Path(__file__).with_name("mitigations.toml")
@@ -29,9 +26,6 @@ CONTEXT: dict[str, tuple[str, ...]] = {
     "path_tracker": ("percent", "next_percent", "previous_percent", "allowlist", "denylist", "failed_alerts_1h"),
 }
 _EVIDENCE_NAME = re.compile(r"\$([A-Za-z_]\w*)")
-
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
-
 
 class PlanError(Exception):
     """An action that cannot be planned now (unknown state, nothing to pick), phrased as one line."""
@@ -183,8 +177,8 @@ def render(template: Any, values: dict[str, Any], *, url: bool = False) -> Any:
 # --- the Action type --------------------------------------------------------------------------
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(Strict, frozen=True):
+    """An action's table: unknown keys are errors, and a loaded action never changes."""
 
 
 class Request(_Strict):
@@ -193,11 +187,9 @@ class Request(_Strict):
     body: Any = None
     expect: tuple[int, ...] = ()  # the statuses that mean success (default: any 2xx)
 
-    @model_validator(mode="after")
-    def _path(self) -> "Request":
+    def __post_init__(self) -> None:
         if not self.path.startswith("/"):
             raise ValueError(f"path must start with /, got {self.path!r}")
-        return self
 
 
 class SsmPut(_Strict):
@@ -264,8 +256,7 @@ class Action(_Strict):
     timeout: Seconds = 60.0  # for a command line
     proves: Proof | None = None
 
-    @model_validator(mode="after")
-    def _shape(self) -> "Action":
+    def __post_init__(self) -> None:
         if (self.request is None) == (self.command is None):
             raise ValueError("needs exactly one of request or command")
         if self.command is not None and not self.command:
@@ -275,7 +266,6 @@ class Action(_Strict):
         for key in (self.pick, self.each):
             if key and key not in PICKS:
                 raise ValueError(f"unknown pick list {key!r} (one of {', '.join(PICKS)})")
-        return self
 
     @property
     def items_from(self) -> str | None:
@@ -310,7 +300,7 @@ def _builtin_table() -> tuple[dict, ...]:
 
 def builtin_actions() -> list[Action]:
     """The shipped actions as data, before any config (the keymap reads their keys)."""
-    return [Action.model_validate(t) for t in _builtin_table()]
+    return [decode(t, Action, str(BUILTIN), prefix=f"actions[{i}]") for i, t in enumerate(_builtin_table())]
 
 
 def toggle_for(kind: str, name: str, svc: ServiceState | None) -> tuple[str, str | None]:
@@ -340,12 +330,7 @@ def load_actions(cfg: Config) -> dict[str, Action]:
         here = f"{source}: actions[{i}]{named}"
         if isinstance(table, dict) and table.get("service") in kinds and "kind" not in table:
             table = {**table, "kind": kinds[table["service"]]}
-        try:
-            action = Action.model_validate(table)
-        except ValidationError as e:
-            err = e.errors()[0]
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            raise ConfigError(f"{here}{'.' + location(err['loc'], table) if err['loc'] else ''}: {msg}") from None
+        action = decode(table, Action, source, prefix=f"actions[{i}]{named}")
         _check(action, here, kinds, found, check)
         found[action.id] = action
         where[action.id] = here

@@ -256,10 +256,11 @@ def decode_keyframe(data: bytes) -> list[tuple[int, list[int], list[float]]]:
 # the first tick of every five minutes and the diff from the previous tick otherwise. Each entry carries the tick
 # its diff applies to, so a gap (a batch lost to a full disk) is found, never applied to the wrong document.
 # LZMA: a minute of diffs is mostly the figures' float digits; it packs them a fifth smaller than deflate.
-# Written with a 1 MiB dictionary: preset 6's own 8 MiB made each minute's compression zero ~18 MiB of match-finder
-# tables, the demo's peak RSS; a minute of states is smaller than 1 MiB, so the chunks are as small. Read with the
-# preset's 8 MiB (a raw stream's reader needs a dictionary at least as large as its writer's; 8 MiB reads both).
-_LZMA_WRITE = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 20}]
+# Written with a 256 KiB dictionary: preset 6's own 8 MiB made each minute's compression zero ~18 MiB of match-finder
+# tables, the demo's peak RSS, and 1 MiB still ~3.5 MiB; a minute of the demo's states is 95-135 KB, so its chunks
+# are byte for byte as small as with 1 MiB (+2.0 MiB at the peak instead of +3.5). Read with the preset's 8 MiB (a
+# raw stream's reader needs a dictionary at least as large as its writer's; 8 MiB reads every one written).
+_LZMA_WRITE = [{"id": lzma.FILTER_LZMA2, "preset": 6, "dict_size": 1 << 18}]
 _LZMA = [{"id": lzma.FILTER_LZMA2, "preset": 6}]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -40,8 +41,14 @@ class Rule:
 
 
 def shipped() -> list[dict]:
+    """The shipped rules as tables (each call its own copies: callers merge overrides into them)."""
+    return [{**r, "actions": list(r.get("actions", []))} if "actions" in r else dict(r) for r in _shipped()]
+
+
+@functools.cache
+def _shipped() -> tuple[dict, ...]:  # read once: the rules and the incident manager both start from them
     text = resources.files("console.rules").joinpath(SHIPPED).read_text()
-    return tomllib.loads(text)["rules"]
+    return tuple(tomllib.loads(text)["rules"])
 
 
 def _merge(shipped: list[dict], overrides: list[RuleConfig], source: str) -> list[dict]:

@@ -50,8 +50,7 @@ WINDOWED_EVERY = 5.0
 def metrics_endpoint(service: Service, usual: float | None = None) -> Endpoint:
     """/metrics every `metrics_interval` when the config sets it, else every `usual` seconds (a kind whose
     figures do not need a scrape a second says so), else the default (1 s)."""
-    every = usual if usual is not None and "metrics_interval" not in service.model_fields_set \
-        else service.metrics_interval
+    every = service.metrics_interval if service.metrics_interval is not None else usual if usual is not None else 1.0
     return Endpoint("metrics", service.metrics_path, every, "metrics")
 
 

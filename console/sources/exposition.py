@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import re
 
-from prometheus_client.parser import text_fd_to_metric_families
-
 from console.model import Sample
 from console.safe_text import strip_controls
+
+from .promtext_import import parser
+
+text_fd_to_metric_families = parser().text_fd_to_metric_families  # without the rest of prometheus_client
 
 _TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
 _TYPE_LINE = re.compile(r"#\s+TYPE\s+(\S+)\s+(\S+)\s*$")
