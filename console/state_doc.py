@@ -10,14 +10,22 @@ from typing import Any
 from console.incidents.model import Entry, Incident
 from console.state import ActionRecord, BackendState, ConsoleState, EndpointState, RuleState, ServiceState, SharingState
 
+_ENDPOINT_FIELDS = tuple(f.name for f in fields(EndpointState))
+
+
 def to_doc(state: ConsoleState) -> dict[str, Any]:
-    """Everything the screens read from a state, as plain data (the live display's rewind stays with its console)."""
+    """Everything the screens read from a state, as plain data (the live display's rewind stays with its console).
+
+    It shares the state's figures and endpoint payloads instead of copying them (`asdict`'s deep copy of every
+    endpoint's last reading was most of a published state's cost on the loop): serialize it before the state
+    moves on, as every caller does."""
     return {
         "ts": state.ts, "environment": state.environment, "read_only": state.read_only, "mode": state.mode,
         "scenario": state.scenario, "engine_error": state.engine_error, "engine_error_at": state.engine_error_at,
         "viewers": state.viewers, "link": state.link,
         "services": {name: {"kind": s.kind, "title": s.title, "figures": s.figures,
-                            "endpoints": {k: asdict(e) for k, e in s.endpoints.items()}}
+                            "endpoints": {k: {f: getattr(e, f) for f in _ENDPOINT_FIELDS}
+                                          for k, e in s.endpoints.items()}}
                      for name, s in state.services.items()},
         "rules": [asdict(r) for r in state.rules],
         "trends": {k: [list(p) for p in v] for k, v in state.trends.items()},
@@ -53,6 +61,21 @@ def from_doc(doc: dict[str, Any]) -> ConsoleState:
 def _known(cls, d: dict) -> dict:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in d.items() if k in names}
+
+
+# where a state is cut into separately written parts: each service, and each of its endpoints (their last readings
+# are most of a state, and few change at a tick)
+SPLIT: dict = {"services": {"*": {"endpoints": {"*": None}}}}
+
+
+def dumps_parts(doc: dict[str, Any], split: dict = SPLIT) -> dict[str, Any]:
+    """`doc` as JSON text by part (a dict where SPLIT cuts it, a text elsewhere). A part whose text did not change
+    since the last state is that part unchanged (`same`), found without parsing it."""
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        sub = split.get(k, split.get("*"))
+        out[k] = dumps_parts(v, sub) if sub is not None and type(v) is dict else dumps(v)
+    return out
 
 
 def dumps(message: dict[str, Any]) -> str:
@@ -100,6 +123,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             patch[k] = ["=", v]
             continue
         was = old[k]
+        if was is v:  # the recorder hands the unchanged parts of a state over as the previous one's objects
+            continue
         if type(was) is dict and type(v) is dict:  # straight into the sub-diff ({} is "same"): comparing first
             sub = diff(was, v)  # walked each subtree once per level above it (most of a recorder's tick)
             if sub:

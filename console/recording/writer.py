@@ -101,10 +101,21 @@ def scrub(obj: Any, secrets: list[str]) -> Any:
     return obj
 
 
+def echoes(text: str, secrets: list[str]) -> bool:
+    """Whether JSON `text` (written with json's default ASCII escapes) holds a secret in one of its strings or keys.
+
+    Escaping is per character, so a string holding a secret holds its escaped form in the text; when none is there
+    nothing needs scrubbing, and the recorder skips walking the whole document (most of its thread's time)."""
+    return any(json.dumps(s)[1:-1] in text for s in secrets)
+
+
 def config_document(cfg: Config, secrets: list[str]) -> str:
     """The config as JSON for the metadata table: env var names stay, values and URL user:password go."""
     doc = scrub(cfg.model_dump(mode="json", by_alias=True), secrets)
     return _USERINFO.sub(r"\1***@", json.dumps(doc))
+
+
+_NONE = object()
 
 
 class _Open:
@@ -124,7 +135,8 @@ class ChunkWriter:
 
     def __init__(self, streams: dict[tuple, int], secrets: list[str]) -> None:
         self.ids = streams  # (kind, source, endpoint, labels json) → id
-        self.secrets = secrets
+        self._secrets = secrets
+        self._series_ids: dict[tuple, dict[tuple, int]] = {}  # (source, endpoint) → labels as scraped → stream id
         self.open: dict[int, _Open] = {}
         self.kinds: dict[int, str] = {i: k[0] for k, i in streams.items()}
         self.last_payload: dict[int, str] = {}
@@ -132,6 +144,18 @@ class ChunkWriter:
         self.samples = 0
         self.state_doc: dict | None = None  # the previous published state, as a document (the next one's base)
         self.state_ts: float | None = None
+        self.state_texts: dict = {}  # the previous state's text by part (state_doc.dumps_parts)
+        self.state_secrets: list[str] = []  # what its parts were scrubbed of
+
+    @property
+    def secrets(self) -> list[str]:
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, value: list[str]) -> None:
+        if value != self._secrets:  # labels scrubbed of other secrets name other streams
+            self._series_ids = {}
+        self._secrets = value
 
     def encode(self, items: list[tuple], seal_all: bool = False) -> dict[str, list]:
         plan: dict[str, list] = {"streams": [], "delete": [], "chunks": [], "head": [], "events": []}
@@ -155,7 +179,7 @@ class ChunkWriter:
             if seal_all or buf.minute < minute_of(self.now_ms):
                 self._seal(sid, plan)
             elif buf.saved < len(buf.entries):
-                plan["head"].append(self._chunk(sid, buf.entries[buf.saved:]))
+                plan["head"].append(self._chunk(sid, buf.entries[buf.saved:], head=True))
                 buf.saved = len(buf.entries)
         return plan
 
@@ -173,9 +197,12 @@ class ChunkWriter:
         error = scrub(obs.error, self.secrets) if obs.error is not None else None
         if obs.endpoint == "metrics":  # as the engine tells a scrape from a JSON endpoint
             sid = self._stream(SCRAPE, obs.source, obs.endpoint, None, plan)
+            known = self._series_ids.setdefault((obs.source, obs.endpoint), {})
             for s in (obs.samples or ()) if error is None else ():
-                labels = json.dumps(scrub(s.labels, self.secrets), sort_keys=True)
-                ser = self._stream(SERIES, obs.source, obs.endpoint, labels, plan)
+                ser = known.get(lk := tuple(s.labels.items()))
+                if ser is None:  # a series' stream, found once: its labels as JSON, scrubbed, cost most of a scrape
+                    labels = json.dumps(scrub(s.labels, self.secrets), sort_keys=True)
+                    ser = known[lk] = self._stream(SERIES, obs.source, obs.endpoint, labels, plan)
                 self._add(ser, ms, (ms, s.value, None if s.ts is None else round(s.ts * 1000)), plan)
                 self.samples += 1
             self._add(sid, ms, Poll(obs.ts, obs.status, error), plan)
@@ -183,21 +210,49 @@ class ChunkWriter:
         sid = self._stream(JSON, obs.source, obs.endpoint, None, plan)
         text = None
         if error is None:
-            body = json.dumps(scrub(obs.payload, self.secrets), separators=(",", ":"))
+            body = json.dumps(obs.payload, separators=(",", ":"))
+            if echoes(body, self.secrets):
+                body = json.dumps(scrub(obs.payload, self.secrets), separators=(",", ":"))
             if body != self.last_payload.get(sid):
                 text = self.last_payload[sid] = body
         self._add(sid, ms, Poll(obs.ts, obs.status, error, text), plan)
 
-    def _state(self, ts: float, text: str, plan: dict) -> None:
+    def _state(self, ts: float, parts: dict, plan: dict) -> None:
         """A published state: the whole document at the first tick of each block (states.FULL_EVERY), else the
-        diff from the previous one, saying which tick that was."""
-        doc = scrub(json.loads(text), self.secrets)  # a body or an error that echoes a secret is in the state too
+        diff from the previous one, saying which tick that was.
+
+        The state comes as text by part (state_doc.dumps_parts): a part whose text is the previous state's is
+        taken as the previous state's object, neither parsed, scrubbed nor walked again by the diff (most of a
+        state is unchanged from one tick to the next)."""
+        if self.secrets != self.state_secrets:  # the kept parts were scrubbed of other secrets
+            self.state_texts, self.state_secrets = {}, list(self.secrets)
+        doc = self._joined(parts, self.state_doc or {}, self.state_texts)
+        self.state_texts = parts
         prev, base = self.state_doc, self.state_ts
         full = prev is None or base is None or ts // states.FULL_EVERY != base // states.FULL_EVERY or ts <= base
         entry = StateEntry(ts, None, codec.dumps(doc)) if full else \
             StateEntry(ts, base, codec.dumps(codec.diff(prev, doc)))
         self.state_doc, self.state_ts = doc, ts
         self._add(self._stream(STATES, "", "state", None, plan), round(ts * 1000), entry, plan)
+
+    def _joined(self, parts: dict, was: dict, texts: dict) -> dict:
+        """The document `parts` describe, its unchanged parts (same text as `texts`, the previous state's) taken
+        from `was` (the previous document); `was` itself when nothing in it changed."""
+        doc: dict = {}
+        unchanged = was.keys() == parts.keys()
+        for k, v in parts.items():
+            old = was.get(k, _NONE)
+            if type(v) is dict:
+                doc[k] = self._joined(v, old if type(old) is dict else {}, texts.get(k) if type(texts.get(k)) is dict
+                                      else {})
+            elif old is not _NONE and texts.get(k) == v:
+                doc[k] = old
+            else:
+                doc[k] = json.loads(v)
+                if echoes(v, self.secrets):  # a body or an error that echoes a secret is in the state too
+                    doc[k] = scrub(doc[k], self.secrets)
+            unchanged = unchanged and doc[k] is old
+        return was if unchanged else doc
 
     def _keyframe(self, ts: float, series: list, plan: dict) -> None:
         """The derived samples since the previous keyframe: one chunk, each series by its stream's id."""
@@ -225,14 +280,14 @@ class ChunkWriter:
             plan["delete"].append((buf.minute, buf.minute + 60_000, sid))
         plan["chunks"].append(self._chunk(sid, buf.entries))
 
-    def _chunk(self, sid: int, entries: list) -> tuple:
+    def _chunk(self, sid: int, entries: list, head: bool = False) -> tuple:
         if self.kinds[sid] == SERIES:
             t_ms = [e[0] for e in entries]
-            data = encode_samples(t_ms, [e[1] for e in entries], [e[2] for e in entries])
+            data = encode_samples(t_ms, [e[1] for e in entries], [e[2] for e in entries], quick=head)
             return t_ms[0], sid, t_ms[-1], len(entries), 0, data
         t0, t1 = round(entries[0].ts * 1000), round(entries[-1].ts * 1000)
         if self.kinds[sid] == STATES:
-            return t0, sid, t1, len(entries), 0, encode_states(entries)
+            return t0, sid, t1, len(entries), 0, encode_states(entries, quick=head)
         flags = F_PAYLOAD if any(p.payload_text is not None for p in entries) else 0
         return t0, sid, t1, len(entries), flags, encode_polls(entries)
 
@@ -320,7 +375,7 @@ class Recorder:
         state = published.state
         # the state as shown, as the war-room stream sends it (the diff is taken in the writer's thread): a seek
         # shows it without an engine
-        self._queue(("state", state.ts, codec.dumps(codec.to_doc(state))))
+        self._queue(("state", state.ts, codec.dumps_parts(codec.to_doc(state))))
         keyframe = self._keyframes.due(state.ts)
         if keyframe:
             self._queue(("keyframe", state.ts, self._keyframes.take(self.engine.store, state.ts)))
