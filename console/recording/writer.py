@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
+from concurrent.futures import ThreadPoolExecutor
 
 from console import __version__
 from console.clock import utc_iso
@@ -325,7 +325,10 @@ class Recorder:
         self._pending: list[tuple] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._db: aiosqlite.Connection | None = None
+        # one plain connection, used only in the one writer thread: a batch is one hop to it (encoded, written
+        # and committed there), where aiosqlite made about nine, each a thread wake-up
+        self._db: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
         self._writer: ChunkWriter | None = None
         self._memo: dict[str, str] = {}
         self._keyframes = keyframes.Keyframer()
@@ -343,11 +346,8 @@ class Recorder:
                 "scenario": json.dumps(st.scenario), "mode": st.mode}
         streams = await asyncio.to_thread(_prepare, self.path, meta)
         self._writer = ChunkWriter(streams, secrets)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a committed batch survives kill -9
-        # the writer appends and rarely reads back: a 256 KiB page cache, not SQLite's default 2 MiB, which filled
-        # with pages it had just written and never needed again
-        await self._db.execute("PRAGMA cache_size = -256")
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="recorder")
+        self._db = await self._in_thread(self._connect)
         self.engine.observers.append(self._on_obs)
         hub = self.engine.hub
         self._unsubscribe = [hub.subscribe(Tick, self._on_tick), hub.subscribe(StatePublished, self._on_state)]
@@ -410,71 +410,85 @@ class Recorder:
             self._wake.clear()
             await self.flush()
 
+    async def _in_thread(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)  # only its one thread uses it
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a committed batch survives kill -9
+        # the writer appends and rarely reads back: a 256 KiB page cache, not SQLite's default 2 MiB, which filled
+        # with pages it had just written and never needed again
+        db.execute("PRAGMA cache_size = -256")
+        return db
+
     async def flush(self, seal_all: bool = False) -> None:
-        """Write what is pending as one transaction (encoding in a worker thread)."""
+        """Write what is pending as one transaction (encoded and written in the writer thread)."""
         async with self._lock:
             items, self._pending = self._pending, []
             if not items and not seal_all:
                 return
             try:
                 self._writer.secrets = secrets_of(self.engine.cfg)  # a rotated secret is scrubbed too
-                plan = await asyncio.to_thread(self._writer.encode, items, seal_all)
-                await self._write(plan)
                 self._batches += 1
-                if self._batches % RETENTION_EVERY == 0:
-                    await self._retention(self._writer.now_ms)
+                retention = self._batches % RETENTION_EVERY == 0
+                await self._in_thread(self._batch, items, seal_all, retention)
             except Exception as e:  # noqa: BLE001 - a full disk must not take the console down
                 self.error = f"recording to {self.path} failed: {type(e).__name__}: {e}".splitlines()[0]
                 log.warning("%s", self.error)
 
-    async def _write(self, plan: dict[str, list]) -> None:
+    def _batch(self, items: list[tuple], seal_all: bool, retention: bool) -> None:
+        self._write(self._writer.encode(items, seal_all))
+        if retention:
+            self._retention(self._writer.now_ms)
+
+    def _write(self, plan: dict[str, list]) -> None:
         db = self._db
-        await db.execute("BEGIN")
+        db.execute("BEGIN")
         try:
-            await db.executemany("INSERT INTO streams (id, kind, source, endpoint, labels) VALUES (?, ?, ?, ?, ?)",
-                                 plan["streams"])
-            await db.executemany("DELETE FROM head WHERE t0 >= ? AND t0 < ? AND stream_id = ?", plan["delete"])
+            db.executemany("INSERT INTO streams (id, kind, source, endpoint, labels) VALUES (?, ?, ?, ?, ?)",
+                           plan["streams"])
+            db.executemany("DELETE FROM head WHERE t0 >= ? AND t0 < ? AND stream_id = ?", plan["delete"])
             for table in ("chunks", "head"):
                 plan[table].sort(key=lambda c: c[:2])  # ascending keys append at the b-tree's edge: full pages
-                await db.executemany(f"INSERT OR REPLACE INTO {table} (t0, stream_id, t1, n, flags, data)"
-                                     " VALUES (?, ?, ?, ?, ?, ?)", plan[table])
-            await db.executemany("INSERT INTO events (ts, kind, data) VALUES (?, ?, ?)", plan["events"])
-            await db.execute("COMMIT")
+                db.executemany(f"INSERT OR REPLACE INTO {table} (t0, stream_id, t1, n, flags, data)"
+                               " VALUES (?, ?, ?, ?, ?, ?)", plan[table])
+            db.executemany("INSERT INTO events (ts, kind, data) VALUES (?, ?, ?)", plan["events"])
+            db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
 
-    async def _retention(self, now_ms: int) -> None:
+    def _retention(self, now_ms: int) -> None:
         """Drop chunks older than the retention, then the oldest until under the size cap; never the file.
 
         A JSON stream keeps its newest payload before the cut: replay needs the body in force then.
         """
         db = self._db
         if self.retention:
-            await self._drop_before(minute_of(now_ms - int(self.retention * 1000)))
+            self._drop_before(minute_of(now_ms - int(self.retention * 1000)))
         if self.max_size:
             for _ in range(20):
-                (pages,), (free,), (size,) = [(await db.execute_fetchall(f"PRAGMA {p}"))[0]
+                (pages,), (free,), (size,) = [db.execute(f"PRAGMA {p}").fetchone()
                                               for p in ("page_count", "freelist_count", "page_size")]
                 if (pages - free) * size <= self.max_size:
                     break
                 tick = self._writer.ids.get((TICK, "", "tick", None))  # the data's span, not a kept old body
-                row = (await db.execute_fetchall("SELECT min(t0), max(t1) FROM chunks WHERE t0 >= 0 AND stream_id = ?",
-                                                 (tick,)))[0]
+                row = db.execute("SELECT min(t0), max(t1) FROM chunks WHERE t0 >= 0 AND stream_id = ?",
+                                 (tick,)).fetchone()
                 if row[0] is None or row[1] - row[0] < 120_000:
                     break
-                await self._drop_before(minute_of(row[0] + max(60_000, (row[1] - row[0]) // 10)))
-        await db.executescript("PRAGMA incremental_vacuum;")  # run to the end: stepped once it frees one page
+                self._drop_before(minute_of(row[0] + max(60_000, (row[1] - row[0]) // 10)))
+        db.executescript("PRAGMA incremental_vacuum;")  # run to the end: stepped once it frees one page
 
-    async def _drop_before(self, cut_ms: int) -> None:
+    def _drop_before(self, cut_ms: int) -> None:
         db = self._db
-        await db.execute("BEGIN")
-        await db.execute(  # a range of the time-major key; the newest body before the cut stays
+        db.execute("BEGIN")
+        db.execute(  # a range of the time-major key; the newest body before the cut stays
             "DELETE FROM chunks WHERE t0 < ?1 AND NOT (flags & 1 = 1 AND (stream_id, t0) IN"
             " (SELECT stream_id, max(t0) FROM chunks WHERE flags & 1 = 1 AND t0 < ?1 GROUP BY stream_id))", (cut_ms,))
-        await db.execute("DELETE FROM events WHERE ts < ?1 AND NOT (kind LIKE 'memo:%' AND ts = (SELECT max(e.ts)"
-                         " FROM events e WHERE e.kind = events.kind AND e.ts < ?1))", (cut_ms / 1000,))
-        await db.execute("COMMIT")
+        db.execute("DELETE FROM events WHERE ts < ?1 AND NOT (kind LIKE 'memo:%' AND ts = (SELECT max(e.ts)"
+                   " FROM events e WHERE e.kind = events.kind AND e.ts < ?1))", (cut_ms / 1000,))
+        db.execute("COMMIT")
 
     async def stop(self) -> None:
         """Unsubscribe, write everything (sealing every chunk) and fold the WAL back into the one file."""
@@ -492,14 +506,19 @@ class Recorder:
             return
         await self.flush(seal_all=True)
         try:
-            # a replay following this file stops following here (a killed console never writes it)
-            await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('closed', ?)",
-                                   (utc_iso(self.engine.clock.now()),))
-            await self._db.executescript("PRAGMA incremental_vacuum;")  # the head's churn, given back
-            await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._in_thread(self._close, utc_iso(self.engine.clock.now()))
         finally:
-            await self._db.close()
             self._db = None
+            self._thread.shutdown(wait=False)
+
+    def _close(self, when: str) -> None:
+        try:
+            # a replay following this file stops following here (a killed console never writes it)
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('closed', ?)", (when,))
+            self._db.executescript("PRAGMA incremental_vacuum;")  # the head's churn, given back
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            self._db.close()
 
     @property
     def samples(self) -> int:
