@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, fields
-from typing import Any
+from typing import Any, Callable
 
 from console.incidents.model import Entry, Incident
 from console.state import ActionRecord, BackendState, ConsoleState, EndpointState, RuleState, ServiceState, SharingState
@@ -76,6 +76,49 @@ def dumps_parts(doc: dict[str, Any], split: dict = SPLIT) -> dict[str, Any]:
         sub = split.get(k, split.get("*"))
         out[k] = dumps_parts(v, sub) if sub is not None and type(v) is dict else dumps(v)
     return out
+
+
+class Differ:
+    """Successive documents from their parts' texts (`dumps_parts`), each the diff's base for the next: a part whose
+    text is the previous one's is the previous document's object, neither parsed again nor walked by `diff`.
+
+    One mechanism for the recorder (console/recording/writer.py) and the war room's collector (console/remote/):
+    most of a state is unchanged from one tick to the next. `fix(text, value)` may rewrite a parsed part (the
+    recorder scrubs secrets); `forget()` when what it does changes. The documents it gives are never changed in
+    place by anyone (the next one shares their parts)."""
+
+    def __init__(self, fix: Callable[[str, Any], Any] | None = None) -> None:
+        self.fix = fix
+        self.doc: dict[str, Any] | None = None
+        self._texts: dict[str, Any] = {}
+
+    def forget(self) -> None:
+        """Parse every part of the next document again (its kept parts were fixed by other rules)."""
+        self._texts = {}
+
+    def take(self, parts: dict[str, Any]) -> dict[str, Any]:
+        """The document `parts` describe; it becomes the base of the next."""
+        self.doc = self._joined(parts, self.doc or {}, self._texts)
+        self._texts = parts
+        return self.doc
+
+    def _joined(self, parts: dict, was: dict, texts: dict) -> dict:
+        doc: dict = {}
+        unchanged = was.keys() == parts.keys()
+        for k, v in parts.items():
+            old = was.get(k, _NONE)
+            if type(v) is dict:
+                doc[k] = self._joined(v, old if type(old) is dict else {},
+                                      texts.get(k) if type(texts.get(k)) is dict else {})
+            elif old is not _NONE and texts.get(k) == v:
+                doc[k] = old
+            else:
+                doc[k] = json.loads(v) if self.fix is None else self.fix(v, json.loads(v))
+            unchanged = unchanged and doc[k] is old
+        return was if unchanged else doc
+
+
+_NONE = object()
 
 
 def dumps(message: dict[str, Any]) -> str:

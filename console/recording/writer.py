@@ -9,10 +9,9 @@ import logging
 import os
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
-from concurrent.futures import ThreadPoolExecutor
 
 from console import __version__
 from console.clock import utc_iso
@@ -115,9 +114,6 @@ def config_document(cfg: Config, secrets: list[str]) -> str:
     return _USERINFO.sub(r"\1***@", json.dumps(doc))
 
 
-_NONE = object()
-
-
 class _Open:
     """The entries of one stream's current minute; `saved` of them are already in partial rows."""
 
@@ -144,7 +140,9 @@ class ChunkWriter:
         self.samples = 0
         self.state_doc: dict | None = None  # the previous published state, as a document (the next one's base)
         self.state_ts: float | None = None
-        self.state_texts: dict = {}  # the previous state's text by part (state_doc.dumps_parts)
+        # the states as documents from their parts' texts; a body or an error that echoes a secret is in them too
+        self.states = codec.Differ(lambda text, value: scrub(value, self.secrets) if echoes(text, self.secrets)
+                                   else value)
         self.state_secrets: list[str] = []  # what its parts were scrubbed of
 
     @property
@@ -225,34 +223,15 @@ class ChunkWriter:
         taken as the previous state's object, neither parsed, scrubbed nor walked again by the diff (most of a
         state is unchanged from one tick to the next)."""
         if self.secrets != self.state_secrets:  # the kept parts were scrubbed of other secrets
-            self.state_texts, self.state_secrets = {}, list(self.secrets)
-        doc = self._joined(parts, self.state_doc or {}, self.state_texts)
-        self.state_texts = parts
+            self.states.forget()
+            self.state_secrets = list(self.secrets)
         prev, base = self.state_doc, self.state_ts
+        doc = self.states.take(parts)
         full = prev is None or base is None or ts // states.FULL_EVERY != base // states.FULL_EVERY or ts <= base
         entry = StateEntry(ts, None, codec.dumps(doc)) if full else \
             StateEntry(ts, base, codec.dumps(codec.diff(prev, doc)))
         self.state_doc, self.state_ts = doc, ts
         self._add(self._stream(STATES, "", "state", None, plan), round(ts * 1000), entry, plan)
-
-    def _joined(self, parts: dict, was: dict, texts: dict) -> dict:
-        """The document `parts` describe, its unchanged parts (same text as `texts`, the previous state's) taken
-        from `was` (the previous document); `was` itself when nothing in it changed."""
-        doc: dict = {}
-        unchanged = was.keys() == parts.keys()
-        for k, v in parts.items():
-            old = was.get(k, _NONE)
-            if type(v) is dict:
-                doc[k] = self._joined(v, old if type(old) is dict else {}, texts.get(k) if type(texts.get(k)) is dict
-                                      else {})
-            elif old is not _NONE and texts.get(k) == v:
-                doc[k] = old
-            else:
-                doc[k] = json.loads(v)
-                if echoes(v, self.secrets):  # a body or an error that echoes a secret is in the state too
-                    doc[k] = scrub(doc[k], self.secrets)
-            unchanged = unchanged and doc[k] is old
-        return was if unchanged else doc
 
     def _keyframe(self, ts: float, series: list, plan: dict) -> None:
         """The derived samples since the previous keyframe: one chunk, each series by its stream's id."""
