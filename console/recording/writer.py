@@ -352,8 +352,8 @@ class Recorder:
         # What the engine remembers beyond its windows (alerts' since, incidents, actions, a stage's start),
         # stored when it changes: a replay seek restores it instead of re-running the whole recording.
         state = published.state
-        # the state as shown, as the war-room stream sends it (the diff is taken in the writer's thread): a seek
-        # shows it without an engine
+        # the state as shown, as the war-room stream sends it: a seek shows it without an engine. Serialized here, by
+        # part (the state moves on); parsed, scrubbed and diffed in the writer's thread, only the parts that changed
         self._queue(("state", state.ts, codec.dumps_parts(codec.to_doc(state))))
         keyframe = self._keyframes.due(state.ts)
         if keyframe:
