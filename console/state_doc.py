@@ -64,18 +64,36 @@ def _known(cls, d: dict) -> dict:
 
 
 # where a state is cut into separately written parts: each service, and each of its endpoints (their last readings
-# are most of a state, and few change at a tick)
-SPLIT: dict = {"services": {"*": {"endpoints": {"*": None}}}}
+# are most of a state, and few change at a tick). KEPT marks parts whose values are the state's own objects, which
+# are replaced, never changed in place (an EndpointState's fields): the same objects are the same text.
+KEPT = "kept"
+SPLIT: dict = {"services": {"*": {"endpoints": {"*": KEPT}}}}
 
 
-def dumps_parts(doc: dict[str, Any], split: dict = SPLIT) -> dict[str, Any]:
+def dumps_parts(doc: dict[str, Any], split: dict = SPLIT, texts: dict | None = None) -> dict[str, Any]:
     """`doc` as JSON text by part (a dict where SPLIT cuts it, a text elsewhere). A part whose text did not change
-    since the last state is that part unchanged (`same`), found without parsing it."""
+    since the last state is that part unchanged (`same`), found without parsing it. With `texts` (the caller's, kept
+    from one state to the next), a KEPT part holding the very objects it held last time is not serialized again."""
     out: dict[str, Any] = {}
     for k, v in doc.items():
         sub = split.get(k, split.get("*"))
-        out[k] = dumps_parts(v, sub) if sub is not None and type(v) is dict else dumps(v)
+        if sub is KEPT and texts is not None and type(v) is dict:
+            out[k] = _kept_text(texts, k, v)
+        elif sub is not None and sub is not KEPT and type(v) is dict:
+            out[k] = dumps_parts(v, sub, None if texts is None else texts.setdefault(k, {}))
+        else:
+            out[k] = dumps(v)
     return out
+
+
+def _kept_text(texts: dict, key: str, part: dict) -> str:
+    values = tuple(part.values())
+    hit = texts.get(key)
+    if hit is not None and len(hit[0]) == len(values) and all(a is b for a, b in zip(hit[0], values)):
+        return hit[1]  # the values are held in `texts`, so no id here is another object's
+    text = dumps(part)
+    texts[key] = (values, text)
+    return text
 
 
 class Differ:

@@ -72,3 +72,20 @@ def test_a_state_is_stored_as_the_diff_of_what_changed():
     assert set(heads[1][0].doc) == {"ts", "services"}
     assert set(heads[1][0].doc["services"][1]) == {"pulse"}
     assert set(heads[2][0].doc["services"][1]["pulse"][1]) == {"endpoints"}  # the rate stayed
+
+
+def test_an_endpoint_is_serialized_again_only_when_its_state_was_replaced():
+    from console.state import ConsoleState, EndpointState, ServiceState
+
+    ep = EndpointState("health", data={"ok": True}, last_ok=1.0, last_poll=1.0)
+    state = ConsoleState(ts=1.0, environment="t", read_only=False, mode="live",
+                         services={"pulse": ServiceState("pulse", "conversion", "Pulse", {"health": ep})})
+    texts: dict = {}
+    first = state_doc.dumps_parts(state_doc.to_doc(state), texts=texts)
+    state.ts = 2.0
+    again = state_doc.dumps_parts(state_doc.to_doc(state), texts=texts)
+    assert again["services"]["pulse"]["endpoints"]["health"] is first["services"]["pulse"]["endpoints"]["health"]
+    ep.data, ep.last_poll = {"ok": False}, 2.0  # a new reading: new objects
+    moved = state_doc.dumps_parts(state_doc.to_doc(state), texts=texts)
+    assert json.loads(moved["services"]["pulse"]["endpoints"]["health"])["data"] == {"ok": False}
+    assert moved == state_doc.dumps_parts(state_doc.to_doc(state))  # the same texts as without the memory

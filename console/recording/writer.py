@@ -310,6 +310,7 @@ class Recorder:
         self._thread: ThreadPoolExecutor | None = None
         self._writer: ChunkWriter | None = None
         self._memo: dict[str, str] = {}
+        self._state_texts: dict = {}  # the endpoints' texts of the last state, by part (state_doc.dumps_parts)
         self._keyframes = keyframes.Keyframer()
         self._answers = answers.AnswerLog()
         self._unsubscribe: list = []
@@ -354,7 +355,7 @@ class Recorder:
         state = published.state
         # the state as shown, as the war-room stream sends it: a seek shows it without an engine. Serialized here, by
         # part (the state moves on); parsed, scrubbed and diffed in the writer's thread, only the parts that changed
-        self._queue(("state", state.ts, codec.dumps_parts(codec.to_doc(state))))
+        self._queue(("state", state.ts, codec.dumps_parts(codec.to_doc(state), texts=self._state_texts)))
         keyframe = self._keyframes.due(state.ts)
         if keyframe:
             self._queue(("keyframe", state.ts, self._keyframes.take(self.engine.store, state.ts)))
