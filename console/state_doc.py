@@ -5,19 +5,27 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, fields
-from typing import Any
+from typing import Any, Callable
 
 from console.incidents.model import Entry, Incident
 from console.state import ActionRecord, BackendState, ConsoleState, EndpointState, RuleState, ServiceState, SharingState
 
+_ENDPOINT_FIELDS = tuple(f.name for f in fields(EndpointState))
+
+
 def to_doc(state: ConsoleState) -> dict[str, Any]:
-    """Everything the screens read from a state, as plain data (the live display's rewind stays with its console)."""
+    """Everything the screens read from a state, as plain data (the live display's rewind stays with its console).
+
+    It shares the state's figures and endpoint payloads instead of copying them (`asdict`'s deep copy of every
+    endpoint's last reading was most of a published state's cost on the loop): serialize it before the state
+    moves on, as every caller does."""
     return {
         "ts": state.ts, "environment": state.environment, "read_only": state.read_only, "mode": state.mode,
         "scenario": state.scenario, "engine_error": state.engine_error, "engine_error_at": state.engine_error_at,
         "viewers": state.viewers, "link": state.link,
         "services": {name: {"kind": s.kind, "title": s.title, "figures": s.figures,
-                            "endpoints": {k: asdict(e) for k, e in s.endpoints.items()}}
+                            "endpoints": {k: {f: getattr(e, f) for f in _ENDPOINT_FIELDS}
+                                          for k, e in s.endpoints.items()}}
                      for name, s in state.services.items()},
         "rules": [asdict(r) for r in state.rules],
         "trends": {k: [list(p) for p in v] for k, v in state.trends.items()},
@@ -53,6 +61,82 @@ def from_doc(doc: dict[str, Any]) -> ConsoleState:
 def _known(cls, d: dict) -> dict:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in d.items() if k in names}
+
+
+# where a state is cut into separately written parts: each service, and each of its endpoints (their last readings
+# are most of a state, and few change at a tick). KEPT marks parts whose values are the state's own objects, which
+# are replaced, never changed in place (an EndpointState's fields): the same objects are the same text.
+KEPT = "kept"
+SPLIT: dict = {"services": {"*": {"endpoints": {"*": KEPT}}}}
+
+
+def dumps_parts(doc: dict[str, Any], split: dict = SPLIT, texts: dict | None = None) -> dict[str, Any]:
+    """`doc` as JSON text by part (a dict where SPLIT cuts it, a text elsewhere). A part whose text did not change
+    since the last state is that part unchanged (`same`), found without parsing it. With `texts` (the caller's, kept
+    from one state to the next), a KEPT part holding the very objects it held last time is not serialized again."""
+    out: dict[str, Any] = {}
+    for k, v in doc.items():
+        sub = split.get(k, split.get("*"))
+        if sub is KEPT and texts is not None and type(v) is dict:
+            out[k] = _kept_text(texts, k, v)
+        elif sub is not None and sub is not KEPT and type(v) is dict:
+            out[k] = dumps_parts(v, sub, None if texts is None else texts.setdefault(k, {}))
+        else:
+            out[k] = dumps(v)
+    return out
+
+
+def _kept_text(texts: dict, key: str, part: dict) -> str:
+    values = tuple(part.values())
+    hit = texts.get(key)
+    if hit is not None and len(hit[0]) == len(values) and all(a is b for a, b in zip(hit[0], values)):
+        return hit[1]  # the values are held in `texts`, so no id here is another object's
+    text = dumps(part)
+    texts[key] = (values, text)
+    return text
+
+
+class Differ:
+    """Successive documents from their parts' texts (`dumps_parts`), each the diff's base for the next: a part whose
+    text is the previous one's is the previous document's object, neither parsed again nor walked by `diff`.
+
+    One mechanism for the recorder (console/recording/writer.py) and the war room's collector (console/remote/):
+    most of a state is unchanged from one tick to the next. `fix(text, value)` may rewrite a parsed part (the
+    recorder scrubs secrets); `forget()` when what it does changes. The documents it gives are never changed in
+    place by anyone (the next one shares their parts)."""
+
+    def __init__(self, fix: Callable[[str, Any], Any] | None = None) -> None:
+        self.fix = fix
+        self.doc: dict[str, Any] | None = None
+        self._texts: dict[str, Any] = {}
+
+    def forget(self) -> None:
+        """Parse every part of the next document again (its kept parts were fixed by other rules)."""
+        self._texts = {}
+
+    def take(self, parts: dict[str, Any]) -> dict[str, Any]:
+        """The document `parts` describe; it becomes the base of the next."""
+        self.doc = self._joined(parts, self.doc or {}, self._texts)
+        self._texts = parts
+        return self.doc
+
+    def _joined(self, parts: dict, was: dict, texts: dict) -> dict:
+        doc: dict = {}
+        unchanged = was.keys() == parts.keys()
+        for k, v in parts.items():
+            old = was.get(k, _NONE)
+            if type(v) is dict:
+                doc[k] = self._joined(v, old if type(old) is dict else {},
+                                      texts.get(k) if type(texts.get(k)) is dict else {})
+            elif old is not _NONE and texts.get(k) == v:
+                doc[k] = old
+            else:
+                doc[k] = json.loads(v) if self.fix is None else self.fix(v, json.loads(v))
+            unchanged = unchanged and doc[k] is old
+        return was if unchanged else doc
+
+
+_NONE = object()
 
 
 def dumps(message: dict[str, Any]) -> str:
@@ -100,6 +184,8 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
             patch[k] = ["=", v]
             continue
         was = old[k]
+        if was is v:  # the recorder hands the unchanged parts of a state over as the previous one's objects
+            continue
         if type(was) is dict and type(v) is dict:  # straight into the sub-diff ({} is "same"): comparing first
             sub = diff(was, v)  # walked each subtree once per level above it (most of a recorder's tick)
             if sub:

@@ -152,15 +152,19 @@ def _inflate(data: bytes) -> memoryview:
     raise ValueError("unknown chunk encoding")
 
 
-def encode_samples(t_ms: list[int], values: list[float], explicit: list[int | None]) -> bytes:
-    """A series chunk: ms timestamps (delta of delta from the first), values, optional exposition timestamps."""
+def encode_samples(t_ms: list[int], values: list[float], explicit: list[int | None], quick: bool = False) -> bytes:
+    """A series chunk: ms timestamps (delta of delta from the first), values, optional exposition timestamps.
+    `quick` for the head's partial rows (a second's samples, replaced when the minute is sealed): neither the
+    decimal scale searched for nor deflated, read as any chunk is."""
+    if quick:
+        return b"r" + pack_samples(t_ms, values, explicit, scale=False)
     return _deflate(pack_samples(t_ms, values, explicit))
 
 
-def pack_samples(t_ms: list[int], values: list[float], explicit: list[int | None]) -> bytes:
+def pack_samples(t_ms: list[int], values: list[float], explicit: list[int | None], scale: bool = True) -> bytes:
     """encode_samples before deflating (a keyframe deflates all its series together)."""
     n = len(t_ms)
-    k = _decimal_scale(values)
+    k = _decimal_scale(values) if scale else None
     parts = [struct.pack("<IB", n, 255 if k is None else k), _pack_ints(_deltas([t - t_ms[0] for t in t_ms], 2))]
     parts.append(_xor_pack(values) if k is None else _pack_ints(_deltas([round(v * 10 ** k) for v in values], 1)))
     if any(e is not None for e in explicit):
@@ -271,12 +275,22 @@ class StateEntry:
     doc: Any  # the document or the diff: JSON text when written, parsed when read
 
 
-def encode_states(entries: list[StateEntry]) -> bytes:
+def encode_states(entries: list[StateEntry], quick: bool = False) -> bytes:
+    """A chunk of states; `quick` for the head's partial rows (a second of states, replaced when the minute is
+    sealed): LZMA's fastest preset, readable as every chunk is."""
     n = len(entries)
     head = struct.pack("<I", n) + _xor_pack([e.ts for e in entries])
     head += _xor_pack([math.nan if e.base is None else e.base for e in entries])
-    body = ("[" + ",".join(e.doc for e in entries) + "]").encode()
-    return b"x" + lzma.compress(head + body, format=lzma.FORMAT_RAW, filters=_LZMA_WRITE)
+    data = head + ("[" + ",".join(e.doc for e in entries) + "]").encode()
+    return b"x" + lzma.compress(data, format=lzma.FORMAT_RAW, filters=_lzma_write(len(data), quick))
+
+
+def _lzma_write(size: int, quick: bool) -> list[dict]:
+    """The filters for `size` bytes: a dictionary no larger than the data (a second's diff is a few KiB: setting up
+    1 MiB of match-finder tables for it cost 5× its compression), preset 0 for a head row. Same bytes out for a
+    minute's chunk (a dictionary as large as the data finds every match the 1 MiB one would)."""
+    dict_size = max(1 << 12, min(1 << 20, 1 << (size - 1).bit_length()))
+    return [{**_LZMA_WRITE[0], "dict_size": dict_size, **({"preset": 0} if quick else {})}]
 
 
 _DOCS = json.JSONDecoder()

@@ -9,10 +9,9 @@ import logging
 import os
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from console import __version__
 from console.clock import utc_iso
@@ -101,6 +100,14 @@ def scrub(obj: Any, secrets: list[str]) -> Any:
     return obj
 
 
+def echoes(text: str, secrets: list[str]) -> bool:
+    """Whether JSON `text` (written with json's default ASCII escapes) holds a secret in one of its strings or keys.
+
+    Escaping is per character, so a string holding a secret holds its escaped form in the text; when none is there
+    nothing needs scrubbing, and the recorder skips walking the whole document (most of its thread's time)."""
+    return any(json.dumps(s)[1:-1] in text for s in secrets)
+
+
 def config_document(cfg: Config, secrets: list[str]) -> str:
     """The config as JSON for the metadata table: env var names stay, values and URL user:password go."""
     doc = scrub(cfg.model_dump(mode="json", by_alias=True), secrets)
@@ -124,7 +131,8 @@ class ChunkWriter:
 
     def __init__(self, streams: dict[tuple, int], secrets: list[str]) -> None:
         self.ids = streams  # (kind, source, endpoint, labels json) → id
-        self.secrets = secrets
+        self._secrets = secrets
+        self._series_ids: dict[tuple, dict[tuple, int]] = {}  # (source, endpoint) → labels as scraped → stream id
         self.open: dict[int, _Open] = {}
         self.kinds: dict[int, str] = {i: k[0] for k, i in streams.items()}
         self.last_payload: dict[int, str] = {}
@@ -132,6 +140,20 @@ class ChunkWriter:
         self.samples = 0
         self.state_doc: dict | None = None  # the previous published state, as a document (the next one's base)
         self.state_ts: float | None = None
+        # the states as documents from their parts' texts; a body or an error that echoes a secret is in them too
+        self.states = codec.Differ(lambda text, value: scrub(value, self.secrets) if echoes(text, self.secrets)
+                                   else value)
+        self.state_secrets: list[str] = []  # what its parts were scrubbed of
+
+    @property
+    def secrets(self) -> list[str]:
+        return self._secrets
+
+    @secrets.setter
+    def secrets(self, value: list[str]) -> None:
+        if value != self._secrets:  # labels scrubbed of other secrets name other streams
+            self._series_ids = {}
+        self._secrets = value
 
     def encode(self, items: list[tuple], seal_all: bool = False) -> dict[str, list]:
         plan: dict[str, list] = {"streams": [], "delete": [], "chunks": [], "head": [], "events": []}
@@ -155,7 +177,7 @@ class ChunkWriter:
             if seal_all or buf.minute < minute_of(self.now_ms):
                 self._seal(sid, plan)
             elif buf.saved < len(buf.entries):
-                plan["head"].append(self._chunk(sid, buf.entries[buf.saved:]))
+                plan["head"].append(self._chunk(sid, buf.entries[buf.saved:], head=True))
                 buf.saved = len(buf.entries)
         return plan
 
@@ -173,9 +195,12 @@ class ChunkWriter:
         error = scrub(obs.error, self.secrets) if obs.error is not None else None
         if obs.endpoint == "metrics":  # as the engine tells a scrape from a JSON endpoint
             sid = self._stream(SCRAPE, obs.source, obs.endpoint, None, plan)
+            known = self._series_ids.setdefault((obs.source, obs.endpoint), {})
             for s in (obs.samples or ()) if error is None else ():
-                labels = json.dumps(scrub(s.labels, self.secrets), sort_keys=True)
-                ser = self._stream(SERIES, obs.source, obs.endpoint, labels, plan)
+                ser = known.get(lk := tuple(s.labels.items()))
+                if ser is None:  # a series' stream, found once: its labels as JSON, scrubbed, cost most of a scrape
+                    labels = json.dumps(scrub(s.labels, self.secrets), sort_keys=True)
+                    ser = known[lk] = self._stream(SERIES, obs.source, obs.endpoint, labels, plan)
                 self._add(ser, ms, (ms, s.value, None if s.ts is None else round(s.ts * 1000)), plan)
                 self.samples += 1
             self._add(sid, ms, Poll(obs.ts, obs.status, error), plan)
@@ -183,16 +208,25 @@ class ChunkWriter:
         sid = self._stream(JSON, obs.source, obs.endpoint, None, plan)
         text = None
         if error is None:
-            body = json.dumps(scrub(obs.payload, self.secrets), separators=(",", ":"))
+            body = json.dumps(obs.payload, separators=(",", ":"))
+            if echoes(body, self.secrets):
+                body = json.dumps(scrub(obs.payload, self.secrets), separators=(",", ":"))
             if body != self.last_payload.get(sid):
                 text = self.last_payload[sid] = body
         self._add(sid, ms, Poll(obs.ts, obs.status, error, text), plan)
 
-    def _state(self, ts: float, text: str, plan: dict) -> None:
+    def _state(self, ts: float, parts: dict, plan: dict) -> None:
         """A published state: the whole document at the first tick of each block (states.FULL_EVERY), else the
-        diff from the previous one, saying which tick that was."""
-        doc = scrub(json.loads(text), self.secrets)  # a body or an error that echoes a secret is in the state too
+        diff from the previous one, saying which tick that was.
+
+        The state comes as text by part (state_doc.dumps_parts): a part whose text is the previous state's is
+        taken as the previous state's object, neither parsed, scrubbed nor walked again by the diff (most of a
+        state is unchanged from one tick to the next)."""
+        if self.secrets != self.state_secrets:  # the kept parts were scrubbed of other secrets
+            self.states.forget()
+            self.state_secrets = list(self.secrets)
         prev, base = self.state_doc, self.state_ts
+        doc = self.states.take(parts)
         full = prev is None or base is None or ts // states.FULL_EVERY != base // states.FULL_EVERY or ts <= base
         entry = StateEntry(ts, None, codec.dumps(doc)) if full else \
             StateEntry(ts, base, codec.dumps(codec.diff(prev, doc)))
@@ -225,14 +259,14 @@ class ChunkWriter:
             plan["delete"].append((buf.minute, buf.minute + 60_000, sid))
         plan["chunks"].append(self._chunk(sid, buf.entries))
 
-    def _chunk(self, sid: int, entries: list) -> tuple:
+    def _chunk(self, sid: int, entries: list, head: bool = False) -> tuple:
         if self.kinds[sid] == SERIES:
             t_ms = [e[0] for e in entries]
-            data = encode_samples(t_ms, [e[1] for e in entries], [e[2] for e in entries])
+            data = encode_samples(t_ms, [e[1] for e in entries], [e[2] for e in entries], quick=head)
             return t_ms[0], sid, t_ms[-1], len(entries), 0, data
         t0, t1 = round(entries[0].ts * 1000), round(entries[-1].ts * 1000)
         if self.kinds[sid] == STATES:
-            return t0, sid, t1, len(entries), 0, encode_states(entries)
+            return t0, sid, t1, len(entries), 0, encode_states(entries, quick=head)
         flags = F_PAYLOAD if any(p.payload_text is not None for p in entries) else 0
         return t0, sid, t1, len(entries), flags, encode_polls(entries)
 
@@ -270,9 +304,13 @@ class Recorder:
         self._pending: list[tuple] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._db: aiosqlite.Connection | None = None
+        # one plain connection, used only in the one writer thread: a batch is one hop to it (encoded, written
+        # and committed there), where aiosqlite made about nine, each a thread wake-up
+        self._db: sqlite3.Connection | None = None
+        self._thread: ThreadPoolExecutor | None = None
         self._writer: ChunkWriter | None = None
         self._memo: dict[str, str] = {}
+        self._state_texts: dict = {}  # the endpoints' texts of the last state, by part (state_doc.dumps_parts)
         self._keyframes = keyframes.Keyframer()
         self._answers = answers.AnswerLog()
         self._unsubscribe: list = []
@@ -288,11 +326,8 @@ class Recorder:
                 "scenario": json.dumps(st.scenario), "mode": st.mode}
         streams = await asyncio.to_thread(_prepare, self.path, meta)
         self._writer = ChunkWriter(streams, secrets)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a committed batch survives kill -9
-        # the writer appends and rarely reads back: a 256 KiB page cache, not SQLite's default 2 MiB, which filled
-        # with pages it had just written and never needed again
-        await self._db.execute("PRAGMA cache_size = -256")
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="recorder")
+        self._db = await self._in_thread(self._connect)
         self.engine.observers.append(self._on_obs)
         hub = self.engine.hub
         self._unsubscribe = [hub.subscribe(Tick, self._on_tick), hub.subscribe(StatePublished, self._on_state)]
@@ -318,9 +353,9 @@ class Recorder:
         # What the engine remembers beyond its windows (alerts' since, incidents, actions, a stage's start),
         # stored when it changes: a replay seek restores it instead of re-running the whole recording.
         state = published.state
-        # the state as shown, as the war-room stream sends it (the diff is taken in the writer's thread): a seek
-        # shows it without an engine
-        self._queue(("state", state.ts, codec.dumps(codec.to_doc(state))))
+        # the state as shown, as the war-room stream sends it: a seek shows it without an engine. Serialized here, by
+        # part (the state moves on); parsed, scrubbed and diffed in the writer's thread, only the parts that changed
+        self._queue(("state", state.ts, codec.dumps_parts(codec.to_doc(state), texts=self._state_texts)))
         keyframe = self._keyframes.due(state.ts)
         if keyframe:
             self._queue(("keyframe", state.ts, self._keyframes.take(self.engine.store, state.ts)))
@@ -355,71 +390,85 @@ class Recorder:
             self._wake.clear()
             await self.flush()
 
+    async def _in_thread(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)  # only its one thread uses it
+        db.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a committed batch survives kill -9
+        # the writer appends and rarely reads back: a 256 KiB page cache, not SQLite's default 2 MiB, which filled
+        # with pages it had just written and never needed again
+        db.execute("PRAGMA cache_size = -256")
+        return db
+
     async def flush(self, seal_all: bool = False) -> None:
-        """Write what is pending as one transaction (encoding in a worker thread)."""
+        """Write what is pending as one transaction (encoded and written in the writer thread)."""
         async with self._lock:
             items, self._pending = self._pending, []
             if not items and not seal_all:
                 return
             try:
                 self._writer.secrets = secrets_of(self.engine.cfg)  # a rotated secret is scrubbed too
-                plan = await asyncio.to_thread(self._writer.encode, items, seal_all)
-                await self._write(plan)
                 self._batches += 1
-                if self._batches % RETENTION_EVERY == 0:
-                    await self._retention(self._writer.now_ms)
+                retention = self._batches % RETENTION_EVERY == 0
+                await self._in_thread(self._batch, items, seal_all, retention)
             except Exception as e:  # noqa: BLE001 - a full disk must not take the console down
                 self.error = f"recording to {self.path} failed: {type(e).__name__}: {e}".splitlines()[0]
                 log.warning("%s", self.error)
 
-    async def _write(self, plan: dict[str, list]) -> None:
+    def _batch(self, items: list[tuple], seal_all: bool, retention: bool) -> None:
+        self._write(self._writer.encode(items, seal_all))
+        if retention:
+            self._retention(self._writer.now_ms)
+
+    def _write(self, plan: dict[str, list]) -> None:
         db = self._db
-        await db.execute("BEGIN")
+        db.execute("BEGIN")
         try:
-            await db.executemany("INSERT INTO streams (id, kind, source, endpoint, labels) VALUES (?, ?, ?, ?, ?)",
-                                 plan["streams"])
-            await db.executemany("DELETE FROM head WHERE t0 >= ? AND t0 < ? AND stream_id = ?", plan["delete"])
+            db.executemany("INSERT INTO streams (id, kind, source, endpoint, labels) VALUES (?, ?, ?, ?, ?)",
+                           plan["streams"])
+            db.executemany("DELETE FROM head WHERE t0 >= ? AND t0 < ? AND stream_id = ?", plan["delete"])
             for table in ("chunks", "head"):
                 plan[table].sort(key=lambda c: c[:2])  # ascending keys append at the b-tree's edge: full pages
-                await db.executemany(f"INSERT OR REPLACE INTO {table} (t0, stream_id, t1, n, flags, data)"
-                                     " VALUES (?, ?, ?, ?, ?, ?)", plan[table])
-            await db.executemany("INSERT INTO events (ts, kind, data) VALUES (?, ?, ?)", plan["events"])
-            await db.execute("COMMIT")
+                db.executemany(f"INSERT OR REPLACE INTO {table} (t0, stream_id, t1, n, flags, data)"
+                               " VALUES (?, ?, ?, ?, ?, ?)", plan[table])
+            db.executemany("INSERT INTO events (ts, kind, data) VALUES (?, ?, ?)", plan["events"])
+            db.execute("COMMIT")
         except BaseException:
-            await db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
 
-    async def _retention(self, now_ms: int) -> None:
+    def _retention(self, now_ms: int) -> None:
         """Drop chunks older than the retention, then the oldest until under the size cap; never the file.
 
         A JSON stream keeps its newest payload before the cut: replay needs the body in force then.
         """
         db = self._db
         if self.retention:
-            await self._drop_before(minute_of(now_ms - int(self.retention * 1000)))
+            self._drop_before(minute_of(now_ms - int(self.retention * 1000)))
         if self.max_size:
             for _ in range(20):
-                (pages,), (free,), (size,) = [(await db.execute_fetchall(f"PRAGMA {p}"))[0]
+                (pages,), (free,), (size,) = [db.execute(f"PRAGMA {p}").fetchone()
                                               for p in ("page_count", "freelist_count", "page_size")]
                 if (pages - free) * size <= self.max_size:
                     break
                 tick = self._writer.ids.get((TICK, "", "tick", None))  # the data's span, not a kept old body
-                row = (await db.execute_fetchall("SELECT min(t0), max(t1) FROM chunks WHERE t0 >= 0 AND stream_id = ?",
-                                                 (tick,)))[0]
+                row = db.execute("SELECT min(t0), max(t1) FROM chunks WHERE t0 >= 0 AND stream_id = ?",
+                                 (tick,)).fetchone()
                 if row[0] is None or row[1] - row[0] < 120_000:
                     break
-                await self._drop_before(minute_of(row[0] + max(60_000, (row[1] - row[0]) // 10)))
-        await db.executescript("PRAGMA incremental_vacuum;")  # run to the end: stepped once it frees one page
+                self._drop_before(minute_of(row[0] + max(60_000, (row[1] - row[0]) // 10)))
+        db.executescript("PRAGMA incremental_vacuum;")  # run to the end: stepped once it frees one page
 
-    async def _drop_before(self, cut_ms: int) -> None:
+    def _drop_before(self, cut_ms: int) -> None:
         db = self._db
-        await db.execute("BEGIN")
-        await db.execute(  # a range of the time-major key; the newest body before the cut stays
+        db.execute("BEGIN")
+        db.execute(  # a range of the time-major key; the newest body before the cut stays
             "DELETE FROM chunks WHERE t0 < ?1 AND NOT (flags & 1 = 1 AND (stream_id, t0) IN"
             " (SELECT stream_id, max(t0) FROM chunks WHERE flags & 1 = 1 AND t0 < ?1 GROUP BY stream_id))", (cut_ms,))
-        await db.execute("DELETE FROM events WHERE ts < ?1 AND NOT (kind LIKE 'memo:%' AND ts = (SELECT max(e.ts)"
-                         " FROM events e WHERE e.kind = events.kind AND e.ts < ?1))", (cut_ms / 1000,))
-        await db.execute("COMMIT")
+        db.execute("DELETE FROM events WHERE ts < ?1 AND NOT (kind LIKE 'memo:%' AND ts = (SELECT max(e.ts)"
+                   " FROM events e WHERE e.kind = events.kind AND e.ts < ?1))", (cut_ms / 1000,))
+        db.execute("COMMIT")
 
     async def stop(self) -> None:
         """Unsubscribe, write everything (sealing every chunk) and fold the WAL back into the one file."""
@@ -437,14 +486,19 @@ class Recorder:
             return
         await self.flush(seal_all=True)
         try:
-            # a replay following this file stops following here (a killed console never writes it)
-            await self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('closed', ?)",
-                                   (utc_iso(self.engine.clock.now()),))
-            await self._db.executescript("PRAGMA incremental_vacuum;")  # the head's churn, given back
-            await self._db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._in_thread(self._close, utc_iso(self.engine.clock.now()))
         finally:
-            await self._db.close()
             self._db = None
+            self._thread.shutdown(wait=False)
+
+    def _close(self, when: str) -> None:
+        try:
+            # a replay following this file stops following here (a killed console never writes it)
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('closed', ?)", (when,))
+            self._db.executescript("PRAGMA incremental_vacuum;")  # the head's churn, given back
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            self._db.close()
 
     @property
     def samples(self) -> int:

@@ -6,8 +6,9 @@ depend on the war room's package); this module is the war room's name for it, wi
 
 from __future__ import annotations
 
-from console.state_doc import apply, diff, dumps, from_doc, loads, normalized, same, to_doc
+from console.state_doc import Differ, apply, diff, dumps, dumps_parts, from_doc, loads, normalized, same, to_doc
 
-__all__ = ["PROTOCOL", "apply", "diff", "dumps", "from_doc", "loads", "normalized", "same", "to_doc"]
+__all__ = ["PROTOCOL", "Differ", "apply", "diff", "dumps", "dumps_parts", "from_doc", "loads", "normalized", "same",
+           "to_doc"]
 
 PROTOCOL = 1  # bumped when a document or a patch changes shape: a viewer of another version refuses to attach

@@ -42,6 +42,8 @@ class Collector:
         self.rewinds = ViewerRewinds(session, tell=self._tell)
         self.closed = False  # stopping: no new stream is opened
         self.sent_bytes = 0  # on the wire, compressed when the viewer accepts it: what the bench reads
+        self._texts: dict = {}  # the endpoints' texts of the last state (state_doc.dumps_parts)
+        self._differ = codec.Differ()  # the recorder's mechanism: each state's unchanged parts are the previous one's
         self._unsubscribe = session.subscribe(self._on_state)
 
     @property
@@ -64,7 +66,7 @@ class Collector:
     def _on_state(self, state: ConsoleState) -> None:
         self.rewinds.expire()
         state.viewers = len(self._viewers)  # presence: the header of every viewer says how many watch
-        doc = codec.normalized(codec.to_doc(state))
+        doc = self._differ.take(codec.dumps_parts(codec.to_doc(state), texts=self._texts))  # changed parts, parsed
         if self.doc is None:
             self.doc, self.seq = doc, self.seq + 1
             return
@@ -77,7 +79,7 @@ class Collector:
         """A viewer came or went: everyone's header says so now, not at the next tick."""
         self.session.state.viewers = viewers
         if self.doc is not None and self.doc.get("viewers") != viewers:
-            self.doc["viewers"] = viewers
+            self.doc = {**self.doc, "viewers": viewers}  # a new document: its parts are the differ's, never changed
             self._send({"viewers": ["=", viewers]})
 
     def _send(self, patch: dict) -> None:
