@@ -287,9 +287,9 @@ def encode_states(entries: list[StateEntry], quick: bool = False) -> bytes:
 
 def _lzma_write(size: int, quick: bool) -> list[dict]:
     """The filters for `size` bytes: a dictionary no larger than the data (a second's diff is a few KiB: setting up
-    1 MiB of match-finder tables for it cost 5× its compression), preset 0 for a head row. Same bytes out for a
-    minute's chunk (a dictionary as large as the data finds every match the 1 MiB one would)."""
-    dict_size = max(1 << 12, min(1 << 20, 1 << (size - 1).bit_length()))
+    the full dictionary's match-finder tables for it cost 5× its compression), preset 0 for a head row. Same bytes
+    out for a minute's chunk (a dictionary as large as the data finds every match a larger one would)."""
+    dict_size = max(1 << 12, min(_LZMA_WRITE[0]["dict_size"], 1 << (size - 1).bit_length()))
     return [{**_LZMA_WRITE[0], "dict_size": dict_size, **({"preset": 0} if quick else {})}]
 
 
