@@ -16,6 +16,7 @@ from console.session import Session
 from screens.app import OpsApp
 from tests.conftest import START, screen_text
 from tests.conftest import advance_app as advance
+from widgets.header_bar import HeaderBar
 from widgets.keyed_table import KeyedTable
 
 
@@ -51,21 +52,73 @@ async def test_a_ticking_clock_and_changing_figures_do_not_relayout_the_screen(m
 
 
 @pytest.mark.asyncio
-async def test_a_figure_that_outgrows_its_cell_widens_once_and_shows_its_whole_text():
+async def test_a_figure_that_outgrows_its_cell_shows_its_whole_text_and_lays_nothing_out(monkeypatch):
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await advance(app, pilot, 5)
-        fig = app.screen.query_one("#hdr-clock")
-        before = fig.relayouts
-        fig.set("a much longer clock text than 23 cells UTC")
+        clock = app.screen.query_one(HeaderBar).clock
+        layouts = []
+        refresh_layout = type(app.screen)._refresh_layout
+        monkeypatch.setattr(type(app.screen), "_refresh_layout",
+                            lambda self, *a, **kw: (layouts.append(1), refresh_layout(self, *a, **kw))[1])
+        clock.set("a much longer clock text than 23 cells UTC")
         await pilot.pause()
-        assert "a much longer clock text than 23 cells UTC" in header(app)
-        assert fig.relayouts == before + 1
-        fig.set("back to short")
-        fig.set("back to a short one")
+        top = header(app)
+        assert top.rstrip().endswith("a much longer clock text than 23 cells UTC")
+        assert "env demo" in top and "0 firing" in top  # the rest of the line is still there
+        clock.set("back to a short one")
         await pilot.pause()
-        assert fig.relayouts == before + 2  # back to its usual width once, not per text
-        assert "back to a short one" in header(app)
+        assert header(app).rstrip().endswith("back to a short one") and "longer" not in header(app)
+        assert layouts == []  # drawn inside the header's own line: the screen was never laid out again
+
+
+def refreshes(monkeypatch) -> list[tuple]:
+    """Every repaint asked of any widget: (widget, regions) — no regions means the whole widget."""
+    seen = []
+    refresh = Widget.refresh
+
+    def spy(self, *regions, **kw):
+        seen.append((self, regions))
+        return refresh(self, *regions, **kw)
+
+    monkeypatch.setattr(Widget, "refresh", spy)
+    return seen
+
+
+@pytest.mark.asyncio
+async def test_a_ticking_clock_repaints_its_own_cells_and_an_unchanged_state_repaints_nothing(monkeypatch):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 70)
+        bar = app.screen.query_one(HeaderBar)
+        seen = refreshes(monkeypatch)
+        await advance(app, pilot, 1)
+        mine = [regions for w, regions in seen if w is bar]
+        assert mine and all(len(r) == 1 and r[0].height == 1 and r[0].width == len(" 2026-11-18 11:07:50 UTC ")
+                            for r in mine), mine  # the clock's cells, not the header line
+        assert re.search(r"\d\d:\d\d:\d\d UTC $", header(app))
+        seen.clear()
+        app.screen.show(app.session.state)  # the same state again: not one widget asks for a repaint
+        await pilot.pause()
+        assert seen == []
+
+
+@pytest.mark.asyncio
+async def test_a_changed_figure_repaints_only_its_line_and_shows_the_new_text(monkeypatch):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 70)
+        panel = app.screen.query_one("#conversion")
+        seen = refreshes(monkeypatch)
+        panel.lines[2].set("types [b]9/9[/] seen · [$error]▲ 1 missing[/]")  # the panel's own markup, drawn
+        await pilot.pause()
+        assert "│ types 9/9 seen · ▲ 1 missing " in screen_text(app)
+        panel.lines[2].set("types 9/9 seen")
+        await pilot.pause()
+        assert "│ types 9/9 seen " in screen_text(app) and "1 missing" not in screen_text(app)
+        mine = [regions for w, regions in seen if w is panel]
+        assert len(mine) == 2 and all(len(r) == 1 and r[0].height == 1 and r[0].y == 2 for r in mine), mine
+        assert [w for w, _ in seen if w is not panel] == []  # nothing else on the screen was repainted
 
 
 class TableApp(App):

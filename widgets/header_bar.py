@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from textual.containers import Horizontal
 from textual.content import Content
 from console.safe_text import markup_escape as escape
 
@@ -13,36 +12,37 @@ from console.clock import hms
 from console.durations import format_duration
 from console.state import ConsoleState
 
-from .figure import Figure
+from .lines import Cell, CellLines
 
 
 CLOCK_CELLS = len("2026-12-01 15:34:10 UTC")
 
 
-class HeaderBar(Horizontal):
+class HeaderBar(CellLines):
+    """One widget drawing the line (widgets/lines.py): the ticking clock repaints its own cells, nothing else."""
+
     DEFAULT_CSS = """
     HeaderBar { height: 1; background: $panel; }
-    HeaderBar Figure { width: auto; padding: 0 1; }
-    HeaderBar #hdr-clock { dock: right; }
     """
 
     def __init__(self, production: bool = False, **kw) -> None:
         super().__init__(**kw)
         self.production = production
-        self.ident = Figure(id="hdr-ident")
-        self.alerts = Figure(id="hdr-alerts")
-        self.backend = Figure(id="hdr-backend")  # hidden unless [prometheus] is configured
-        self.backend.display = False
-        self.sharing = Figure(id="hdr-sharing")  # hidden unless [alertmanager] send is on
-        self.sharing.display = False
-        self.clock = Figure(id="hdr-clock", cells=CLOCK_CELLS)  # fixed: ticking repaints it alone
+        self.ident = Cell(pad=(1, 1), id="hdr-ident")
+        self.alerts = Cell(pad=(1, 1), id="hdr-alerts")
+        self.backend = Cell(pad=(1, 1), id="hdr-backend")  # shown once [prometheus] is configured
+        self.sharing = Cell(pad=(1, 1), id="hdr-sharing")  # shown once [alertmanager] send is on
+        self.clock = Cell(usual=CLOCK_CELLS, pad=(1, 1), right=True, id="hdr-clock")  # fixed: ticking moves nothing
+        self._shown: tuple | None = None
 
-    def compose(self):
-        yield self.ident
-        yield self.alerts
-        yield self.backend
-        yield self.sharing
-        yield self.clock
+    def on_mount(self) -> None:
+        self._place_cells(False, False)
+
+    def _place_cells(self, backend: bool, sharing: bool) -> None:
+        if self._shown != (backend, sharing):
+            self._shown = (backend, sharing)
+            self.set_rows([[self.ident, self.alerts, *([self.backend] if backend else []),
+                            *([self.sharing] if sharing else []), self.clock]])
 
     def show(self, state: ConsoleState) -> None:
         env = f"[bold reverse $error] {state.environment} [/]" if self.production else f"[bold]{state.environment}[/]"
@@ -75,11 +75,11 @@ class HeaderBar(Horizontal):
                 break
         self.ident.set(ident)
         self.alerts.set(alerts)
+        was = self._shown or (False, False)
+        self._place_cells(was[0] or state.backend is not None, was[1] or state.sharing is not None)
         if state.backend is not None:
-            self.backend.display = True  # unchanged values do not repaint
-            self.backend.set(backend_text(state))
+            self.backend.set(backend_text(state))  # unchanged values do not repaint
         if state.sharing is not None:
-            self.sharing.display = True
             self.sharing.set(sharing_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M UTC" if low else "%Y-%m-%d %H:%M:%S UTC"))

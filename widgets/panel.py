@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-from textual.containers import Vertical
 from console.safe_text import markup_escape as escape
 
 from console.state import ConsoleState, ServiceState
 
 from .bindings import install
-from .figure import Figure, set_subtitle
+from .figure import set_subtitle
 from . import fmt
 from .fmt import age
+from .lines import Cell, CellLines
 
 
-class Panel(Vertical, can_focus=True):
-    """A panel bound to one service (by name); subclasses fill their figures in `render_service`."""
+class Panel(CellLines, can_focus=True):
+    """A panel bound to one service (by name); subclasses fill their figures in `render_service`.
+
+    One widget drawing its own lines (widgets/lines.py): a figure that changes repaints its line alone, and a
+    paint of the screen visits this panel once, not a widget per figure."""
 
     DEFAULT_CSS = """
     Panel { border: round $panel-lighten-2; padding: 0 1; height: auto; }
-    Panel > .status { display: none; }
-    Panel.-error > .status, Panel.-waiting > .status, Panel.-warning > .status { display: block; }
     Panel:focus-within, Panel:focus { border: round $accent; }
     Panel.-error { border: round $error; }
-    Panel.-error .value { color: $text-muted; }
+    Panel > .panel--muted { color: $text-muted; }
     """
+    COMPONENT_CLASSES = {"panel--muted"}  # the values of a panel in error: the last good ones, dimmed
 
     LINES = 8
     KEYS: str | None = None  # the registry scope of this panel's keys
@@ -33,16 +35,31 @@ class Panel(Vertical, can_focus=True):
         super().__init__(**kw)
         self.service = service
         self.border_title = title
-        self.lines = [Figure(classes="value") for _ in range(self.LINES)]
-        self.status_line = Figure(classes="status")
+        self.lines = [Cell() for _ in range(self.LINES)]
+        self.status_line = Cell()
+        self._status_shown: bool | None = None
 
-    def compose(self):
-        yield from self.lines
-        yield self.status_line
+    def value_rows(self) -> list[list[Cell]]:
+        return [[c] for c in self.lines]
 
     def on_mount(self) -> None:
         if self.KEYS:
             install(self, self.KEYS, self.service)
+        self._layout_rows()
+
+    def _layout_rows(self) -> None:
+        """The value lines, and the status line under them while the panel is in error, warned or waiting."""
+        shown = self._status_wanted()
+        self._status_shown = shown
+        self.set_rows(self.value_rows() + ([[self.status_line]] if shown else []))
+
+    def _status_wanted(self) -> bool:
+        return any(self.has_class(c) for c in ("-error", "-waiting", "-warning"))
+
+    def row_style(self, y: int):
+        if self.has_class("-error") and y < len(self._rows) and self.status_line not in self._rows[y]:
+            return self.get_visual_style("panel--muted")
+        return self.visual_style
 
     def show(self, state: ConsoleState) -> None:
         svc = state.services.get(self.service) if self.service else None
@@ -53,6 +70,8 @@ class Panel(Vertical, can_focus=True):
         for fig, text in zip(self.lines, texts + [""] * (len(self.lines) - len(texts))):
             fig.set(text)
         self._show_health(svc, state)
+        if self._status_wanted() != self._status_shown and self.is_mounted:
+            self._layout_rows()
 
     def _show_health(self, svc: ServiceState | None, state: ConsoleState) -> None:
         if svc is None:
