@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from functools import lru_cache
 
+from textual.containers import Horizontal
 from textual.content import Content
 from console.safe_text import markup_escape as escape
 
@@ -12,17 +13,22 @@ from console.clock import hms
 from console.durations import format_duration
 from console.state import ConsoleState
 
+from .figure import Figure
 from .lines import Cell, CellLines
 
 
 CLOCK_CELLS = len("2026-12-01 15:34:10 UTC")
 
 
-class HeaderBar(CellLines):
-    """One widget drawing the line (widgets/lines.py): the ticking clock repaints its own cells, nothing else."""
+class HeaderBar(Horizontal):
+    """The line's figures in one widget (widgets/lines.py), the clock in its own small one: Textual writes a change
+    from the left edge of the widget that holds it, so the ticking clock must be a widget of its own to cost its
+    own cells and nothing more."""
 
     DEFAULT_CSS = """
     HeaderBar { height: 1; background: $panel; }
+    HeaderBar > CellLines { width: 1fr; }
+    HeaderBar #hdr-clock { dock: right; width: auto; padding: 0 1; }
     """
 
     def __init__(self, production: bool = False, **kw) -> None:
@@ -32,8 +38,13 @@ class HeaderBar(CellLines):
         self.alerts = Cell(pad=(1, 1), id="hdr-alerts")
         self.backend = Cell(pad=(1, 1), id="hdr-backend")  # shown once [prometheus] is configured
         self.sharing = Cell(pad=(1, 1), id="hdr-sharing")  # shown once [alertmanager] send is on
-        self.clock = Cell(usual=CLOCK_CELLS, pad=(1, 1), right=True, id="hdr-clock")  # fixed: ticking moves nothing
+        self.figures = CellLines()
+        self.clock = Figure(id="hdr-clock", cells=CLOCK_CELLS)  # fixed: ticking repaints it alone
         self._shown: tuple | None = None
+
+    def compose(self):
+        yield self.clock
+        yield self.figures
 
     def on_mount(self) -> None:
         self._place_cells(False, False)
@@ -41,8 +52,8 @@ class HeaderBar(CellLines):
     def _place_cells(self, backend: bool, sharing: bool) -> None:
         if self._shown != (backend, sharing):
             self._shown = (backend, sharing)
-            self.set_rows([[self.ident, self.alerts, *([self.backend] if backend else []),
-                            *([self.sharing] if sharing else []), self.clock]])
+            self.figures.set_rows([[self.ident, self.alerts, *([self.backend] if backend else []),
+                                    *([self.sharing] if sharing else [])]])
 
     def show(self, state: ConsoleState) -> None:
         env = f"[bold reverse $error] {state.environment} [/]" if self.production else f"[bold]{state.environment}[/]"

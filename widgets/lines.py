@@ -79,6 +79,9 @@ class CellLines(Widget):
             self._place(row)
         self.refresh(layout=grew)
 
+    def row(self, y: int) -> list[Cell]:
+        return self._rows[y] if 0 <= y < len(self._rows) else []
+
     def row_style(self, y: int):
         """The base style a row is drawn in (a panel in error dims its values)."""
         return self.visual_style

@@ -6,6 +6,8 @@ from console.safe_text import markup_escape as escape
 
 from console.state import ConsoleState, ServiceState
 
+from textual.containers import Vertical
+
 from .bindings import install
 from .figure import set_subtitle
 from . import fmt
@@ -13,19 +15,34 @@ from .fmt import age
 from .lines import Cell, CellLines
 
 
-class Panel(CellLines, can_focus=True):
+class PanelLines(CellLines):
+    """A panel's lines in one widget; `-muted` (the panel in error) dims the values, not the status line."""
+
+    DEFAULT_CSS = "PanelLines > .panel--muted { color: $text-muted; }"
+    COMPONENT_CLASSES = {"panel--muted"}
+
+    def __init__(self, status: Cell, **kw) -> None:
+        super().__init__(**kw)
+        self.status = status
+
+    def row_style(self, y: int):
+        if self.has_class("-muted") and self.status not in self.row(y):
+            return self.get_visual_style("panel--muted")
+        return self.visual_style
+
+
+class Panel(Vertical, can_focus=True):
     """A panel bound to one service (by name); subclasses fill their figures in `render_service`.
 
-    One widget drawing its own lines (widgets/lines.py): a figure that changes repaints its line alone, and a
-    paint of the screen visits this panel once, not a widget per figure."""
+    Its lines are one widget drawing them (widgets/lines.py): a figure that changes repaints its line alone, and a
+    paint of the screen visits two widgets here (the bordered panel and its lines), not a widget per figure. The
+    border stays on the container so a changed line is written from its text on, not from the border."""
 
     DEFAULT_CSS = """
     Panel { border: round $panel-lighten-2; padding: 0 1; height: auto; }
     Panel:focus-within, Panel:focus { border: round $accent; }
     Panel.-error { border: round $error; }
-    Panel > .panel--muted { color: $text-muted; }
     """
-    COMPONENT_CLASSES = {"panel--muted"}  # the values of a panel in error: the last good ones, dimmed
 
     LINES = 8
     KEYS: str | None = None  # the registry scope of this panel's keys
@@ -37,7 +54,11 @@ class Panel(CellLines, can_focus=True):
         self.border_title = title
         self.lines = [Cell() for _ in range(self.LINES)]
         self.status_line = Cell()
+        self.body = PanelLines(self.status_line)
         self._status_shown: bool | None = None
+
+    def compose(self):
+        yield self.body
 
     def value_rows(self) -> list[list[Cell]]:
         return [[c] for c in self.lines]
@@ -51,15 +72,10 @@ class Panel(CellLines, can_focus=True):
         """The value lines, and the status line under them while the panel is in error, warned or waiting."""
         shown = self._status_wanted()
         self._status_shown = shown
-        self.set_rows(self.value_rows() + ([[self.status_line]] if shown else []))
+        self.body.set_rows(self.value_rows() + ([[self.status_line]] if shown else []))
 
     def _status_wanted(self) -> bool:
         return any(self.has_class(c) for c in ("-error", "-waiting", "-warning"))
-
-    def row_style(self, y: int):
-        if self.has_class("-error") and y < len(self._rows) and self.status_line not in self._rows[y]:
-            return self.get_visual_style("panel--muted")
-        return self.visual_style
 
     def show(self, state: ConsoleState) -> None:
         svc = state.services.get(self.service) if self.service else None
@@ -78,6 +94,7 @@ class Panel(CellLines, can_focus=True):
             return
         err = svc.error
         self.set_class(bool(err), "-error")
+        self.body.set_class(bool(err), "-muted")  # the last good values, dimmed (a class change redraws them)
         self.set_class(not err and svc.last_ok is None, "-waiting")
         warning = None if err else svc.warning
         self.set_class(bool(warning), "-warning")

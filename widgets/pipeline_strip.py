@@ -2,65 +2,49 @@
 
 from __future__ import annotations
 
+from textual.containers import Horizontal
+
 from console.safe_text import markup_escape as escape
 from console.state import ConsoleState, ServiceState
 
 from . import fmt
-from .lines import Cell
+from .figure import Figure
 from .panel import Panel
 
 # each figure's widest usual text (`5xx 0.66%…`, `p95 234ms…`, `rate-limit 0.0067/s…`, `req 0.61/s…`, ...), with the
 # `…` a windowed figure carries while its window fills (5 min here): a value changing repaints its figure alone; a longer
-# text (a ▲ threshold mark, a reason) widens it (and moves the figures after it on its line). Sized without the `…`, a
-# rate crossing 0.01 (`0.006` → `0.0047`) widened and narrowed its cell every few seconds.
+# text (a ▲ threshold mark, a reason) widens it once. Sized without the `…`, a rate crossing 0.01 (`0.006` → `0.0047`)
+# widened and narrowed its cell every few seconds, and each time the screen was laid out again (the kill-switch
+# table's scrollbar repainted: ~1.3 KB each).
 CELLS = (7, 10, 10, 10, 20, 8, 11, 14)
-GAP = 2  # cells after each figure
-NARROW = 110  # the dashboard's narrow width (screens/dashboard.py): the eight figures in two rows of four
 
 
 class PipelineStrip(Panel):
     KEYS = "panel:data_pipeline"  # its mitigation keys: in the footer while this panel is focused
-    """One line of small figures (two rows of four when narrow), each repainted alone when its text changes."""
+    """One line of small figures, each repainted alone when its text changes.
+
+    Each figure stays a widget of its own: Textual writes a change from the left edge of the widget holding it, so
+    one widget for the whole line would rewrite the line up to the figure that changed (measured: twice the bytes)."""
 
     LINES = 8
     WINDOWED = frozenset({"error_ratio_5m", "p95_5m", "rate_limit_rate", "cpu", "req_rate"})
+    DEFAULT_CSS = """
+    PipelineStrip > .row { height: 1; }
+    PipelineStrip > .row > Figure { width: auto; padding-right: 2; }
+    PipelineStrip.-error .value { color: $text-muted; }
+    """
 
     def __init__(self, *a, **kw) -> None:
         super().__init__(*a, **kw)
-        self.lines = [Cell(usual=n, pad=(0, GAP)) for n in CELLS]
-        self._narrow: bool | None = None
+        self.lines = [Figure(classes="value", cells=n) for n in CELLS]
 
-    def value_rows(self) -> list[list[Cell]]:
-        self._narrow = self.outer_size.width < NARROW
-        return [self.lines[:4], self.lines[4:]] if self._narrow else [self.lines]
+    def compose(self):
+        with Horizontal(classes="row"):
+            yield from self.lines
+        yield self.body
 
-    def on_resize(self) -> None:
-        if (self.outer_size.width < NARROW) != self._narrow:
-            self._layout_rows()
-
-    def _place(self, row: list[Cell]) -> None:
-        if not self._narrow or self.status_line in row:
-            return super()._place(row)
-        # narrow: a grid of four columns, each as wide as the widest figure in it (both rows line up)
-        x = 0
-        for i, cell in enumerate(row):
-            cell.x = x
-            cell.width = max(self.lines[i].natural(), self.lines[i + 4].natural())
-            x += cell.width
-
-    def cell_changed(self, cell: Cell) -> None:
-        if self._narrow and cell in self.lines:
-            i = self.lines.index(cell) % 4
-            width = max(self.lines[i].natural(), self.lines[i + 4].natural())
-            if width != cell.width:  # its column widens or narrows: both rows move
-                for y in range(2):
-                    self._place(self._rows[y])
-                    for c in self._rows[y]:
-                        c.strip = None
-                    self._line_strips.pop(y, None)
-                self.refresh()
-                return
-        super().cell_changed(cell)
+    def value_rows(self) -> list:
+        return []  # the figures are in the row above; the lines widget holds the status line alone
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures
