@@ -195,3 +195,42 @@ async def test_the_first_poll_is_on_screen_before_the_first_tick_goes_by():
                 break
         assert re.search(r"buckets \d+/\d+", screen_text(app))  # a figure the simulator answered
         assert app.session.engine.clock.now() == START  # and the (virtual) clock has not moved a second
+
+
+def cell_style(app, x: int, y: int):
+    """The style of the character at (x, y) as the terminal gets it."""
+    strip = app.screen._compositor.render_strips()[y]
+    at = 0
+    for seg in strip:
+        if at <= x < at + len(seg.text):
+            return seg.style
+        at += len(seg.text)
+    raise AssertionError(f"nothing at {x},{y}")
+
+
+@pytest.mark.asyncio
+async def test_a_widget_that_gives_its_last_lines_again_still_shows_every_change_of_its_look():
+    """Unchanged widgets hand the compositor their last lines (widgets/paint_once.py): a focus, a class or a new
+    text must still reach the screen."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 10)
+        debt = app.screen.query_one("#debt")
+        corner = (debt.region.x, debt.region.y)
+        await advance(app, pilot, 3)  # painted a few times unchanged: its lines are the remembered ones
+        idle = cell_style(app, *corner)
+        debt.focus()
+        await pilot.pause()
+        focused = cell_style(app, *corner)
+        assert focused.color != idle.color  # the accent border of the focused panel
+        app.screen.query_one("#incident-table").focus()
+        await pilot.pause()
+        assert cell_style(app, *corner).color == idle.color
+        debt.set_class(True, "-error")
+        await pilot.pause()
+        assert cell_style(app, *corner).color not in (idle.color, focused.color)  # the error border
+        debt.set_class(False, "-error")
+        debt.lines[3].set("intake [b]changed[/] here")
+        await pilot.pause()
+        assert cell_style(app, *corner).color == idle.color
+        assert "│ intake changed here" in screen_text(app)

@@ -15,12 +15,13 @@ from console.state import ConsoleState
 
 from .figure import Figure
 from .lines import Cell, CellLines
+from .paint_once import PaintOnce
 
 
 CLOCK_CELLS = len("2026-12-01 15:34:10 UTC")
 
 
-class HeaderBar(Horizontal):
+class HeaderBar(PaintOnce, Horizontal):
     """The line's figures in one widget (widgets/lines.py), the clock in its own small one: Textual writes a change
     from the left edge of the widget that holds it, so the ticking clock must be a widget of its own to cost its
     own cells and nothing more."""

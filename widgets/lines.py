@@ -14,6 +14,8 @@ from textual.strip import Strip
 from textual.visual import Visual
 from textual.widget import Widget
 
+from .paint_once import PaintOnce
+
 
 class Cell:
     """One figure on a line: markup text, a usual width (its cell keeps at least that many cells, so a value
@@ -51,7 +53,7 @@ def cells(markup: str) -> int:
     return Content.from_markup(markup).cell_length if markup else 0
 
 
-class CellLines(Widget):
+class CellLines(PaintOnce, Widget):
     """Rows of cells, laid out left to right (a `right` cell at the right edge); a row's single `fill` cell takes
     the whole width and wraps as a Static would (only its first line is shown)."""
 

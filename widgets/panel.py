@@ -13,6 +13,7 @@ from .figure import set_subtitle
 from . import fmt
 from .fmt import age
 from .lines import Cell, CellLines
+from .paint_once import PaintOnce
 
 
 class PanelLines(CellLines):
@@ -31,7 +32,7 @@ class PanelLines(CellLines):
         return self.visual_style
 
 
-class Panel(Vertical, can_focus=True):
+class Panel(PaintOnce, Vertical, can_focus=True):
     """A panel bound to one service (by name); subclasses fill their figures in `render_service`.
 
     Its lines are one widget drawing them (widgets/lines.py): a figure that changes repaints its line alone, and a
