@@ -1,9 +1,10 @@
-"""A widget that draws its own lines of small text cells (Textual's Line API): a changed cell repaints alone.
+"""A widget that draws its own lines of small text cells (Textual's Line API): a changed line repaints alone.
 
 Why not a Static per figure: each paint, Textual's compositor calls every widget inside the rectangle bounding all
 the changes (the header clock at the top and a figure at the bottom span the whole screen). With one widget per
-figure that was ~60 widgets a second; drawn here, a panel is one widget, its unchanged lines come from a cache and
-a changed cell marks only its own cells dirty, so the terminal gets that cell and nothing else.
+figure that was 64 widgets a paint; drawn here, a panel's lines are one widget, its unchanged lines come from a
+cache and a changed cell marks only its own line dirty. Textual writes a change from the left edge of the widget
+holding it, so figures that change often side by side on one line (the clock, the strip) stay widgets of their own.
 """
 
 from __future__ import annotations
@@ -19,17 +20,15 @@ from .paint_once import PaintOnce
 
 class Cell:
     """One figure on a line: markup text, a usual width (its cell keeps at least that many cells, so a value
-    changing inside it moves nothing), padding either side; `right` docks it at the line's right edge."""
+    changing inside it moves nothing), padding either side."""
 
-    __slots__ = ("owner", "text", "usual", "left", "right_pad", "right", "x", "width", "strip", "row", "id")
+    __slots__ = ("owner", "text", "usual", "left", "right_pad", "x", "width", "strip", "row", "id")
 
-    def __init__(self, text: str = "", *, usual: int = 0, pad: tuple[int, int] = (0, 0), right: bool = False,
-                 id: str | None = None) -> None:
+    def __init__(self, text: str = "", *, usual: int = 0, pad: tuple[int, int] = (0, 0), id: str | None = None) -> None:
         self.owner: CellLines | None = None
         self.text = text
         self.usual = usual
         self.left, self.right_pad = pad
-        self.right = right
         self.id = id
         self.x = 0
         self.width = 0  # cells on screen, padding included (0 until laid out)
@@ -54,8 +53,8 @@ def cells(markup: str) -> int:
 
 
 class CellLines(PaintOnce, Widget):
-    """Rows of cells, laid out left to right (a `right` cell at the right edge); a row's single `fill` cell takes
-    the whole width and wraps as a Static would (only its first line is shown)."""
+    """Rows of cells, laid out left to right and cut at the edge; a row of one cell without a usual width takes the
+    whole width and wraps as a Static would (only its first line is shown)."""
 
     DEFAULT_CSS = "CellLines { height: auto; }"
 
@@ -94,18 +93,12 @@ class CellLines(PaintOnce, Widget):
         width = self.size.width
         x = 0
         for cell in row:
-            if cell.right:
-                continue
             cell.x = x
             cell.width = width if self.fills(row) else cell.natural()
             x += cell.width
-        for cell in row:
-            if cell.right:
-                cell.width = cell.natural()
-                cell.x = max(0, width - cell.width)
 
     def fills(self, row: list[Cell]) -> bool:
-        return len(row) == 1 and not row[0].usual and not row[0].right
+        return len(row) == 1 and not row[0].usual
 
     def cell_changed(self, cell: Cell) -> None:
         y = cell.row
@@ -157,14 +150,8 @@ class CellLines(PaintOnce, Widget):
         row = self._rows[y]
         if self.fills(row):
             return self._cell_strip(row[0], style, width, wrap=True)
-        left = [c for c in row if not c.right]
-        right = [c for c in row if c.right]
-        room = width - sum(c.width for c in right)
-        strips = [self._cell_strip(c, style, c.width) for c in left]
-        line = Strip.join(strips).crop_extend(0, max(0, room), blank) if strips else Strip.blank(max(0, room), blank)
-        if right:
-            line = Strip.join([line, *(self._cell_strip(c, style, c.width) for c in right)])
-        return line.crop_extend(0, width, blank)
+        strips = [self._cell_strip(c, style, c.width) for c in row]
+        return Strip.join(strips).crop_extend(0, width, blank) if strips else Strip.blank(width, blank)
 
     def _cell_strip(self, cell: Cell, style, width: int, wrap: bool = False) -> Strip:
         if cell.strip is not None and cell.strip.cell_length == width:
