@@ -16,6 +16,7 @@ from console.session import Session
 from screens.app import OpsApp
 from tests.conftest import START, screen_text
 from tests.conftest import advance_app as advance
+from widgets.header_bar import HeaderBar
 from widgets.keyed_table import KeyedTable
 
 
@@ -66,6 +67,54 @@ async def test_a_figure_that_outgrows_its_cell_widens_once_and_shows_its_whole_t
         await pilot.pause()
         assert fig.relayouts == before + 2  # back to its usual width once, not per text
         assert "back to a short one" in header(app)
+
+
+def refreshes(monkeypatch) -> list[tuple]:
+    """Every repaint asked of any widget: (widget, regions) — no regions means the whole widget."""
+    seen = []
+    refresh = Widget.refresh
+
+    def spy(self, *regions, **kw):
+        seen.append((self, regions))
+        return refresh(self, *regions, **kw)
+
+    monkeypatch.setattr(Widget, "refresh", spy)
+    return seen
+
+
+@pytest.mark.asyncio
+async def test_a_ticking_clock_repaints_itself_alone_and_an_unchanged_state_repaints_nothing(monkeypatch):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 70)
+        bar = app.screen.query_one(HeaderBar)
+        seen = refreshes(monkeypatch)
+        await advance(app, pilot, 1)
+        # in the header, the clock's own small widget is repainted (whole); the line's other figures are not
+        assert [(w, regions) for w, regions in seen if w is bar or bar in w.ancestors] == [(bar.clock, ())]
+        assert re.search(r"\d\d:\d\d:\d\d UTC $", header(app))
+        seen.clear()
+        app.screen.show(app.session.state)  # the same state again: not one widget asks for a repaint
+        await pilot.pause()
+        assert seen == []
+
+
+@pytest.mark.asyncio
+async def test_a_changed_figure_repaints_only_its_line_and_shows_the_new_text(monkeypatch):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 70)
+        panel = app.screen.query_one("#conversion")
+        seen = refreshes(monkeypatch)
+        panel.lines[2].set("types [b]9/9[/] seen · [$error]▲ 1 missing[/]")  # the panel's own markup, drawn
+        await pilot.pause()
+        assert "│ types 9/9 seen · ▲ 1 missing " in screen_text(app)
+        panel.lines[2].set("types 9/9 seen")
+        await pilot.pause()
+        assert "│ types 9/9 seen " in screen_text(app) and "1 missing" not in screen_text(app)
+        mine = [regions for w, regions in seen if w is panel.body]
+        assert len(mine) == 2 and all(len(r) == 1 and r[0].height == 1 and r[0].y == 2 for r in mine), mine
+        assert [w for w, _ in seen if w is not panel.body] == []  # nothing else on the screen was repainted
 
 
 class TableApp(App):
@@ -146,3 +195,42 @@ async def test_the_first_poll_is_on_screen_before_the_first_tick_goes_by():
                 break
         assert re.search(r"buckets \d+/\d+", screen_text(app))  # a figure the simulator answered
         assert app.session.engine.clock.now() == START  # and the (virtual) clock has not moved a second
+
+
+def cell_style(app, x: int, y: int):
+    """The style of the character at (x, y) as the terminal gets it."""
+    strip = app.screen._compositor.render_strips()[y]
+    at = 0
+    for seg in strip:
+        if at <= x < at + len(seg.text):
+            return seg.style
+        at += len(seg.text)
+    raise AssertionError(f"nothing at {x},{y}")
+
+
+@pytest.mark.asyncio
+async def test_a_widget_that_gives_its_last_lines_again_still_shows_every_change_of_its_look():
+    """Unchanged widgets hand the compositor their last lines (widgets/paint_once.py): a focus, a class or a new
+    text must still reach the screen."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 10)
+        debt = app.screen.query_one("#debt")
+        corner = (debt.region.x, debt.region.y)
+        await advance(app, pilot, 3)  # painted a few times unchanged: its lines are the remembered ones
+        idle = cell_style(app, *corner)
+        debt.focus()
+        await pilot.pause()
+        focused = cell_style(app, *corner)
+        assert focused.color != idle.color  # the accent border of the focused panel
+        app.screen.query_one("#incident-table").focus()
+        await pilot.pause()
+        assert cell_style(app, *corner).color == idle.color
+        debt.set_class(True, "-error")
+        await pilot.pause()
+        assert cell_style(app, *corner).color not in (idle.color, focused.color)  # the error border
+        debt.set_class(False, "-error")
+        debt.lines[3].set("intake [b]changed[/] here")
+        await pilot.pause()
+        assert cell_style(app, *corner).color == idle.color
+        assert "│ intake changed here" in screen_text(app)

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 from console.state import ActionRecord, ConsoleState
 
 from .figure import set_subtitle
+from .paint_once import PaintOnce
 from .keyed_table import KeyedTable
 
 # Status is never colour alone: each has a word and a symbol.
@@ -50,7 +51,7 @@ def detail(a: ActionRecord) -> Text:
     return text
 
 
-class Activity(Vertical):
+class Activity(PaintOnce, Vertical):
     DEFAULT_CSS = """
     Activity { border: round $panel-lighten-2; height: 1fr; min-height: 7; }
     Activity:focus-within { border: round $accent; }

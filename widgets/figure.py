@@ -7,8 +7,10 @@ from textual.widgets import Static
 
 from console.safe_text import markup_escape
 
+from .paint_once import PaintOnce
 
-class Figure(Static):
+
+class Figure(PaintOnce, Static):
     """A Static that ignores updates with the same markup.
 
     A `width: auto` figure (header, strip, source bar) gets a fixed cell: `cells` wide (the widest text it usually

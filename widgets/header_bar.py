@@ -14,35 +14,47 @@ from console.durations import format_duration
 from console.state import ConsoleState
 
 from .figure import Figure
+from .lines import Cell, CellLines
+from .paint_once import PaintOnce
 
 
 CLOCK_CELLS = len("2026-12-01 15:34:10 UTC")
 
 
-class HeaderBar(Horizontal):
+class HeaderBar(PaintOnce, Horizontal):
+    """The line's figures in one widget (widgets/lines.py), the clock in its own small one: Textual writes a change
+    from the left edge of the widget that holds it, so the ticking clock must be a widget of its own to cost its
+    own cells and nothing more."""
+
     DEFAULT_CSS = """
     HeaderBar { height: 1; background: $panel; }
-    HeaderBar Figure { width: auto; padding: 0 1; }
-    HeaderBar #hdr-clock { dock: right; }
+    HeaderBar > CellLines { width: 1fr; }
+    HeaderBar #hdr-clock { dock: right; width: auto; padding: 0 1; }
     """
 
     def __init__(self, production: bool = False, **kw) -> None:
         super().__init__(**kw)
         self.production = production
-        self.ident = Figure(id="hdr-ident")
-        self.alerts = Figure(id="hdr-alerts")
-        self.backend = Figure(id="hdr-backend")  # hidden unless [prometheus] is configured
-        self.backend.display = False
-        self.sharing = Figure(id="hdr-sharing")  # hidden unless [alertmanager] send is on
-        self.sharing.display = False
+        self.ident = Cell(pad=(1, 1), id="hdr-ident")
+        self.alerts = Cell(pad=(1, 1), id="hdr-alerts")
+        self.backend = Cell(pad=(1, 1), id="hdr-backend")  # shown once [prometheus] is configured
+        self.sharing = Cell(pad=(1, 1), id="hdr-sharing")  # shown once [alertmanager] send is on
+        self.figures = CellLines()
         self.clock = Figure(id="hdr-clock", cells=CLOCK_CELLS)  # fixed: ticking repaints it alone
+        self._shown: tuple | None = None
 
     def compose(self):
-        yield self.ident
-        yield self.alerts
-        yield self.backend
-        yield self.sharing
         yield self.clock
+        yield self.figures
+
+    def on_mount(self) -> None:
+        self._place_cells(False, False)
+
+    def _place_cells(self, backend: bool, sharing: bool) -> None:
+        if self._shown != (backend, sharing):
+            self._shown = (backend, sharing)
+            self.figures.set_rows([[self.ident, self.alerts, *([self.backend] if backend else []),
+                                    *([self.sharing] if sharing else [])]])
 
     def show(self, state: ConsoleState) -> None:
         env = f"[bold reverse $error] {state.environment} [/]" if self.production else f"[bold]{state.environment}[/]"
@@ -75,11 +87,11 @@ class HeaderBar(Horizontal):
                 break
         self.ident.set(ident)
         self.alerts.set(alerts)
+        was = self._shown or (False, False)
+        self._place_cells(was[0] or state.backend is not None, was[1] or state.sharing is not None)
         if state.backend is not None:
-            self.backend.display = True  # unchanged values do not repaint
-            self.backend.set(backend_text(state))
+            self.backend.set(backend_text(state))  # unchanged values do not repaint
         if state.sharing is not None:
-            self.sharing.display = True
             self.sharing.set(sharing_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M UTC" if low else "%Y-%m-%d %H:%M:%S UTC"))

@@ -14,6 +14,7 @@ from .bindings import install
 from .figure import set_subtitle
 from .fmt import coarse_age
 from .keyed_table import KeyedTable
+from .paint_once import PaintOnce
 
 SEV = {"P1": "bold white on red", "P2": "bold red", "P3": "yellow", "P4": "cyan"}
 STATE = {"triggered": ("● triggered", "bold red"), "acknowledged": ("◐ acknowledged", "yellow"),
@@ -143,7 +144,7 @@ class _Table(KeyedTable):
         self.post_message(IncidentTable.Requested(verb, self.parent.selected_id))
 
 
-class IncidentTable(Vertical):
+class IncidentTable(PaintOnce, Vertical):
     DEFAULT_CSS = """
     IncidentTable { border: round $panel-lighten-2; height: 1fr; }
     IncidentTable:focus-within { border: round $accent; }

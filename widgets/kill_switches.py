@@ -12,6 +12,7 @@ from .bindings import install
 from .figure import set_subtitle
 from .fmt import coarse_age
 from .keyed_table import KeyedTable
+from .paint_once import PaintOnce
 
 ON = Text("● ON", style="green")
 OFF = Text("○ OFF", style="bold reverse red")  # reverse: still stands out with NO_COLOR (not colour alone)
@@ -80,7 +81,7 @@ def _cut(text: str) -> Text:
     return Text(text, no_wrap=True, overflow="ellipsis")
 
 
-class KillSwitches(Vertical, can_focus=False):
+class KillSwitches(PaintOnce, Vertical, can_focus=False):
     DEFAULT_CSS = """
     KillSwitches { border: round $panel-lighten-2; height: 1fr; }
     KillSwitches:focus-within { border: round $accent; }

@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
-from textual.containers import Vertical
 from console.safe_text import markup_escape as escape
 
 from console.state import ConsoleState, ServiceState
 
+from textual.containers import Vertical
+
 from .bindings import install
-from .figure import Figure, set_subtitle
+from .figure import set_subtitle
 from . import fmt
 from .fmt import age
+from .lines import Cell, CellLines
+from .paint_once import PaintOnce
 
 
-class Panel(Vertical, can_focus=True):
-    """A panel bound to one service (by name); subclasses fill their figures in `render_service`."""
+class PanelLines(CellLines):
+    """A panel's lines in one widget; `-muted` (the panel in error) dims the values, not the status line."""
+
+    DEFAULT_CSS = "PanelLines > .panel--muted { color: $text-muted; }"
+    COMPONENT_CLASSES = {"panel--muted"}
+
+    def __init__(self, status: Cell, **kw) -> None:
+        super().__init__(**kw)
+        self.status = status
+
+    def row_style(self, y: int):
+        if self.has_class("-muted") and self.status not in self.row(y):
+            return self.get_visual_style("panel--muted")
+        return self.visual_style
+
+
+class Panel(PaintOnce, Vertical, can_focus=True):
+    """A panel bound to one service (by name); subclasses fill their figures in `render_service`.
+
+    Its lines are one widget drawing them (widgets/lines.py): a figure that changes repaints its line alone, and a
+    paint of the screen visits two widgets here (the bordered panel and its lines), not a widget per figure. The
+    border stays on the container so a changed line is written from its text on, not from the border."""
 
     DEFAULT_CSS = """
     Panel { border: round $panel-lighten-2; padding: 0 1; height: auto; }
-    Panel > .status { display: none; }
-    Panel.-error > .status, Panel.-waiting > .status, Panel.-warning > .status { display: block; }
     Panel:focus-within, Panel:focus { border: round $accent; }
     Panel.-error { border: round $error; }
-    Panel.-error .value { color: $text-muted; }
     """
 
     LINES = 8
@@ -33,16 +53,30 @@ class Panel(Vertical, can_focus=True):
         super().__init__(**kw)
         self.service = service
         self.border_title = title
-        self.lines = [Figure(classes="value") for _ in range(self.LINES)]
-        self.status_line = Figure(classes="status")
+        self.lines = [Cell() for _ in range(self.LINES)]
+        self.status_line = Cell()
+        self.body = PanelLines(self.status_line)
+        self._status_shown: bool | None = None
 
     def compose(self):
-        yield from self.lines
-        yield self.status_line
+        yield self.body
+
+    def value_rows(self) -> list[list[Cell]]:
+        return [[c] for c in self.lines]
 
     def on_mount(self) -> None:
         if self.KEYS:
             install(self, self.KEYS, self.service)
+        self._layout_rows()
+
+    def _layout_rows(self) -> None:
+        """The value lines, and the status line under them while the panel is in error, warned or waiting."""
+        shown = self._status_wanted()
+        self._status_shown = shown
+        self.body.set_rows(self.value_rows() + ([[self.status_line]] if shown else []))
+
+    def _status_wanted(self) -> bool:
+        return any(self.has_class(c) for c in ("-error", "-waiting", "-warning"))
 
     def show(self, state: ConsoleState) -> None:
         svc = state.services.get(self.service) if self.service else None
@@ -53,12 +87,15 @@ class Panel(Vertical, can_focus=True):
         for fig, text in zip(self.lines, texts + [""] * (len(self.lines) - len(texts))):
             fig.set(text)
         self._show_health(svc, state)
+        if self._status_wanted() != self._status_shown and self.is_mounted:
+            self._layout_rows()
 
     def _show_health(self, svc: ServiceState | None, state: ConsoleState) -> None:
         if svc is None:
             return
         err = svc.error
         self.set_class(bool(err), "-error")
+        self.body.set_class(bool(err), "-muted")  # the last good values, dimmed (a class change redraws them)
         self.set_class(not err and svc.last_ok is None, "-waiting")
         warning = None if err else svc.warning
         self.set_class(bool(warning), "-warning")

@@ -21,13 +21,17 @@ CELLS = (7, 10, 10, 10, 20, 8, 11, 14)
 
 class PipelineStrip(Panel):
     KEYS = "panel:data_pipeline"  # its mitigation keys: in the footer while this panel is focused
-    """One line of small figures, each repainted alone when its text changes."""
+    """One line of small figures, each repainted alone when its text changes.
+
+    Each figure stays a widget of its own: Textual writes a change from the left edge of the widget holding it, so
+    one widget for the whole line would rewrite the line up to the figure that changed (measured: twice the bytes)."""
 
     LINES = 8
     WINDOWED = frozenset({"error_ratio_5m", "p95_5m", "rate_limit_rate", "cpu", "req_rate"})
     DEFAULT_CSS = """
     PipelineStrip > .row { height: 1; }
     PipelineStrip > .row > Figure { width: auto; padding-right: 2; }
+    PipelineStrip.-error .value { color: $text-muted; }
     """
 
     def __init__(self, *a, **kw) -> None:
@@ -37,7 +41,10 @@ class PipelineStrip(Panel):
     def compose(self):
         with Horizontal(classes="row"):
             yield from self.lines
-        yield self.status_line
+        yield self.body
+
+    def value_rows(self) -> list:
+        return []  # the figures are in the row above; the lines widget holds the status line alone
 
     def render_service(self, svc: ServiceState, state: ConsoleState) -> list[str]:
         f = svc.figures
