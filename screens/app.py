@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from pathlib import Path
 from functools import partial
 
 from rich.console import Console
@@ -42,6 +43,9 @@ class OpsApp(App):
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True
     CSS = toasts.CSS
+    # the dashboard's stylesheet is read with the app's: a screen's CSS_PATH read when the screen is pushed makes
+    # Textual parse every stylesheet again (Textual's screen CSS_PATH is global once read anyway)
+    CSS_PATH = str(Path(__file__).with_name("dashboard.tcss"))
 
     def __init__(self, session, *, autorun: bool = True, layout: str | None = None,
                  low_bandwidth: bool = False, gc_held: bool = False) -> None:

@@ -35,7 +35,6 @@ NARROW_ORDER = ["incident-table", "switch-table", "conversion", "debt", "rollout
 
 
 class Dashboard(HelpFirst, ShowsState, Screen):
-    CSS_PATH = "dashboard.tcss"
     SCOPES = ("dashboard", "incident_table", "panels", "rewind")  # whose commands the palette offers here
 
     def __init__(self, services_by_kind: dict[str, str], production: bool = False) -> None:
@@ -45,6 +44,10 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         self._rewinding = asyncio.Lock()
 
     def compose(self):
+        # the keys before the Footer exists: installed later, the Footer builds its keys twice (~10 ms at start)
+        install(self, "dashboard")
+        if self.app.view.mode == "live":
+            install(self, "rewind")  # a replay has its own timeline keys
         k = self.by_kind
         yield HeaderBar(production=self.production)
         with Container(id="body"):
@@ -62,9 +65,6 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        install(self, "dashboard")
-        if self.app.view.mode == "live":
-            install(self, "rewind")  # a replay has its own timeline keys
         # incidents first, as k9s starts on its main list: Enter opens the selected one
         self.query_one("#incident-table").focus()
 
