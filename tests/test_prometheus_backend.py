@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from conftest import require_binary
+from conftest import require_binary, screen_text
 from test_prometheus_oracle import SCRAPED, LaggingClock, PrometheusServer
 
 from console.metrics import panels
@@ -34,7 +34,6 @@ from console.config.schema import ConfigError, parse_config
 from console.config.writer import write_config
 from console.demo import Demo, demo_config_dict
 from console.engine import Engine
-from widgets.figure import Figure
 from widgets.header_bar import backend_text
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")  # the fleet and Prometheus live for the module
@@ -453,27 +452,26 @@ async def test_dashboard_shows_the_backend_and_the_failing_query(r, tmp_path):
     app = OpsApp(Session(config_path=str(path)))
 
     def text(selector: str) -> str:
-        """What a widget shows, as plain text (every Figure inside it, in order)."""
-        node = app.screen.query_one(selector)
-        figures = [node] if isinstance(node, Figure) else list(node.query(Figure))
-        return " | ".join(str(f.render()) for f in figures)
+        """What a widget shows on screen, as plain text (its rows, cut to its box)."""
+        box = app.screen.query_one(selector).region
+        rows = screen_text(app).split("\n")[box.y:box.bottom]
+        return " | ".join(row[box.x:box.right].strip() for row in rows)
 
     async with app.run_test(size=(160, 48)) as pilot:
         async def until(check, deadline=15.0):
             end = asyncio.get_running_loop().time() + deadline
             while not check():
-                assert asyncio.get_running_loop().time() < end, text("#hdr-backend")
+                assert asyncio.get_running_loop().time() < end, (text("HeaderBar"), text("#strip"))
                 await pilot.pause(0.2)
 
-        await until(lambda: "◆ Prometheus 2.42" in text("#hdr-backend"))
+        await until(lambda: "◆ Prometheus 2.42" in text("HeaderBar"))
         await until(lambda: "no series" in text("#strip"))
         strip = text("#strip")
         assert "✖ error: prometheus: error_ratio_5m: no series (Prometheus has no target with" in strip
         r.proxy.mode = "status"
-        await until(lambda: "▲ LOCAL FALLBACK since " in text("#hdr-backend")
-                    and "Prometheus HTTP 502" in text("#hdr-backend"))
+        await until(lambda: "▲ LOCAL FALLBACK since " in text("HeaderBar") and "Prometheus HTTP 502" in text("HeaderBar"))
         r.proxy.mode = "pass"
-        await until(lambda: "◆ Prometheus" in text("#hdr-backend"))
+        await until(lambda: "◆ Prometheus" in text("HeaderBar"))
 
 
 # --- recorded: a replay shows the server's answers as they were shown live ----------------------

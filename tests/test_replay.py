@@ -279,8 +279,9 @@ async def test_replay_screen_keys_timeline_and_disabled_mitigations(recorded):
     async with app.run_test(size=(160, 48)) as pilot:
         await _until(pilot, lambda: app.replay.position == ticks[0], "the first tick")
         screen = app.screen
+        # its state reaches the screen as a message after the replay steps: wait for it to be shown
+        await _until(pilot, lambda: "REPLAY" in screen.query_one(HeaderBar).ident.text, "the header says REPLAY")
         timeline = screen.query_one(ReplayTimeline)
-        assert "REPLAY" in screen.query_one(HeaderBar).ident.text
         assert "paused" in timeline.status.text and "mitigations disabled" in timeline.status.text
         assert "▲" in timeline.bar.text and "●" in timeline.bar.text  # the incident is marked on the bar
 
