@@ -240,28 +240,25 @@ class Served:
     async def start(self) -> None:
         import uvicorn
 
+        from ..embedded_server import serve
+
         await self.session.start()
         await self.session.start_mitigations()
         self.collector = Collector(self.session, self.tokens)
-        config = uvicorn.Config(self.collector.app(), host=self.host, port=self.port, log_level="warning",
-                                access_log=False, lifespan="off", timeout_graceful_shutdown=1)
-        self._server = uvicorn.Server(config)
+        config = uvicorn.Config(self.collector.app(), log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=1)
         try:
             sock = _bind(self.host, self.port)  # here, not in uvicorn (which exits the process when it cannot)
         except OSError:
             await self.session.stop()
             raise
         self.port = sock.getsockname()[1]
-        started = asyncio.Event()
-        startup = self._server.startup
-
-        async def startup_then_say(sockets=None):  # uvicorn has no "started" event: wrap its own startup
-            await startup(sockets=sockets)
-            started.set()
-
-        self._server.startup = startup_then_say
-        self._web = asyncio.create_task(self._server.serve(sockets=[sock]), name="collector-http")
-        await asyncio.wait([self._web, asyncio.ensure_future(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+        try:
+            self._server, self._web = await serve(config, sock, "collector-http")
+        except RuntimeError:
+            sock.close()
+            await self.session.stop()
+            raise
 
     async def wait(self) -> None:
         await self._web
@@ -270,7 +267,7 @@ class Served:
         if self.collector is not None:
             self.collector.close()  # the streams end first: uvicorn then has no response to cancel
         if self._server is not None:
-            self._server.should_exit = True
+            self._server.exit()
         if self._web is not None:
             await asyncio.gather(self._web, return_exceptions=True)
         if self.collector is not None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections import Counter
 
 import uvicorn
 
+from ..embedded_server import EmbeddedServer, serve
 from . import conversion, converge, data_pipeline, path_tracker, pipelines
 from .credentials import Credentials
 from .faults import Faults
@@ -23,21 +23,6 @@ SERVICES = {
     "path_tracker": path_tracker,
     "data_pipeline": data_pipeline,
 }
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """A uvicorn server that leaves signals to its host (five servers must not fight over SIGINT)."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = asyncio.Event()
-
-    def capture_signals(self):
-        return contextlib.nullcontext()
-
-    async def startup(self, sockets=None) -> None:
-        await super().startup(sockets)
-        self.ready.set()
 
 
 class Fleet:
@@ -59,7 +44,7 @@ class Fleet:
         for name, module in SERVICES.items():
             self.models[name], api = module.build(ctx)
             self.apps[name] = self.faults.wrap(name, api.app())
-        self._servers: list[tuple[_EmbeddedServer, asyncio.Task]] = []
+        self._servers: list[tuple[EmbeddedServer, asyncio.Task]] = []
 
     @property
     def scenario(self) -> str:
@@ -94,21 +79,15 @@ class Fleet:
         # the console's usual poll interval, so a poll found its connection closing under it
         config = uvicorn.Config(self.apps[name], log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=1, timeout_keep_alive=75)
-        server = _EmbeddedServer(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]), name=f"sim-{name}")
+        server, task = await serve(config, sock, f"simulated {name}")
         self._servers.append((server, task))
-        ready = asyncio.create_task(server.ready.wait())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if not server.ready.is_set():
-            ready.cancel()
-            raise RuntimeError(f"simulated {name} did not start: {task.exception()!r}")
         return server.servers[0].sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         """Shut every server down and wait for it."""
         servers, self._servers = self._servers, []
         for server, _ in servers:
-            server.should_exit = True
+            server.exit()
         # a server that failed to start has already raised its reason from start()
         await asyncio.gather(*(task for _, task in servers), return_exceptions=True)
         self.urls = {}
