@@ -63,6 +63,14 @@ class OpsApp(App):
         self.dashboard: Dashboard | None = None
         self._unsubscribe = None
 
+    def get_driver_class(self):
+        from textual.drivers.linux_driver import LinuxDriver
+
+        from .terminal_driver import QuietLinuxDriver
+
+        driver = super().get_driver_class()
+        return QuietLinuxDriver if driver is LinuxDriver else driver  # a TEXTUAL_DRIVER (the web's) is kept
+
     @property
     def refused(self) -> frozenset[str]:
         """What this console refuses: in replay every change, read-only everything that reaches a service."""

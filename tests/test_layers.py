@@ -21,7 +21,9 @@ def test_no_module_reads_another_modules_private_names():
     offenders = []
     imported = re.compile(r"^\s*from\s+[\w.]+\s+import\s+\(?(.*)")  # `from x import _private`
     pattern = re.compile(r"\b(?!self\b|cls\b)[a-z_][a-z0-9_]*\._[a-z][a-z0-9_]*\b")
-    allowed = {"widgets/bindings.py": "node._bindings"}  # the one helper that touches Textual's binding maps
+    allowed = {"widgets/bindings.py": {"node._bindings"},  # the one helper that touches Textual's binding maps
+               # the terminal driver runs Textual's own key parser in its own key loop
+               "screens/terminal_driver.py": {"textual._xterm_parser", "textual._parser"}}
     for pkg in ("console", "widgets", "screens"):
         for path in (ROOT / pkg).rglob("*.py"):
             rel = path.relative_to(ROOT).as_posix()
@@ -31,7 +33,7 @@ def test_no_module_reads_another_modules_private_names():
                 if m and not code.lstrip().startswith("from __future__"):
                     offenders += [f"{rel}:{n}: import {name}" for name in re.findall(r"\b_[a-z]\w*", m.group(1))]
                 for hit in pattern.findall(code):
-                    if allowed.get(rel) == hit or hit.startswith(("sys._", "os._")):
+                    if hit in allowed.get(rel, ()) or hit.startswith(("sys._", "os._")):
                         continue
                     offenders.append(f"{rel}:{n}: {hit}")
     assert not offenders, "\n".join(offenders)

@@ -30,6 +30,10 @@ from console.tasks import supervise
 log = logging.getLogger(__name__)
 
 BATCH_S = 1.0  # a batch is written at least this often: a kill -9 loses at most this much
+# On the wall clock a batch follows a published state, in the same wake-up as the tick that made it: on a timer of
+# its own it woke the idle console (and its writer thread) once more every second. Not more often than this, when
+# ticks are faster than a second.
+AFTER_STATE_S = BATCH_S / 2
 MAX_PENDING = 20_000  # ...or sooner when this many items wait (virtual time runs fast)
 RETENTION_EVERY = 60  # batches between retention / size-cap passes
 _USERINFO = re.compile(r"(://)[^/@\s]+@")
@@ -317,6 +321,7 @@ class Recorder:
         self._batches = 0
         self._lock = asyncio.Lock()
         self._closing = False
+        self._last_batch = float("-inf")  # clock.monotonic() of the last batch started
 
     async def start(self) -> "Recorder":
         secrets = secrets_of(self.engine.cfg)
@@ -373,6 +378,9 @@ class Recorder:
                     self._queue(("memo", state.ts, part, text))
                 else:
                     self._queue(("event", state.ts, f"memo:{part}", json.loads(text)))
+        clock = self.engine.clock
+        if not clock.exact and clock.monotonic() - self._last_batch >= AFTER_STATE_S:
+            self._wake.set()  # virtual time (tests, snapshots) keeps batching by the wall second or by size
 
     def _queue(self, item: tuple) -> None:
         self._pending.append(item)
@@ -388,6 +396,7 @@ class Recorder:
             except TimeoutError:
                 pass
             self._wake.clear()
+            self._last_batch = self.engine.clock.monotonic()
             await self.flush()
 
     async def _in_thread(self, fn, *args):
