@@ -23,10 +23,7 @@ from widgets.source_bar import SourceBar
 from widgets.bindings import HelpFirst, install
 from widgets.figure import set_subtitle
 
-from .filter import FilterScreen
 from .visibility import ShowsState
-
-from .replay_goto import GotoScreen
 
 # Focus targets in reading order (Tab, Shift+Tab): wide, the left column, then the right, then the strip across the
 # bottom; narrow (one column, incidents first), top to bottom as stacked.
@@ -163,6 +160,8 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         if not isinstance(table, KeyedTable):
             self.notify("Focus a table first (incidents, kill switches, activity)", severity="warning", timeout=3)
             return
+        from .filter import FilterScreen  # a dialog: loaded when first opened, not before the first frame
+
         what = {"incident-table": "incidents", "switch-table": "kill switches", "activity-table": "activity"}
         self.app.push_screen(FilterScreen(what.get(table.id, "rows"), table.filter),
                              lambda text: table.set_filter(text) if text is not None else None)
@@ -194,6 +193,8 @@ class Dashboard(HelpFirst, ShowsState, Screen):
             self._rewind({"live": True})
 
     def action_rewind_goto(self) -> None:
+        from .replay_goto import GotoScreen  # a dialog: loaded when first opened, not before the first frame
+
         self.app.push_screen(GotoScreen("HH:MM[:SS] (UTC), -15m from now, or 2026-11-22T03:14:00Z"),
                              lambda text: self._rewind({"goto": text}) if text else None)
 
