@@ -39,6 +39,7 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         self.by_kind = services_by_kind
         self.production = production
         self._rewinding = asyncio.Lock()
+        self._resumed = False  # the first ScreenResume (the push) is told not to restyle every node again
 
     def compose(self):
         # the keys before the Footer exists: installed later, the Footer builds its keys twice (~10 ms at start)
@@ -64,6 +65,14 @@ class Dashboard(HelpFirst, ShowsState, Screen):
     def on_mount(self) -> None:
         # incidents first, as k9s starts on its main list: Enter opens the selected one
         self.query_one("#incident-table").focus()
+
+    def on_screen_resume(self, event) -> None:
+        # runs before Screen's own handler (Textual dispatches down the MRO; ShowsState's runs as well). The first
+        # resume follows the push at once: every widget was styled as it mounted and each change since (focus,
+        # -narrow) restyled what it touched, so restyling all ~35 nodes again only delayed the first frame (~6 ms)
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 110, "-narrow")
