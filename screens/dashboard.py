@@ -22,6 +22,7 @@ from widgets.source_bar import SourceBar
 
 from widgets.bindings import HelpFirst, install
 from widgets.figure import set_subtitle
+from widgets.footer import KeysFooter
 
 from .visibility import ShowsState
 
@@ -60,7 +61,7 @@ class Dashboard(HelpFirst, ShowsState, Screen):
                 yield Activity()
         yield PipelineStrip(k.get("data_pipeline"), f"Data pipeline · {k.get('data_pipeline', '—')}", id="strip")
         yield SourceBar()
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         # incidents first, as k9s starts on its main list: Enter opens the selected one
