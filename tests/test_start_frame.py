@@ -9,7 +9,7 @@ from console.clock import VirtualClock
 from console.session import Session
 from screens.app import OpsApp
 from screens.dashboard import Dashboard
-from tests.conftest import START
+from tests.conftest import START, screen_text
 from tests.conftest import advance_app as advance
 
 pytestmark = pytest.mark.asyncio
@@ -31,3 +31,24 @@ async def test_the_first_frame_is_the_one_a_full_restyle_would_give(size):
         await pilot.pause()
         assert _styles(app.screen) == styles
         assert app.export_screenshot() == frame
+
+
+async def test_the_dialogs_left_out_of_start_up_open_when_asked():
+    # the filter and go-to dialogs are imported when first opened (not before the first frame)
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 5)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "FilterScreen"
+        assert "Filter incidents" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, Dashboard)
+        await pilot.press("g")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "GotoScreen"
+        assert "-15m from now" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, Dashboard)
