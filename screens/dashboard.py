@@ -22,11 +22,9 @@ from widgets.source_bar import SourceBar
 
 from widgets.bindings import HelpFirst, install
 from widgets.figure import set_subtitle
+from widgets.footer import KeysFooter
 
-from .filter import FilterScreen
 from .visibility import ShowsState
-
-from .replay_goto import GotoScreen
 
 # Focus targets in reading order (Tab, Shift+Tab): wide, the left column, then the right, then the strip across the
 # bottom; narrow (one column, incidents first), top to bottom as stacked.
@@ -42,6 +40,7 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         self.by_kind = services_by_kind
         self.production = production
         self._rewinding = asyncio.Lock()
+        self._resumed = False  # the first ScreenResume (the push) is told not to restyle every node again
 
     def compose(self):
         # the keys before the Footer exists: installed later, the Footer builds its keys twice (~10 ms at start)
@@ -62,11 +61,19 @@ class Dashboard(HelpFirst, ShowsState, Screen):
                 yield Activity()
         yield PipelineStrip(k.get("data_pipeline"), f"Data pipeline · {k.get('data_pipeline', '—')}", id="strip")
         yield SourceBar()
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         # incidents first, as k9s starts on its main list: Enter opens the selected one
         self.query_one("#incident-table").focus()
+
+    def on_screen_resume(self, event) -> None:
+        # runs before Screen's own handler (Textual dispatches down the MRO; ShowsState's runs as well). The first
+        # resume follows the push at once: every widget was styled as it mounted and each change since (focus,
+        # -narrow) restyled what it touched, so restyling all ~35 nodes again only delayed the first frame (~6 ms)
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 110, "-narrow")
@@ -163,6 +170,8 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         if not isinstance(table, KeyedTable):
             self.notify("Focus a table first (incidents, kill switches, activity)", severity="warning", timeout=3)
             return
+        from .filter import FilterScreen  # a dialog: loaded when first opened, not before the first frame
+
         what = {"incident-table": "incidents", "switch-table": "kill switches", "activity-table": "activity"}
         self.app.push_screen(FilterScreen(what.get(table.id, "rows"), table.filter),
                              lambda text: table.set_filter(text) if text is not None else None)
@@ -194,6 +203,8 @@ class Dashboard(HelpFirst, ShowsState, Screen):
             self._rewind({"live": True})
 
     def action_rewind_goto(self) -> None:
+        from .replay_goto import GotoScreen  # a dialog: loaded when first opened, not before the first frame
+
         self.app.push_screen(GotoScreen("HH:MM[:SS] (UTC), -15m from now, or 2026-11-22T03:14:00Z"),
                              lambda text: self._rewind({"goto": text}) if text else None)
 

@@ -84,3 +84,20 @@ def test_the_demo_never_imports_pydantic_nor_prometheus_clients_package():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_the_demo_reads_its_shipped_files_and_opens_its_dashboard_without_what_it_does_not_show():
+    # before the first live figure: the shipped rules, mitigations and playbooks are read from their parse cache
+    # by path (console/shipped_toml.py), not through importlib.resources (its readers pull zipfile); the filter and
+    # go-to dialogs are imported when first opened
+    code = ("import sys\nimport console.cli, console.sim_process, console.session, console.demo, screens.app\n"
+            "import screens.dashboard\nfrom console.catalog import build_catalog\n"
+            "from console.demo import demo_config, DEMO_SERVICES\n"
+            "from console.incidents.playbooks import PLAYBOOKS\nassert PLAYBOOKS\n"
+            "build_catalog(demo_config({k: 'http://127.0.0.1:9' for k in DEMO_SERVICES}))\n"
+            "from console.sources.aiohttp_import import aiohttp\naiohttp()\n"
+            "print(sorted(m for m in ('importlib.resources', 'zipfile', 'screens.filter', 'screens.replay_goto')\n"
+            "             if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

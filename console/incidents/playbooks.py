@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
+from pathlib import Path
 from typing import Any, Callable
 
+from console import shipped_toml
 from console.durations import format_duration
 
 GENERAL = "004_3b25d9bb95b182cc.txt#General Response Procedures"
@@ -46,7 +46,7 @@ class Playbook:
 
 
 def _load() -> dict[str, Playbook]:
-    data = tomllib.loads(resources.files("console.incidents").joinpath("playbooks.toml").read_text())
+    data = shipped_toml.load(Path(__file__).with_name("playbooks.toml"))
     out = {}
     for key, p in data["playbooks"].items():
         steps = tuple(Step(s["step"], tuple(Live(**lv) for lv in s.get("live", []))) for s in p.get("diagnosis", []))

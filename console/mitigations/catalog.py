@@ -6,12 +6,12 @@ import functools
 import json
 import re
 import string
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 from urllib.parse import quote
 
+from console import shipped_toml
 from console.config.schema import Config, ConfigError
 from console.config.strict import Seconds, Strict, decode
 from console.state import ServiceState
@@ -295,7 +295,7 @@ class Action(_Strict):
 
 @functools.cache
 def _builtin_table() -> tuple[dict, ...]:
-    return tuple(tomllib.loads(BUILTIN.read_text("utf-8"))["actions"])
+    return tuple(shipped_toml.load(BUILTIN)["actions"])
 
 
 def builtin_actions() -> list[Action]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+from console import shipped_toml
 from console.config.schema import Config, ConfigError, RuleConfig
 from console.durations import parse_duration
 
@@ -47,8 +46,7 @@ def shipped() -> list[dict]:
 
 @functools.cache
 def _shipped() -> tuple[dict, ...]:  # read once: the rules and the incident manager both start from them
-    text = resources.files("console.rules").joinpath(SHIPPED).read_text()
-    return tuple(tomllib.loads(text)["rules"])
+    return tuple(shipped_toml.load(Path(__file__).with_name(SHIPPED))["rules"])
 
 
 def _merge(shipped: list[dict], overrides: list[RuleConfig], source: str) -> list[dict]:

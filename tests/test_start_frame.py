@@ -1,0 +1,54 @@
+"""The dashboard's first frame: what start-up leaves out (its first resume does not restyle every node) changes
+nothing a user sees."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.clock import VirtualClock
+from console.session import Session
+from screens.app import OpsApp
+from screens.dashboard import Dashboard
+from tests.conftest import START, screen_text
+from tests.conftest import advance_app as advance
+
+pytestmark = pytest.mark.asyncio
+
+
+def _styles(screen) -> dict:
+    return {id(node): (type(node).__name__, node.id, node.styles.css) for node in screen.walk_children(with_self=True)}
+
+
+@pytest.mark.parametrize("size", [(160, 48), (120, 40), (80, 24)])  # wide, the bench's, narrow (-narrow, compact)
+async def test_the_first_frame_is_the_one_a_full_restyle_would_give(size):
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False)
+    async with app.run_test(size=size) as pilot:
+        await advance(app, pilot, 5)
+        assert isinstance(app.screen, Dashboard)
+        styles, frame = _styles(app.screen), app.export_screenshot()
+        app.update_styles(app.screen)  # what Textual's first ScreenResume would have done, every node restyled
+        app.screen.refresh(layout=True)
+        await pilot.pause()
+        assert _styles(app.screen) == styles
+        assert app.export_screenshot() == frame
+
+
+async def test_the_dialogs_left_out_of_start_up_open_when_asked():
+    # the filter and go-to dialogs are imported when first opened (not before the first frame)
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 5)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "FilterScreen"
+        assert "Filter incidents" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, Dashboard)
+        await pilot.press("g")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "GotoScreen"
+        assert "-15m from now" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, Dashboard)
