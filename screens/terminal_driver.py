@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 import selectors
 import threading
-import time
 from codecs import getincrementaldecoder
 
 from textual import constants
+from textual._parser import ParseError
+from textual._time import get_time  # the clock Textual's parser times an escape sequence with
 from textual._xterm_parser import XTermParser
 from textual.drivers.linux_driver import LinuxDriver
-from textual._parser import ParseError
 
 PACE_S = 0.1  # Textual's own select timeout, kept while an escape sequence may still be arriving
 
@@ -69,7 +69,7 @@ class QuietLinuxDriver(LinuxDriver):
         parser = XTermParser(self._debug)
         decode = getincrementaldecoder("utf-8")().decode
         settle = constants.ESCAPE_DELAY + PACE_S  # after the last key, Textual's pace for this long
-        last_key = float("-inf")  # time.monotonic(): the clock Textual's parser times an escape sequence with
+        last_key = float("-inf")
 
         def process(events: list, final: bool = False) -> bool:
             """Feed what arrived to the parser; True when a key (any terminal input) came."""
@@ -94,9 +94,9 @@ class QuietLinuxDriver(LinuxDriver):
 
         try:
             while not self.exit_event.is_set():
-                pending = time.monotonic() - last_key < settle  # an escape sequence may still be arriving
+                pending = get_time() - last_key < settle  # an escape sequence may still be arriving
                 if process(selector.select(PACE_S if pending else None)):
-                    last_key = time.monotonic()
+                    last_key = get_time()
             selector.unregister(fileno)
             process(selector.select(PACE_S), final=True)
         finally:
