@@ -39,7 +39,7 @@ class Fleet:
         self.urls: dict[str, str] = {}
         ctx = Context(clock, self.timeline, seed, self.credentials, self)
         self.models: dict = {}  # service → its model (state, for tests and debugging)
-        self.apps: dict = {}  # service → its Starlette app, behind the fault injector (idle unless told)
+        self.apps: dict = {}  # service → its ASGI app (http.Dispatch), behind the fault injector (idle unless told)
         self.faults = Faults()
         for name, module in SERVICES.items():
             self.models[name], api = module.build(ctx)
@@ -77,8 +77,11 @@ class Fleet:
             sock = listening_socket(host)
         # an idle connection kept 75 s (nginx's default), longer than the console keeps one (15 s): uvicorn's 5 s was
         # the console's usual poll interval, so a poll found its connection closing under it
+        # no proxy in front of a loopback simulator (uvicorn's proxy-headers middleware read every request's headers
+        # for X-Forwarded-*), and no `server: uvicorn` header on each answer (no client reads it)
         config = uvicorn.Config(self.apps[name], log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1, timeout_keep_alive=75)
+                                timeout_graceful_shutdown=1, timeout_keep_alive=75, proxy_headers=False,
+                                server_header=False)
         server, task = await serve(config, sock, f"simulated {name}")
         self._servers.append((server, task))
         return server.servers[0].sockets[0].getsockname()[1]
