@@ -15,6 +15,7 @@ from .faults import Faults
 from .http import Context, Mutation
 from .listen import listening_socket
 from .scenarios import Timeline
+from .wire import SimHTTP
 
 SERVICES = {
     "conversion": conversion,
@@ -78,10 +79,11 @@ class Fleet:
         # an idle connection kept 75 s (nginx's default), longer than the console keeps one (15 s): uvicorn's 5 s was
         # the console's usual poll interval, so a poll found its connection closing under it
         # no proxy in front of a loopback simulator (uvicorn's proxy-headers middleware read every request's headers
-        # for X-Forwarded-*), and no `server: uvicorn` header on each answer (no client reads it)
+        # for X-Forwarded-*), no `server: uvicorn` header on each answer (no client reads it), and the console's plain
+        # requests read without h11 (console/sim/wire.py)
         config = uvicorn.Config(self.apps[name], log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=1, timeout_keep_alive=75, proxy_headers=False,
-                                server_header=False)
+                                server_header=False, http=SimHTTP)
         server, task = await serve(config, sock, f"simulated {name}")
         self._servers.append((server, task))
         return server.servers[0].sockets[0].getsockname()[1]
