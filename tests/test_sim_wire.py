@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
@@ -346,6 +347,8 @@ async def test_a_plain_connection_stays_open_between_polls_and_the_client_sees_i
             assert (r.status_code, r.json()) == (200, {"status": "ready"})
             r = await client.request("GET", urls["data_pipeline"] + "/metrics")
             assert r.status_code == 200 and b"metadata_log_queue_capacity 1000.0\n" in r.content
+            # the server never ticks: each answer is dated as it is sent
+            assert abs(parsedate_to_datetime(r.headers["date"]).timestamp() - WallClock().now()) < 2
         assert client.connections_opened == 1 and not parsed
     finally:
         await client.aclose()

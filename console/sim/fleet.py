@@ -8,14 +8,13 @@ from collections import Counter
 
 import uvicorn
 
-from ..embedded_server import EmbeddedServer
 from . import conversion, converge, data_pipeline, path_tracker, pipelines
 from .credentials import Credentials
 from .faults import Faults
 from .http import Context, Mutation
 from .listen import listening_socket
 from .scenarios import Timeline
-from .wire import SimHTTP
+from .wire import FleetServer, SimHTTP
 
 SERVICES = {
     "conversion": conversion,
@@ -45,7 +44,7 @@ class Fleet:
         for name, module in SERVICES.items():
             self.models[name], api = module.build(ctx)
             self.apps[name] = self.faults.wrap(name, api.app())
-        self._servers: list[tuple[EmbeddedServer, asyncio.Task]] = []
+        self._servers: list[tuple[FleetServer, asyncio.Task]] = []
 
     @property
     def scenario(self) -> str:
@@ -80,8 +79,8 @@ class Fleet:
         async def app(scope, receive, send):  # each service on its own port, all of them served by one server
             await by_port[scope["server"][1]](scope, receive, send)
 
-        # One server for the five: each server wakes once a second (its Date header), and five of them were most of
-        # the idle simulator's CPU. An idle connection kept 75 s (nginx's default), longer than the console keeps
+        # One server for the five, woken only by requests (wire.FleetServer): a server woke once a second for its Date
+        # header, and five of them did that work five times over. An idle connection kept 75 s (nginx's default), longer than the console keeps
         # one (15 s): uvicorn's 5 s was the console's usual poll interval, so a poll found its connection closing
         # under it. No proxy in front of a loopback simulator (uvicorn's proxy-headers middleware read every
         # request's headers for X-Forwarded-*), no `server: uvicorn` header on each answer (no client reads it), and
@@ -89,7 +88,7 @@ class Fleet:
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=1, timeout_keep_alive=75, proxy_headers=False,
                                 server_header=False, http=SimHTTP)
-        server = EmbeddedServer(config)
+        server = FleetServer(config)
         task = asyncio.create_task(server.serve(sockets=list(socks.values())), name="simulated fleet")
         ready = asyncio.create_task(server.ready.wait())
         await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)

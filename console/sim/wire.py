@@ -7,6 +7,10 @@ Upgrade or Transfer-Encoding header, at most one Content-Length of at most 64 Ki
 written in the bytes h11 writes. Anything else — and the rest of that connection — goes to h11 as before, so an odd
 or hostile request gets exactly the answer it got (tests/test_sim_wire.py compares the two on the same sockets).
 Keep-alive (the server's 75 s), shutdown and the server's bookkeeping are uvicorn's own.
+
+`FleetServer` sleeps between requests: uvicorn's server wakes once a second to refresh its Date header (and see
+whether it should stop), a wake of its own beside the console's polls; here each request dates its answer when
+the second has changed, and the server wakes only to stop.
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ from urllib.parse import unquote
 
 import h11
 
+from email.utils import formatdate
+
 from uvicorn.protocols.http.h11_impl import STATUS_PHRASES, H11Protocol, RequestResponseCycle
+
+from console.clock import WallClock
+from console.embedded_server import EmbeddedServer
 
 MAX_HEAD = 16 * 1024  # h11's limit on an incomplete request head: beyond it, h11 answers (400)
 MAX_BODY = 64 * 1024  # uvicorn's high-water mark: a larger body is streamed by h11
@@ -25,6 +34,33 @@ _REQUEST_LINE = re.compile(rb"(GET|PUT|POST) (/[\x21-\x7e]*) HTTP/1\.1")
 # h11's header field: a token, optional whitespace, a value of visible characters with inner spaces or tabs
 _FIELD = re.compile(rb"([-!#$%&'*+.^_`|~0-9a-zA-Z]+):[ \t]*((?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?)[ \t]*")
 _FALL_BACK = {b"connection", b"expect", b"upgrade", b"transfer-encoding", b"te", b"trailer"}
+
+
+class FleetServer(EmbeddedServer):
+    """An EmbeddedServer that never wakes between requests (its SimHTTP connections date their answers)."""
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        self.stopping = asyncio.Event()
+
+    async def main_loop(self) -> None:
+        await self.stopping.wait()
+
+    def exit(self) -> None:
+        super().exit()
+        self.stopping.set()
+
+
+_CLOCK = WallClock()
+_date: list = [None, []]  # [the second it is for, the Date header of that second]
+
+
+def dated(state, config) -> None:
+    """The server's default headers (its Date) as uvicorn's once-a-second tick sets them, for this second."""
+    second = int(_CLOCK.now())
+    if second != _date[0]:
+        _date[:] = [second, [(b"date", formatdate(second, usegmt=True).encode())]]
+    state.default_headers = (_date[1] if config.date_header else []) + config.encoded_headers
 
 
 class SimHTTP(H11Protocol):
@@ -36,6 +72,7 @@ class SimHTTP(H11Protocol):
         self.buffer = bytearray()
 
     def data_received(self, data: bytes) -> None:
+        dated(self.server_state, self.config)
         if not self.plain:
             return super().data_received(data)
         self._unset_keepalive_if_required()
