@@ -8,7 +8,9 @@ within half a beat (console/engine.py `tick`/`run`). After `--warmup` seconds it
 (schedstat: nanoseconds on a CPU, summed over its threads; stat: utime + stime in clock ticks, as a check) and
 again after `--seconds`. The poller's own CPU is not counted.
 
-usage: python bench/sim_polls.py [--seconds 60] [--warmup 10] [--repeat 3] [--scenario normal] [--before DIR]
+usage: python bench/sim_polls.py [--seconds 60] [--warmup 10] [--repeat 3] [--scenario normal] [--idle] [--before DIR]
+
+--idle: no polls at all (what the child costs between them).
 
 --before DIR runs the same against another checkout (DIR on PYTHONPATH, e.g. `git -C /work/main archive 15cdc73 |
 tar -x -C DIR`), alternating (after, before, before, after, ...), each run in its own process, so both sides see
@@ -43,7 +45,7 @@ def child_cpu(pid: int) -> tuple[float, float]:
     return ns / 1e9, (int(fields[11]) + int(fields[12])) / HZ  # fields 14 and 15 of proc(5), after pid and comm
 
 
-async def poll_for(seconds: float, warmup: float, scenario: str) -> dict:
+async def poll_for(seconds: float, warmup: float, scenario: str, idle: bool = False) -> dict:
     from console.clock import WallClock
     from console.sim_process import SimProcess
     from console.sources import build_source
@@ -54,7 +56,7 @@ async def poll_for(seconds: float, warmup: float, scenario: str) -> dict:
     try:
         cfg = await sim.start()
         clients = {s.name: poll_client(s.url, lambda: None) for s in cfg.services}
-        sources = [build_source(s, clients[s.name], clock) for s in cfg.services]
+        sources = [] if idle else [build_source(s, clients[s.name], clock) for s in cfg.services]
         polls = errors = 0
         marks: dict[str, tuple] = {}
         t0 = clock.monotonic()
@@ -85,7 +87,8 @@ async def poll_for(seconds: float, warmup: float, scenario: str) -> dict:
 
 def run_side(python: str, env: dict, a: argparse.Namespace) -> dict:
     out = subprocess.run([python, __file__, "--one", "--seconds", str(a.seconds), "--warmup", str(a.warmup),
-                          "--scenario", a.scenario], check=True, capture_output=True, text=True, env=env, cwd=ROOT)
+                          "--scenario", a.scenario] + (["--idle"] if a.idle else []),
+                         check=True, capture_output=True, text=True, env=env, cwd=ROOT)
     return json.loads(out.stdout)
 
 
@@ -100,11 +103,12 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=10)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scenario", default="normal")
+    ap.add_argument("--idle", action="store_true", help="no polls: the child between them")
     ap.add_argument("--before", metavar="DIR", help="also run this checkout (PYTHONPATH), alternating")
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a single run, in this process
     a = ap.parse_args()
     if a.one:
-        print(json.dumps(asyncio.run(poll_for(a.seconds, a.warmup, a.scenario))))
+        print(json.dumps(asyncio.run(poll_for(a.seconds, a.warmup, a.scenario, a.idle))))
         return
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     sides = {"after": {**env, "PYTHONPATH": str(ROOT)}}
@@ -112,7 +116,7 @@ def main() -> None:
         sides["before"] = {**env, "PYTHONPATH": str(Path(a.before).resolve())}
     names = list(sides)
     runs: dict[str, list] = {name: [] for name in names}
-    result = {"seconds": a.seconds, "warmup": a.warmup, "repeat": a.repeat, "scenario": a.scenario,
+    result = {"seconds": a.seconds, "warmup": a.warmup, "repeat": a.repeat, "scenario": a.scenario, "idle": a.idle,
               "load_before": load()}
     for i in range(a.repeat):
         for name in names if i % 2 == 0 else reversed(names):  # after, before, before, after, ...
@@ -124,7 +128,8 @@ def main() -> None:
                         "polls_per_s_median": statistics.median(r["polls_per_s"] for r in runs[name]),
                         "runs": runs[name]}
     if a.before:
-        result["after_over_before"] = round(result["after"]["cpu_pct_median"] / result["before"]["cpu_pct_median"], 3)
+        before = result["before"]["cpu_pct_median"]
+        result["after_over_before"] = round(result["after"]["cpu_pct_median"] / before, 3) if before else None
     print(json.dumps(result, indent=1))
 
 
