@@ -157,11 +157,11 @@ class DataPipelineModel(Model):
 def build(ctx: Context) -> tuple[DataPipelineModel, Api]:
     model = DataPipelineModel(ctx.clock, ctx.timeline, ctx.seed)
 
-    def gate(request) -> JSONResponse | None:
+    def gate(path: str) -> JSONResponse | None:
         """service-down: nothing answers but 503 (health says why)."""
         if ctx.timeline.at(ctx.clock.now())[0] != "service-down":
             return None
-        if request.url.path == "/health/ready":
+        if path == "/health/ready":
             return JSONResponse({"status": "not_ready", "reason": "database connection pool exhausted"}, 503)
         return JSONResponse({"error": "service unavailable"}, 503)
 

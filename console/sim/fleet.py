@@ -1,4 +1,4 @@
-"""The five simulated services, each on its own uvicorn server in the current event loop, on loopback ports."""
+"""The five simulated services, each on its own loopback port, served by one uvicorn server in the current event loop."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from collections import Counter
 
 import uvicorn
 
-from ..embedded_server import EmbeddedServer, serve
 from . import conversion, converge, data_pipeline, path_tracker, pipelines
 from .credentials import Credentials
 from .faults import Faults
 from .http import Context, Mutation
 from .listen import listening_socket
 from .scenarios import Timeline
+from .wire import FleetServer, SimHTTP
 
 SERVICES = {
     "conversion": conversion,
@@ -39,12 +39,12 @@ class Fleet:
         self.urls: dict[str, str] = {}
         ctx = Context(clock, self.timeline, seed, self.credentials, self)
         self.models: dict = {}  # service → its model (state, for tests and debugging)
-        self.apps: dict = {}  # service → its Starlette app, behind the fault injector (idle unless told)
+        self.apps: dict = {}  # service → its ASGI app (http.Dispatch), behind the fault injector (idle unless told)
         self.faults = Faults()
         for name, module in SERVICES.items():
             self.models[name], api = module.build(ctx)
             self.apps[name] = self.faults.wrap(name, api.app())
-        self._servers: list[tuple[EmbeddedServer, asyncio.Task]] = []
+        self._servers: list[tuple[FleetServer, asyncio.Task]] = []
 
     @property
     def scenario(self) -> str:
@@ -61,27 +61,45 @@ class Fleet:
         forks, so the console knows the URLs while the fleet is still starting)."""
         if self._servers:
             return dict(self.urls)
-        sockets = sockets or {}
-        started = await asyncio.gather(*(self._serve(name, host, sockets.get(name)) for name in SERVICES),
-                                       return_exceptions=True)
-        failed = [r for r in started if isinstance(r, BaseException)]
-        if failed:
-            await self.stop()
-            raise failed[0]
-        shown = f"[{host}]" if ":" in host else host
-        self.urls = {name: f"http://{shown}:{port}" for name, port in zip(SERVICES, started)}
-        return dict(self.urls)
+        given = sockets or {}
+        made: list[socket.socket] = []
+        try:
+            for name in SERVICES:
+                if name not in given:
+                    made.append(listening_socket(host))  # OSError for a bad host
+        except OSError:
+            for sock in made:
+                sock.close()
+            raise
+        fresh = iter(made)
+        socks = {name: given.get(name) or next(fresh) for name in SERVICES}
+        ports = {name: sock.getsockname()[1] for name, sock in socks.items()}
+        by_port = {ports[name]: self.apps[name] for name in SERVICES}
 
-    async def _serve(self, name: str, host: str, sock: socket.socket | None = None) -> int:
-        if sock is None:
-            sock = listening_socket(host)
-        # an idle connection kept 75 s (nginx's default), longer than the console keeps one (15 s): uvicorn's 5 s was
-        # the console's usual poll interval, so a poll found its connection closing under it
-        config = uvicorn.Config(self.apps[name], log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=1, timeout_keep_alive=75)
-        server, task = await serve(config, sock, f"simulated {name}")
+        async def app(scope, receive, send):  # each service on its own port, all of them served by one server
+            await by_port[scope["server"][1]](scope, receive, send)
+
+        # One server for the five, woken only by requests (wire.FleetServer): a server woke once a second for its Date
+        # header, and five of them did that work five times over. An idle connection kept 75 s (nginx's default), longer than the console keeps
+        # one (15 s): uvicorn's 5 s was the console's usual poll interval, so a poll found its connection closing
+        # under it. No proxy in front of a loopback simulator (uvicorn's proxy-headers middleware read every
+        # request's headers for X-Forwarded-*), no `server: uvicorn` header on each answer (no client reads it), and
+        # the console's plain requests read without h11 (console/sim/wire.py).
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=1, timeout_keep_alive=75, proxy_headers=False,
+                                server_header=False, http=SimHTTP)
+        server = FleetServer(config)
+        task = asyncio.create_task(server.serve(sockets=list(socks.values())), name="simulated fleet")
+        ready = asyncio.create_task(server.ready.wait())
+        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if not server.ready.is_set():
+            ready.cancel()
+            reason = task.exception() if task.done() and not task.cancelled() else None
+            raise RuntimeError(f"the simulated fleet did not start: {reason!r}")
         self._servers.append((server, task))
-        return server.servers[0].sockets[0].getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        self.urls = {name: f"http://{shown}:{ports[name]}" for name in SERVICES}
+        return dict(self.urls)
 
     async def stop(self) -> None:
         """Shut every server down and wait for it."""

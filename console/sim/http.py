@@ -1,4 +1,12 @@
-"""The request path every simulated service shares: count, gate, authenticate, parse, advance, answer."""
+"""The request path every simulated service shares: count, gate, authenticate, parse, advance, answer.
+
+A service is a starlette `Router`'s routes behind a dispatcher (`Dispatch`): a request for one of its fixed paths
+with its method (every request the console polls) goes straight to its endpoint; anything else (a path with a
+parameter, an unknown path, a wrong method, HEAD) goes to the `Starlette` app of the same routes, as before. The
+Starlette app ran each request through its middleware, exception handlers and router before the endpoint (a tenth
+of a request's CPU in the demo's simulator child, its URL object another 4 %), for answers that stay the same
+(tests/test_sim_wire.py compares them).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +19,12 @@ from typing import Any, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .base import Model
 from .credentials import Credentials
-from .metrics import CONTENT_TYPE, exposition, registry
+from .metrics import CONTENT_TYPE, exposition
 from .scenarios import Timeline
 
 NO_BODY = object()
@@ -122,38 +130,44 @@ class Api:
     """One service's routes, each wrapped in the shared request path."""
 
     def __init__(self, service: str, ctx: Context, model: Model, guard: Guard,
-                 gate: Callable[[Request], Response | None] | None = None) -> None:
+                 gate: Callable[[str], Response | None] | None = None) -> None:
+        """`gate(path)`: an answer that replaces every answer of the service while it is not None."""
         self.service, self.ctx, self.model, self.guard, self.gate = service, ctx, model, guard, gate
         self.routes: list[Route] = []
+        self.fixed: dict[tuple[str, str], Callable] = {}  # (method, path without parameters) → endpoint
 
     def route(self, path: str, handler: Handler, method: str = "GET", *, role: str | None = None,
               open: bool = False, record: str | None = None) -> None:
         """`role`: the role needed (None = any valid credential); `open`: no auth at all;
         `record`: "mutation" (appended to fleet.mutations) or "test_event" (counted when 202)."""
-        async def endpoint(request: Request) -> Response:
+        async def endpoint(request: Request, path: str | None = None) -> Response:
+            # `path`: the dispatcher's fixed path (it is the URL's path); else the URL's, as starlette reads it
+            path = request.url.path if path is None else path
             body = NO_BODY
             if method in ("POST", "PUT"):
                 body = _parse(await request.body())
-            response = self._answer(request, handler, body, role, open)
+            response = self._answer(request, path, handler, body, role, open)
             if record == "mutation":
                 self.ctx.recorder.record(Mutation(self.ctx.clock.now(), self.service, method,
-                                                  request.url.path, _logged(body), response.status_code))
+                                                  path, _logged(body), response.status_code))
             elif record == "test_event" and response.status_code == 202:
                 self.ctx.recorder.test_event()
             return response
 
         self.routes.append(Route(path, endpoint, methods=[method], name=f"{method} {path}"))
+        if "{" not in path:
+            self.fixed[(method, path)] = endpoint
 
     def metrics(self, families: Callable, *, open: bool = False, path: str = "/metrics") -> None:
-        reg = registry(families)
-        self.route(path, lambda request, body: Response(exposition(reg), media_type=CONTENT_TYPE), open=open)
+        self.route(path, lambda request, body: Response(exposition(families), media_type=CONTENT_TYPE), open=open)
 
-    def app(self) -> Starlette:
-        return Starlette(routes=self.routes)
+    def app(self) -> "Dispatch":
+        return Dispatch(self.fixed, Starlette(routes=self.routes))
 
-    def _answer(self, request: Request, handler: Handler, body: Any, role: str | None, open: bool) -> Response:
-        self.ctx.recorder.count(self.service, request.url.path)
-        if self.gate is not None and (closed := self.gate(request)) is not None:
+    def _answer(self, request: Request, path: str, handler: Handler, body: Any, role: str | None,
+                open: bool) -> Response:
+        self.ctx.recorder.count(self.service, path)
+        if self.gate is not None and (closed := self.gate(path)) is not None:
             return closed
         if not open:
             who = self.guard.role(request)
@@ -172,6 +186,26 @@ class Api:
             return result
         status, payload = result if isinstance(result, tuple) else (200, result)
         return JSONResponse(payload, status_code=status)
+
+
+class Dispatch:
+    """A service's ASGI app: its fixed routes answered directly, everything else by its Starlette app."""
+
+    def __init__(self, fixed: dict[tuple[str, str], Callable], app: Starlette) -> None:
+        self.fixed, self.app = fixed, app
+
+    async def __call__(self, scope, receive, send) -> None:
+        endpoint = self.fixed.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
+        if endpoint is None:
+            return await self.app(scope, receive, send)
+        try:
+            response = await endpoint(Request(scope, receive, send), scope["path"])
+        except Exception:
+            # as the Starlette app's ServerErrorMiddleware: a plain 500, and the error raised on to the server
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+            raise
+        await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
 
 
 class _Raw:

@@ -1,0 +1,355 @@
+"""The simulator's cheaper request path answers byte for byte as the one it replaced.
+
+The exposition is written directly instead of through prometheus_client's `generate_latest`, and a service's fixed
+routes are dispatched without the Starlette app's middleware (console/sim/metrics.py, console/sim/http.py). Both are
+compared here with what they replaced, on the same models: the same bytes, statuses, headers and bookkeeping.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from email.utils import parsedate_to_datetime
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.utils import floatToGoString
+from starlette.applications import Starlette
+
+from console.clock import VirtualClock
+from console.sim import Credentials, Fleet
+from console.sim import metrics as sim_metrics
+from console.sim.conversion import post_event
+from console.sim.fleet import SERVICES
+from console.sim.http import Context
+
+START = 1_790_000_000.0
+
+
+# --- the exposition: prometheus_client's bytes -------------------------------------------------------------------
+
+def _reference(monkeypatch, families) -> bytes:
+    """What the simulator served before: the same families built as prometheus_client metrics, `generate_latest`."""
+    def counter(name, doc, labels, values):
+        fam = CounterMetricFamily(name, doc, labels=list(labels))
+        for key in sorted(values):
+            fam.add_metric(list(key), values[key])
+        return fam
+
+    def gauge(name, doc, labels, values):
+        fam = GaugeMetricFamily(name, doc, labels=list(labels))
+        for key in sorted(values):
+            fam.add_metric(list(key), values[key])
+        return fam
+
+    def histogram(name, doc, bounds, counts, total):
+        cumulative, running = [], 0
+        for bound, n in zip(list(bounds) + [float("inf")], counts):
+            running += n
+            cumulative.append(("+Inf" if bound == float("inf") else repr(float(bound)), running))
+        return HistogramMetricFamily(name, doc, buckets=cumulative, sum_value=total)
+
+    class Collector:
+        def describe(self):
+            return []
+
+        def collect(self):
+            return families()
+
+    with monkeypatch.context() as m:
+        for name, fn in (("counter", counter), ("gauge", gauge), ("histogram", histogram)):
+            m.setattr(sim_metrics, name, fn)
+        reg = CollectorRegistry(auto_describe=False)
+        reg.register(Collector())
+        return generate_latest(reg)
+
+
+@pytest.mark.parametrize("scenario", ["normal", "cardinality-overflow", "error-spike", "debt-surge", "service-down"])
+def test_every_services_exposition_is_the_bytes_generate_latest_wrote(monkeypatch, scenario):
+    clock = VirtualClock(START)
+    fleet = Fleet(clock, scenario=scenario, seed=5, credentials=Credentials.generate(seed=5))
+    for seconds in (0, 1, 37, 600, 3 * 3600):
+        clock.advance(seconds)
+        for name, model in fleet.models.items():
+            model.advance()
+            ours = sim_metrics.exposition(model.families)
+            assert ours == _reference(monkeypatch, model.families), (name, seconds)
+            assert ours.count(b"\n# HELP") >= 1
+
+
+def test_hostile_label_values_are_escaped_as_generate_latest_escapes_them(monkeypatch):
+    clock = VirtualClock(START)
+    fleet = Fleet(clock, seed=2, credentials=Credentials.generate(seed=2))
+    model = fleet.models["conversion"]
+    for i, surface in enumerate(['a"b', "back\\slash", "new\nline", "ünï ☃", "[red]x[/]\x1b[2J", "\\n literal"]):
+        post_event(model, {"type": "paywall_viewed", "capability": "c", "surface": surface,
+                           "timestamp": 1, "idempotency_key": f"k{i}"}, clock.now())
+    text = sim_metrics.exposition(model.families)
+    assert text == _reference(monkeypatch, model.families)
+    assert b'surface="a\\"b"' in text and b'surface="new\\nline"' in text
+
+
+@pytest.mark.parametrize("value", [0, 1, 7, 0.5, 1e-9, 123456.0, 999999.5, 1234567.0, 1e7, 12345678.9, 1e22, 2 ** 63,
+                                   -1, -1e7, -0.0, float("inf"), float("-inf"), float("nan"), 3.14159, 100000000])
+def test_sample_values_are_written_as_prometheus_client_writes_them(value):
+    assert sim_metrics.go_float(value) == floatToGoString(value)
+
+
+# --- the dispatcher: the Starlette app's answers -----------------------------------------------------------------
+
+def _pair(seed: int = 4):
+    """Two fleets alike (seed, credentials, clock): one's services as they are, the other's as Starlette apps."""
+    clock = VirtualClock(START)
+    creds = Credentials.generate(seed=seed)
+    fleets, apps = [], []
+    for plain in (False, True):
+        fleet = Fleet(clock, seed=seed, credentials=creds)
+        ctx = Context(clock, fleet.timeline, seed, creds, fleet)
+        built = {name: module.build(ctx) for name, module in SERVICES.items()}
+        fleet.models = {name: model for name, (model, _) in built.items()}
+        apps.append({name: Starlette(routes=api.routes) if plain else api.app() for name, (_, api) in built.items()})
+        fleets.append(fleet)
+    return clock, creds, fleets, apps
+
+
+def _requests(c: Credentials):
+    basic = {"authorization": "Basic " + base64.b64encode(f"{c.pulse_user}:{c.pulse_password}".encode()).decode()}
+    viewer = {"authorization": "Basic " + base64.b64encode(
+        f"{c.pulse_viewer_user}:{c.pulse_viewer_password}".encode()).decode()}
+    st, cv, ro = {"x-api-key": c.storytailor_key}, {"x-api-key": c.converge_key}, {"x-api-key": c.converge_readonly_key}
+    pt, dp = {"authorization": f"Bearer {c.path_tracker_token}"}, {"x-api-key": c.data_pipeline_key}
+    wrong = {"x-api-key": "nope", "authorization": "Basic !!!"}
+    ev = {"type": "paywall_viewed", "capability": "x", "surface": "history_chart", "timestamp": 1,
+          "idempotency_key": "a"}
+    out = []
+    for path in ("/api/health", "/api/conversion/health", "/api/conversion/stats", "/api/conversion/config",
+                 "/metrics"):
+        out += [("conversion", "GET", path, basic, None), ("conversion", "GET", path, {}, None),
+                ("conversion", "GET", path, viewer, None)]
+    out += [("conversion", "PUT", "/api/conversion/config", viewer, {"enabled": False}),
+            ("conversion", "PUT", "/api/conversion/config", basic, {"disabled_surfaces": ["ai_insights"]}),
+            ("conversion", "PUT", "/api/conversion/config", basic, b"{not json"),
+            ("conversion", "PUT", "/api/conversion/config", basic, {"bogus": 1}),
+            ("conversion", "POST", "/api/conversion/events", basic, ev),
+            ("conversion", "POST", "/api/conversion/events", basic, ev),
+            ("conversion", "POST", "/api/conversion/events", basic, {"type": "nope"}),
+            ("conversion", "POST", "/api/conversion/config", basic, None),  # wrong method: 405
+            ("conversion", "HEAD", "/api/health", basic, None),
+            ("conversion", "GET", "/api/health/", basic, None),  # trailing slash: a redirect
+            ("conversion", "GET", "/nowhere", basic, None),
+            ("conversion", "GET", "/api/conversion/stats?x=1", basic, None)]
+    out += [("pipelines", "GET", "/api/pipelines/switches", st, None),
+            ("pipelines", "GET", "/metrics", st, None), ("pipelines", "GET", "/metrics", wrong, None),
+            ("pipelines", "PUT", "/api/pipelines/switches/daily-digest", st, {"enabled": False}),
+            ("pipelines", "PUT", "/api/pipelines/switches/nope", st, {"enabled": False}),
+            ("pipelines", "GET", "/api/pipelines/switches", st, None)]
+    for prefix in ("/v1", "/api"):
+        for path in ("/verification/debt", "/verification/debt?tenant_id=acme", "/verification/debt?tenant_id=%20",
+                     "/intake/status", "/flags", "/reviews/summary", "/security/summary", "/queue/state"):
+            out += [("converge", "GET", prefix + path, cv, None), ("converge", "GET", prefix + path, ro, None)]
+        out += [("converge", "POST", f"{prefix}/intake/mode", ro, {"mode": "pause"}),
+                ("converge", "POST", f"{prefix}/intake/mode", cv, {"mode": "throttle"}),
+                ("converge", "POST", f"{prefix}/flags/notifications", cv, {"enabled": True, "mode": "enforce"}),
+                ("converge", "POST", f"{prefix}/flags/nope", cv, {"enabled": True})]
+    out += [("converge", "GET", "/health/ready", {}, None), ("converge", "GET", "/metrics", {}, None)]
+    p = "/api/admin/path-tracker"
+    out += [("path_tracker", "GET", f"{p}/ops", pt, None), ("path_tracker", "GET", f"{p}/ops", {}, None),
+            ("path_tracker", "GET", f"{p}/analytics?days=14", pt, None),
+            ("path_tracker", "GET", f"{p}/analytics?days=0", pt, None),
+            ("path_tracker", "GET", f"{p}/alerts?page=1&pageSize=20&status=failed", pt, None),
+            ("path_tracker", "POST", f"{p}/alerts/retry-failed", pt, {"sinceMinutes": 60}),
+            ("path_tracker", "PUT", f"{p}/rollout", pt, {"percent": 10}),
+            ("path_tracker", "GET", "/metrics", pt, None)]
+    out += [("data_pipeline", "GET", "/health/ready", {}, None), ("data_pipeline", "GET", "/metrics", {}, None),
+            ("data_pipeline", "GET", "/api/v1/pipelines/executions?status=failed", dp, None),
+            ("data_pipeline", "GET", "/api/v1/pipelines/executions?status=bogus", dp, None),
+            ("data_pipeline", "POST", "/api/v1/pipelines/gcp_billing_export/retry", dp, None),
+            ("data_pipeline", "POST", "/api/v1/pipelines/nope/retry", dp, None)]
+    return out
+
+
+async def _send(app, method, path, headers, body) -> tuple:
+    content = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim.test") as client:
+        r = await client.request(method, path, headers=headers, content=content)
+    return r.status_code, sorted(r.headers.multi_items()), r.content
+
+
+async def test_every_route_answers_as_the_starlette_app_did_and_is_counted_alike():
+    clock, creds, (plain, fast), (plain_apps, fast_apps) = _pair()
+    for step, ahead in enumerate((0, 3, 3600)):
+        clock.advance(ahead)
+        for service, method, path, headers, body in _requests(creds):
+            before = await _send(plain_apps[service], method, path, headers, body)
+            after = await _send(fast_apps[service], method, path, headers, body)
+            assert after == before, (step, service, method, path)
+    assert fast.requests == plain.requests and sum(fast.requests.values()) > 100
+    assert fast.mutations == plain.mutations and len(fast.mutations) > 10
+    assert fast.test_events == plain.test_events == 6  # two accepted (a duplicate is accepted too) at each step
+
+
+async def test_service_down_gate_answers_as_before():
+    clock, creds, (plain, fast), (plain_apps, fast_apps) = _pair(seed=6)
+    for fleet in (plain, fast):
+        fleet.set_scenario("service-down")
+    dp = {"x-api-key": creds.data_pipeline_key}
+    for path in ("/health/ready", "/metrics", "/api/v1/pipelines/executions?status=failed"):
+        before = await _send(plain_apps["data_pipeline"], "GET", path, dp, None)
+        assert await _send(fast_apps["data_pipeline"], "GET", path, dp, None) == before
+        assert before[0] == 503
+    assert fast.requests == plain.requests
+
+
+async def test_an_endpoint_that_raises_is_a_plain_500_and_the_error_reaches_the_server(monkeypatch):
+    clock, creds, (plain, fast), (plain_apps, fast_apps) = _pair()
+    for fleet in (plain, fast):
+        monkeypatch.setattr(fleet.models["converge"], "review_summary", lambda now: 1 / 0)
+    cv = {"x-api-key": creds.converge_key}
+    answers = []
+    for apps in (plain_apps, fast_apps):
+        transport = httpx.ASGITransport(app=apps["converge"], raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sim.test") as client:
+            r = await client.get("/v1/reviews/summary", headers=cv)
+        answers.append((r.status_code, sorted(r.headers.multi_items()), r.content))
+        with pytest.raises(ZeroDivisionError):  # as ServerErrorMiddleware: raised on, for the server to log
+            await _send(apps["converge"], "GET", "/v1/reviews/summary", cv, None)
+    assert answers[0] == answers[1] and answers[0][0] == 500 and answers[0][2] == b"Internal Server Error"
+
+
+# --- the HTTP/1.1 protocol: h11's bytes on the wire --------------------------------------------------------------
+
+async def _wire_app():
+    """One service's app (the fleet's, on a still virtual clock) plus two paths that make uvicorn answer itself."""
+    clock = VirtualClock(START)
+    creds = Credentials.generate(seed=8)
+    fleet = Fleet(clock, seed=8, credentials=creds)
+    service = fleet.apps["conversion"]
+
+    async def app(scope, receive, send):
+        if scope["path"] == "/raise":
+            raise ValueError("the app failed before answering")  # uvicorn's own 500, chunked by h11
+        if scope["path"] == "/stream":  # no Content-Length: h11 chunks it
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+            await send({"type": "http.response.body", "body": b"one,", "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": True})
+            await send({"type": "http.response.body", "body": b"two"})
+            return
+        await service(scope, receive, send)
+
+    basic = base64.b64encode(f"{creds.pulse_user}:{creds.pulse_password}".encode())
+    return app, fleet, b"Authorization: Basic " + basic
+
+
+async def _exchange(port: int, parts: list[bytes]) -> bytes:
+    """Send the parts one write each, then read until the server closes (the last request says `close`)."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for part in parts:
+        writer.write(part)
+        await writer.drain()
+    data = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return re.sub(rb"date: [^\r]*\r\n", b"date: *\r\n", data)
+
+
+def _wire_cases(auth: bytes) -> dict[str, list[bytes]]:
+    host = b"Host: 127.0.0.1\r\n"
+    close = b"GET /api/health HTTP/1.1\r\n" + host + auth + b"\r\nConnection: close\r\n\r\n"
+    get = b"GET /api/conversion/stats HTTP/1.1\r\n" + host + auth + b"\r\n\r\n"
+    put = (b"PUT /api/conversion/config HTTP/1.1\r\n" + host + auth + b"\r\nContent-Type: application/json\r\n"
+           b"Content-Length: 17\r\n\r\n")
+    return {
+        "plain GETs on one connection": [get, get, get + close],
+        "pipelined": [get + get + b"GET /metrics HTTP/1.1\r\n" + host + auth + b"\r\n\r\n" + close],
+        "a body in a later write": [put, b'{"enabled": true}', close],
+        "a body in the same write, bad JSON": [put + b'{"enabled": tru}', close],
+        "no credentials, odd spacing and case": [b"GET /api/health HTTP/1.1\r\nhOsT:   127.0.0.1  \r\nX-Thing:\r\n\r\n"
+                                                 + close],
+        "a percent-encoded path and a query": [b"GET /api/conversion/%73tats?a=%20b&c HTTP/1.1\r\n" + host + auth
+                                               + b"\r\n\r\n" + close],
+        "unknown path, wrong method, trailing slash": [
+            b"GET /nope HTTP/1.1\r\n" + host + b"\r\n",
+            b"POST /api/health HTTP/1.1\r\n" + host + auth + b"\r\nContent-Length: 0\r\n\r\n",
+            b"GET /api/health/ HTTP/1.1\r\n" + host + b"\r\n" + close],
+        "HEAD": [b"HEAD /api/health HTTP/1.1\r\n" + host + auth + b"\r\n\r\n" + close],
+        "HTTP/1.0": [b"GET /api/health HTTP/1.0\r\n" + auth + b"\r\n\r\n"],
+        "no Host": [b"GET /api/health HTTP/1.1\r\n" + auth + b"\r\n\r\n"],
+        "two Hosts": [b"GET /api/health HTTP/1.1\r\n" + host + host + auth + b"\r\n\r\n"],
+        "garbage": [b"\x00\xff<html> \x1b[2J\r\n\r\n"],
+        "a folded header": [b"GET /api/health HTTP/1.1\r\n" + host + auth + b"\r\nX-A: b\r\n c\r\n\r\n" + close],
+        "a chunked body": [b"PUT /api/conversion/config HTTP/1.1\r\n" + host + auth + b"\r\nTransfer-Encoding: chunked"
+                           b"\r\n\r\n11\r\n{\"enabled\": true}\r\n0\r\n\r\n" + close],
+        "two Content-Lengths": [put.replace(b"Content-Length: 17\r\n", b"Content-Length: 17\r\nContent-Length: 17\r\n")
+                                + b'{"enabled": true}' + close],
+        "a plain request after an odd one": [b"GET /api/health HTTP/1.1\r\n" + host + b"Expect: 100-continue\r\n\r\n",
+                                             get + close],
+        "an app that fails before answering": [b"GET /raise HTTP/1.1\r\n" + host + b"\r\n"],
+        "an answer without a length": [b"GET /stream HTTP/1.1\r\n" + host + b"\r\n" + close],
+        "a blank line before a request": [b"\r\n" + get + close],
+        "a blank line between two": [get + b"\r\n" + close],
+        "a long head": [b"GET /api/health HTTP/1.1\r\n" + host + b"X-Long: " + b"a" * 20000 + b"\r\n\r\n" + close],
+        "a head too long to be whole": [b"GET /api/health HTTP/1.1\r\n" + host + b"X-Long: " + b"a" * 20000],
+    }
+
+
+async def test_the_protocol_answers_every_request_in_the_bytes_h11_answered_it():
+    import asyncio
+
+    import uvicorn
+
+    from console.embedded_server import serve
+    from console.sim.listen import listening_socket
+    from console.sim.wire import SimHTTP
+
+    app, fleet, auth = await _wire_app()
+    servers, ports = [], {}
+    for name, http in (("h11", "h11"), ("plain", SimHTTP)):
+        sock = listening_socket("127.0.0.1")
+        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off", proxy_headers=False,
+                                server_header=False, timeout_keep_alive=75, http=http)
+        servers.append(await serve(config, sock, name))
+        ports[name] = sock.getsockname()[1]
+    try:
+        for case, parts in _wire_cases(auth).items():
+            before = await _exchange(ports["h11"], parts)
+            after = await _exchange(ports["plain"], parts)
+            assert after == before, case
+            assert before.startswith(b"HTTP/1.1 "), case
+    finally:
+        for server, task in servers:
+            server.exit()
+        await asyncio.gather(*(task for _, task in servers), return_exceptions=True)
+    assert fleet.requests[("conversion", "/api/conversion/stats")] == 2 * 8  # each side: 3 + 3 + 1 + 1
+
+
+async def test_a_plain_connection_stays_open_between_polls_and_the_client_sees_its_answers(monkeypatch):
+    """Through the console's own poll client: one connection for many polls, as the services' 75 s keep-alive says,
+    and none of them read by h11."""
+    import h11
+
+    from console.clock import WallClock
+    from console.sources.client import Client
+
+    parsed = []
+    real = h11.Connection.next_event
+    monkeypatch.setattr(h11.Connection, "next_event", lambda conn: parsed.append(1) or real(conn))
+
+    fleet = Fleet(WallClock(), scenario="normal", seed=1)
+    urls = await fleet.start(host="127.0.0.1")
+    client = Client()
+    try:
+        for _ in range(5):
+            r = await client.request("GET", urls["data_pipeline"] + "/health/ready")
+            assert (r.status_code, r.json()) == (200, {"status": "ready"})
+            r = await client.request("GET", urls["data_pipeline"] + "/metrics")
+            assert r.status_code == 200 and b"metadata_log_queue_capacity 1000.0\n" in r.content
+            # the server never ticks: each answer is dated as it is sent
+            assert abs(parsedate_to_datetime(r.headers["date"]).timestamp() - WallClock().now()) < 2
+        assert client.connections_opened == 1 and not parsed
+    finally:
+        await client.aclose()
+        await fleet.stop()
