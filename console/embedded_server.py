@@ -43,11 +43,11 @@ class EmbeddedServer(uvicorn.Server):
         self._stop.set()
 
 
-async def serve(config: uvicorn.Config, sock: socket.socket, name: str) -> tuple[EmbeddedServer, asyncio.Task]:
-    """Start an EmbeddedServer on a listening socket; return it with its task once it serves. RuntimeError (with
+async def serve(config: uvicorn.Config, sockets: list[socket.socket], name: str) -> tuple[EmbeddedServer, asyncio.Task]:
+    """Start an EmbeddedServer on listening sockets; return it with its task once it serves. RuntimeError (with
     uvicorn's reason) when it cannot start."""
     server = EmbeddedServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]), name=name)
+    task = asyncio.create_task(server.serve(sockets=sockets), name=name)
     ready = asyncio.create_task(server.ready.wait())
     await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
     if not server.ready.is_set():

@@ -254,7 +254,7 @@ class Served:
             raise
         self.port = sock.getsockname()[1]
         try:
-            self._server, self._web = await serve(config, sock, "collector-http")
+            self._server, self._web = await serve(config, [sock], "collector-http")
         except RuntimeError:
             sock.close()
             await self.session.stop()

@@ -8,13 +8,13 @@ from collections import Counter
 
 import uvicorn
 
+from ..embedded_server import EmbeddedServer, serve
 from . import conversion, converge, data_pipeline, path_tracker, pipelines
 from .credentials import Credentials
 from .faults import Faults
 from .http import Context, Mutation
 from .listen import listening_socket
 from .scenarios import Timeline
-from .wire import FleetServer, SimHTTP
 
 SERVICES = {
     "conversion": conversion,
@@ -44,7 +44,7 @@ class Fleet:
         for name, module in SERVICES.items():
             self.models[name], api = module.build(ctx)
             self.apps[name] = self.faults.wrap(name, api.app())
-        self._servers: list[tuple[FleetServer, asyncio.Task]] = []
+        self._servers: list[tuple[EmbeddedServer, asyncio.Task]] = []
 
     @property
     def scenario(self) -> str:
@@ -79,23 +79,16 @@ class Fleet:
         async def app(scope, receive, send):  # each service on its own port, all of them served by one server
             await by_port[scope["server"][1]](scope, receive, send)
 
-        # One server for the five, woken only by requests (wire.FleetServer): a server woke once a second for its Date
-        # header, and five of them did that work five times over. An idle connection kept 75 s (nginx's default), longer than the console keeps
-        # one (15 s): uvicorn's 5 s was the console's usual poll interval, so a poll found its connection closing
-        # under it. No proxy in front of a loopback simulator (uvicorn's proxy-headers middleware read every
-        # request's headers for X-Forwarded-*), no `server: uvicorn` header on each answer (no client reads it), and
-        # the console's plain requests read without h11 (console/sim/wire.py).
+        # One server for the five (console/embedded_server.py: never woken but by a request or its stop). An idle
+        # connection kept 75 s (nginx's default), longer than the console keeps one (15 s): uvicorn's 5 s was the
+        # console's usual poll interval, so a poll found its connection closing under it. No proxy in front of a
+        # loopback simulator (uvicorn's proxy-headers middleware read every request's headers for X-Forwarded-*), no
+        # `server: uvicorn` header on each answer (no client reads it), and requests parsed by httptools (C), not
+        # h11 (pure Python: most of what the child spent per request once its app was cheap).
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=1, timeout_keep_alive=75, proxy_headers=False,
-                                server_header=False, http=SimHTTP)
-        server = FleetServer(config)
-        task = asyncio.create_task(server.serve(sockets=list(socks.values())), name="simulated fleet")
-        ready = asyncio.create_task(server.ready.wait())
-        await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if not server.ready.is_set():
-            ready.cancel()
-            reason = task.exception() if task.done() and not task.cancelled() else None
-            raise RuntimeError(f"the simulated fleet did not start: {reason!r}")
+                                server_header=False, http="httptools")
+        server, task = await serve(config, list(socks.values()), "the simulated fleet")
         self._servers.append((server, task))
         shown = f"[{host}]" if ":" in host else host
         self.urls = {name: f"http://{shown}:{ports[name]}" for name in SERVICES}
