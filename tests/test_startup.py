@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
-import pty
 import re
-import select
 import signal
-import struct
 import sys
-import termios
 import time
 from pathlib import Path
 
@@ -23,6 +18,7 @@ from console.sim_process import KINDS, SimProcess
 from screens.app import OpsApp
 from screens.dashboard import Dashboard
 from tests.conftest import screen_text
+from tests.pty_terminal import Terminal
 
 FIGURE = re.compile(r"buckets \d+/\d+")  # the conversion panel's polled figure (bench/startup.py looks for it too)
 
@@ -102,45 +98,19 @@ async def test_a_fleet_that_cannot_start_says_why_in_the_log(caplog):
 
 
 def test_opsconsole_demo_on_a_terminal_shows_figures_and_leaves_no_process(tmp_path):
-    opsconsole = Path(sys.executable).with_name("opsconsole")
-    # COLUMNS/LINES: pytest-xdist's workers set 80×24, which Textual takes over the pty's own size
-    env = {k: v for k, v in os.environ.items() if k not in ("SSH_CONNECTION", "SSH_TTY", "COLUMNS", "LINES")}
-    env.update(OPSCONSOLE_DATA_DIR=str(tmp_path), TERM="xterm-256color")
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    pid = os.fork()
-    if pid == 0:
-        os.setsid()
-        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-        for fd in (0, 1, 2):
-            os.dup2(slave, fd)
-        os.execve(str(opsconsole), [str(opsconsole), "demo"], env)
-    os.close(slave)
-    seen, deadline = b"", time.monotonic() + 30
-    escape = re.compile(rb"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-B]|[=>78])")
+    term = Terminal(tmp_path)
     try:
-        while not FIGURE.search(seen.decode("utf-8", "replace")) and time.monotonic() < deadline:
-            if select.select([master], [], [], 0.1)[0]:
-                seen += escape.sub(b"", os.read(master, 65536))
-        assert FIGURE.search(seen.decode("utf-8", "replace")), seen[-2000:]
-        kids = [int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        term.until(FIGURE.search, "a polled figure")
+        kids = [int(k) for k in Path(f"/proc/{term.pid}/task/{term.pid}/children").read_text().split()]
         assert len(kids) == 1  # the simulator
-        os.write(master, b"q")
+        term.key(b"q")
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if select.select([master], [], [], 0.05)[0]:  # drained, as a terminal would: it restores the screen
-                    os.read(master, 65536)
-            except OSError:  # EIO: the console has closed the terminal
-                break
-        assert gone(pid)
+        while term.read(0.05) and time.monotonic() < deadline:  # drained, as a terminal would: it restores the screen
+            pass
+        assert gone(term.pid)
         assert gone(kids[0])
     finally:
-        try:
-            os.killpg(pid, signal.SIGKILL)  # the process group we made (setsid): only on a failure
-        except ProcessLookupError:
-            pass
-        os.close(master)
+        term.close()
 
 
 @pytest.mark.parametrize("cmd", ["demo", "run"])
