@@ -88,7 +88,12 @@ class Fleet:
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=1, timeout_keep_alive=75, proxy_headers=False,
                                 server_header=False, http="httptools")
-        server, task = await serve(config, list(socks.values()), "the simulated fleet")
+        try:
+            server, task = await serve(config, list(socks.values()), "the simulated fleet")
+        except RuntimeError:
+            for sock in socks.values():  # nothing serves them: a poll is refused rather than left waiting
+                sock.close()
+            raise
         self._servers.append((server, task))
         shown = f"[{host}]" if ":" in host else host
         self.urls = {name: f"http://{shown}:{ports[name]}" for name in SERVICES}
