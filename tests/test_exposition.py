@@ -159,9 +159,14 @@ def test_generate_latest_round_trip(metrics):
     text = generate_latest(registry).decode()
     got = sorted(((s.labels, s.value) for s in parse_exposition(text, "j", "i")), key=_order)
     # label values keep their text but lose terminal escapes and control characters (they are service text)
-    want = sorted((({"__name__": s.name, **{k: strip_controls(v, keep_newlines=True) for k, v in s.labels.items()
-                                            if strip_controls(v, keep_newlines=True) != ""}, "job": "j",
-                     "instance": "i"}, s.value) for m in metrics for s in m.samples), key=_order)
+    want, seen = [], set()
+    for s in (s for m in metrics for s in m.samples):
+        labels = {"__name__": s.name, **{k: strip_controls(v, keep_newlines=True) for k, v in s.labels.items()
+                                        if strip_controls(v, keep_newlines=True) != ""}, "job": "j", "instance": "i"}
+        if (key := tuple(sorted(labels.items()))) not in seen:  # a label emptied of its escapes is absent: the
+            seen.add(key)  # series can repeat an earlier one, and Prometheus keeps the first sample of a series
+            want.append((labels, s.value))
+    want.sort(key=_order)
     assert [labels for labels, _ in got] == [labels for labels, _ in want]
     for (_, g), (_, w) in zip(got, want):
         assert (math.isnan(g) and math.isnan(w)) or g == w
