@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import sys
 from pathlib import Path
@@ -26,6 +28,9 @@ from .visibility import painted
 
 # The detail, incident, help and dialog screens are imported when first opened: the first frame does not need
 # them (the detail's plotting library alone is ~15 ms of start-up).
+
+
+FIRST_STATE_WAIT_S = 0.3  # how long the first frame waits for the first figures (the demo's come in ~0.15 s)
 
 
 class StateChanged(Message):
@@ -96,14 +101,31 @@ class OpsApp(App):
         self.registry = build_registry(self.view.actions, self.view.keys)
         install(self, "app")
         self.dashboard = self.make_dashboard()
-        self._unsubscribe = self.session.subscribe(lambda st: self.post_message(StateChanged(st)))
-        if self.autorun:  # the first poll goes out now, while the dashboard mounts (its answer is drawn after)
+        first = asyncio.Event()
+        self._unsubscribe = self.session.subscribe(partial(self._published, first))
+        if self.autorun:
             self.run_worker(self.session.run(), group="engine", exclusive=True, exit_on_error=False)
+        # Textual dispatches Mount inside a batch and throws away what is painted meanwhile: the dashboard is
+        # opened once this handler has returned, so its first paint is the one the terminal gets (~40 ms sooner)
+        self.call_later(self._open, first)
+
+    async def _open(self, first: asyncio.Event) -> None:
+        if self.autorun:
+            # the dashboard is laid out and painted once, with the first figures, rather than once empty and
+            # again when they come; a slow first answer does not hold the screen longer than this
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(first.wait(), FIRST_STATE_WAIT_S)
         await self.push_screen(self.dashboard)
         if self.layout_name == "wall":
             self.action_wall()
         for severity, line in self.session.notices():
             self.notify(line, severity=severity, timeout=5 if severity == "information" else 10)
+
+    def _published(self, first: asyncio.Event, state: ConsoleState) -> None:
+        if not first.is_set():
+            first.set()
+            self.dashboard.remember(state)  # shown when it is first composed (the message comes after)
+        self.post_message(StateChanged(state))
 
     def make_dashboard(self) -> Dashboard:
         return Dashboard(self.view.services_by_kind, production=self.view.production)

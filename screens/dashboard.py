@@ -6,7 +6,7 @@ import asyncio
 
 from textual.containers import Container, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from console.state import ConsoleState
 from widgets.activity import Activity
@@ -43,7 +43,7 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         self._resumed = False  # the first ScreenResume (the push) is told not to restyle every node again
 
     def compose(self):
-        # the keys before the Footer exists: installed later, the Footer builds its keys twice (~10 ms at start)
+        # the keys before the footer exists: it reads them when it mounts
         install(self, "dashboard")
         if self.app.view.mode == "live":
             install(self, "rewind")  # a replay has its own timeline keys
@@ -64,6 +64,7 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         yield KeysFooter()
 
     def on_mount(self) -> None:
+        self._fit(self.app.size.width)  # styled for the terminal's width before the first layout, not after it
         # incidents first, as k9s starts on its main list: Enter opens the selected one
         self.query_one("#incident-table").focus()
 
@@ -76,9 +77,16 @@ class Dashboard(HelpFirst, ShowsState, Screen):
             event.refresh_styles = False
 
     def on_resize(self, event) -> None:
-        self.set_class(event.size.width < 110, "-narrow")
-        for footer in self.query(Footer):  # narrow: more keys fit before the edge
-            footer.compact = event.size.width < 110
+        self._fit(event.size.width)
+        if event.size == self.size:
+            # Textual's screen posts itself a Resize after its first layout, at the size it was just laid out at:
+            # its handler laid everything out and painted the whole screen a second time (~25 ms and ~15 KB right
+            # after the first frame). A terminal that really changed size differs from the size laid out at.
+            event.prevent_default()
+
+    def _fit(self, width: int) -> None:
+        self.set_class(width < 110, "-narrow")
+        self.query_one(KeysFooter).set_compact(width < 110)  # narrow: more keys fit before the edge
 
     def widgets_shown(self) -> list:
         return [self.query_one(HeaderBar), *self.query("#conversion, #debt, #rollout, #strip"),

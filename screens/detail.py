@@ -9,12 +9,13 @@ from rich.text import Text
 from console.safe_text import markup_escape as escape
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.clock import hms
 from console.metrics.panels import PERCENT
 from console.state import ConsoleState
 from widgets.fmt import age
+from widgets.footer import KeysFooter
 from widgets.header_bar import HeaderBar
 from widgets.series_chart import SeriesChart
 
@@ -92,7 +93,7 @@ class ServiceDetail(HelpFirst, Screen):
             with Vertical(id="detail-plots"):
                 for i, (title, _) in enumerate(self.plots):
                     yield SeriesChart(f"{title} · last hour", id=f"plot-{i}")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         install(self, "detail")

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from console.safe_text import markup_escape as escape
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from console.incidents import comms
 from console.clock import hms
@@ -14,6 +14,7 @@ from console.incidents.manager import Incident
 from console.incidents.playbooks import Playbook, playbook_for, split_threshold
 from console.state import ConsoleState
 from widgets.fmt import age
+from widgets.footer import KeysFooter
 from widgets.header_bar import HeaderBar
 from widgets.incident_table import state_text
 from widgets.incident_timeline import IncidentTimeline
@@ -136,7 +137,7 @@ class IncidentDetail(HelpFirst, Screen):
                 yield Static(id="inc-stale", classes="box")
                 yield Static(id="inc-draft", classes="box")
                 yield IncidentTimeline(id="inc-timeline")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         install(self, "incident_detail")

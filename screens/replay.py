@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from textual.widgets import Footer
 
 from console.clock import WallClock, hms
 from console.recording.replay import Replay, landing
 from console.replay_session import ReplaySession
 from widgets.bindings import install
+from widgets.footer import KeysFooter
 from widgets.replay_timeline import ReplayTimeline
 
 from .app import OpsApp
@@ -49,7 +49,7 @@ class ReplayScreen(Dashboard):
 
     def compose(self):
         for widget in super().compose():
-            if isinstance(widget, Footer):
+            if isinstance(widget, KeysFooter):
                 yield ReplayTimeline(self.replay.start_ts, self.replay.end_ts, id="timeline")
             yield widget
 

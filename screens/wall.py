@@ -7,9 +7,9 @@ activity. It renders the `ConsoleState` it is handed, like every screen; `w` goe
 from __future__ import annotations
 
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from widgets.bindings import HelpFirst, install
+from widgets.footer import KeysFooter
 from widgets.header_bar import HeaderBar
 from widgets.wall_counts import WallCounts
 from widgets.wall_incidents import WallIncidents
@@ -23,7 +23,7 @@ class Wall(HelpFirst, ShowsState, Screen):
     DEFAULT_CSS = """
     Wall { layout: vertical; }
     Wall > WallIncidents { height: 1fr; }
-    Wall.-short > Footer { display: none; }
+    Wall.-short > KeysFooter { display: none; }
     Wall.-narrow ServiceTile { padding: 0; }
     Wall.-narrow SeverityCount { width: 10; }
     Wall.-narrow #count-unacked { width: 13; }  /* its title whole: "unacked" */
@@ -40,7 +40,7 @@ class Wall(HelpFirst, ShowsState, Screen):
         yield WallCounts()
         yield WallIncidents()
         yield WallTiles()
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         install(self, "wall")

@@ -3,6 +3,8 @@ nothing a user sees."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from console.clock import VirtualClock
@@ -52,3 +54,47 @@ async def test_the_dialogs_left_out_of_start_up_open_when_asked():
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, Dashboard)
+
+
+async def test_the_first_layout_is_the_one_a_resize_gives():
+    """Textual's redundant relayout after the first one is skipped (screens/dashboard.py): a real resize away and
+    back gives the same frame, and a resize still lays the dashboard out for the new width."""
+    app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await advance(app, pilot, 5)
+        first = screen_text(app)
+        await pilot.resize_terminal(100, 40)
+        await pilot.pause()
+        assert app.screen.has_class("-narrow") and screen_text(app).splitlines()[-1].startswith("? Keys ⏎")
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert screen_text(app) == first
+
+
+async def test_a_service_that_does_not_answer_does_not_hold_the_first_frame(tmp_path, monkeypatch):
+    """The dashboard waits for the first figures at most FIRST_STATE_WAIT_S: with a service that accepts and never
+    answers, it is on screen before the engine's first state (which waits half a tick for the poll)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[[services]]\nname="quiet"\nkind="conversion"\nurl="http://127.0.0.1:{silent.getsockname()[1]}"\n'
+                      '[services.auth]\ntype="none"\n')
+    on_screen_at_first_state = []
+    published = OpsApp._published
+
+    def spy(self, first, state):
+        if not first.is_set():
+            on_screen_at_first_state.append(type(self.screen).__name__)
+        published(self, first, state)
+
+    monkeypatch.setattr(OpsApp, "_published", spy)
+    app = OpsApp(Session(config_path=str(config)))
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            while not on_screen_at_first_state:
+                await pilot.pause()
+            assert on_screen_at_first_state == ["Dashboard"]
+            assert "quiet" in screen_text(app)
+    finally:
+        silent.close()
