@@ -41,6 +41,7 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         self.production = production
         self._rewinding = asyncio.Lock()
         self._resumed = False  # the first ScreenResume (the push) is told not to restyle every node again
+        self._laid_out_at = None  # the terminal size of the last layout (see on_resize)
 
     def compose(self):
         # the keys before the footer exists: it reads them when it mounts
@@ -75,14 +76,16 @@ class Dashboard(HelpFirst, ShowsState, Screen):
         if not self._resumed:
             self._resumed = True
             event.refresh_styles = False
+        self._laid_out_at = self.app.size  # Screen's own handler lays the screen out at the terminal's size
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width)
-        if event.size == self.size:
+        if event.size == self._laid_out_at:
             # Textual's screen posts itself a Resize after its first layout, at the size it was just laid out at:
             # its handler laid everything out and painted the whole screen a second time (~25 ms and ~15 KB right
             # after the first frame). A terminal that really changed size differs from the size laid out at.
             event.prevent_default()
+        self._laid_out_at = event.size
 
     def _fit(self, width: int) -> None:
         self.set_class(width < 110, "-narrow")

@@ -63,9 +63,12 @@ async def test_the_first_layout_is_the_one_a_resize_gives():
     async with app.run_test(size=(120, 40)) as pilot:
         await advance(app, pilot, 5)
         first = screen_text(app)
-        await pilot.resize_terminal(100, 40)
+        await pilot.resize_terminal(100, 30)
         await pilot.pause()
-        assert app.screen.has_class("-narrow") and screen_text(app).splitlines()[-1].startswith("? Keys ⏎")
+        lines = screen_text(app).splitlines()
+        assert len(lines) == 30 and lines[-1].startswith("? Keys ⏎") and lines[-1].rstrip().endswith("^p palette")
+        assert lines[-3].startswith("╰") and lines[-3].rstrip().endswith("╯") and len(lines[-3].rstrip()) == 100
+        assert app.screen.has_class("-narrow")
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert screen_text(app) == first
