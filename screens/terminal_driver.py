@@ -17,7 +17,7 @@ import selectors
 import threading
 from codecs import getincrementaldecoder
 
-from textual import constants
+from textual import constants, messages
 from textual._parser import ParseError
 from textual._time import get_time  # the clock Textual's parser times an escape sequence with
 from textual._xterm_parser import XTermParser
@@ -51,6 +51,7 @@ class QuietLinuxDriver(LinuxDriver):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)  # a full pipe already wakes the thread: never block the setter
         self.exit_event = _WakingEvent(self._wake_w)  # LinuxDriver sets it to stop the key thread, then joins it
+        self._gone = False  # the terminal hung up (see _hung_up)
 
     def close(self) -> None:
         super().close()
@@ -59,6 +60,20 @@ class QuietLinuxDriver(LinuxDriver):
                 os.close(fd)
             except OSError:
                 pass
+
+    def write(self, data: str) -> None:
+        if not self._gone:  # after a hang-up Textual's writer thread has died on EIO: its queue would fill and block
+            super().write(data)
+
+    def _hung_up(self) -> None:
+        """The terminal reads as ended: the SSH link dropped or its window closed, and the SIGHUP that would end
+        the console did not reach it (a parent such as `make` caught it, or `nohup`). Textual's loop went on
+        selecting a terminal that is always readable and never has a key: a core at 100 % until killed. Here
+        the console exits as `q` would (the recording is closed, the simulator child stopped)."""
+        if not self._gone:
+            self._gone = True
+            self.exit_event.set()
+            self._app.post_message(messages.ExitApp())
 
     def run_input_thread(self) -> None:
         """Wait for input and dispatch events (Textual's loop; see the module docstring for what differs)."""
@@ -82,9 +97,16 @@ class QuietLinuxDriver(LinuxDriver):
                         pass
                     continue
                 if mask & selectors.EVENT_READ:
-                    text = decode(os.read(fileno, 1024 * 4), final=final)
-                    if not text:  # stdin piped and at its end
+                    try:
+                        data = os.read(fileno, 1024 * 4)
+                    except OSError:  # EIO: the terminal is gone
+                        data = b""
+                    if not data:
+                        self._hung_up()
                         break
+                    text = decode(data, final=final)
+                    if not text:  # half a UTF-8 character so far
+                        continue
                     keyed = True
                     for event in parser.feed(text):
                         self.process_message(event)

@@ -45,12 +45,23 @@ def test_keys_work_the_key_thread_sleeps_when_idle_and_q_quits_at_once(tmp_path)
 
         # quitting stops the key thread: one asleep in select() must be woken for it, or the console hangs on exit
         term.key(b"q")
-        deadline, ended = time.monotonic() + 10, None
-        while ended is None and time.monotonic() < deadline:
-            term.read(0.05)  # drained, as a terminal would: the console restores the screen on its way out
-            pid, status = os.waitpid(term.pid, os.WNOHANG)
-            ended = status if pid else None
+        ended = term.wait_exit(10)
         assert ended is not None, "the console did not exit on q"
+        assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 0
+    finally:
+        term.close()
+
+
+def test_a_terminal_that_reads_as_ended_ends_the_console(tmp_path):
+    """A hung-up terminal reads as ended (the SSH link dropped, the tmux pane killed) and, when no SIGHUP reaches
+    the console (under `make demo`, make catches it), Textual's loop selected it forever: always readable, never a
+    key, a core at 100 % until killed. The console now exits as `q` would."""
+    term = Terminal(tmp_path, keys_from_pipe=True)
+    try:
+        term.until(lambda t: "Conversion health" in t and "buckets" in t, "the dashboard with a live figure")
+        term.hang_up()
+        ended = term.wait_exit(10)
+        assert ended is not None, "the console kept running on a terminal that reads as ended"
         assert os.WIFEXITED(ended) and os.WEXITSTATUS(ended) == 0
     finally:
         term.close()
