@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-
 from console.clock import WallClock, hms
 from console.recording.replay import Replay, landing
 from console.replay_session import ReplaySession

@@ -6,8 +6,9 @@ idle console's ~1.9 % (bench/terminal.py, which counts what the kernel bills: a 
 0.15 % here). This one sleeps until a key arrives or the driver stops it; after a key it keeps Textual's pace
 until the escape delay has passed, so a lone Esc is still a key of its own after the same delay.
 
-The loop below is Textual 8's `LinuxDriver.run_input_thread` with the select timeout changed and a wake-up pipe
-added; the rest (parsing, resize, stopping and resuming) is Textual's own.
+The loop below is Textual 8's `LinuxDriver.run_input_thread` with the select timeout changed, a wake-up pipe added,
+and a terminal that reads as ended taken as a hang-up (the console exits; Textual's loop spun on it); the rest
+(parsing, resize, stopping and resuming) is Textual's own.
 """
 
 from __future__ import annotations
