@@ -40,20 +40,14 @@ async def test_the_dialogs_left_out_of_start_up_open_when_asked():
     app = OpsApp(Session(clock=VirtualClock(START), scenario="normal", seed=1), autorun=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await advance(app, pilot, 5)
-        await pilot.press("slash")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "FilterScreen"
-        assert "Filter incidents" in screen_text(app)
-        await pilot.press("escape")
-        await pilot.pause()
-        assert isinstance(app.screen, Dashboard)
-        await pilot.press("g")
-        await pilot.pause()
-        assert type(app.screen).__name__ == "GotoScreen"
-        assert "-15m from now" in screen_text(app)
-        await pilot.press("escape")
-        await pilot.pause()
-        assert isinstance(app.screen, Dashboard)
+        for key, dialog, shows in (("slash", "FilterScreen", "Filter incidents"), ("g", "GotoScreen", "-15m from now")):
+            await pilot.press(key)
+            await pilot.pause()
+            assert type(app.screen).__name__ == dialog
+            assert shows in screen_text(app)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert isinstance(app.screen, Dashboard)
 
 
 async def test_the_first_layout_is_the_one_a_resize_gives():
