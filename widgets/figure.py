@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from textual.content import Content
+from textual.strip import Strip
 from textual.widgets import Static
 
 from console.safe_text import markup_escape
 
+from .one_line import draw_line
 from .paint_once import PaintOnce
 
 
@@ -40,6 +42,14 @@ class Figure(PaintOnce, Static):
         if self._auto:
             self._fit(Content.from_markup(text).cell_length)
         self.update(text, layout=False)
+
+    def render_line(self, y: int) -> Strip:
+        """Its one line, drawn without Textual's wrapping when it fits (most of a repaint's cost); as a Static
+        draws it otherwise."""
+        visual = self.visual
+        if y == 0 and isinstance(visual, Content):
+            return draw_line(self, visual, self.size.width, self.visual_style)
+        return super().render_line(y)
 
     def _fit(self, length: int) -> None:
         """Grow the cell for a longer text; back to the usual width once a text fits it again."""

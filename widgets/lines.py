@@ -12,9 +12,9 @@ from __future__ import annotations
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.strip import Strip
-from textual.visual import Visual
 from textual.widget import Widget
 
+from .one_line import draw_line
 from .paint_once import PaintOnce
 
 
@@ -162,7 +162,7 @@ class CellLines(PaintOnce, Widget):
             content = Content.from_markup(cell.text)
             # a filling cell wraps as a Static of one line does (the first line shown); a figure is cut at its edge
             draw = inner if wrap else max(inner, content.cell_length)
-            text = Visual.to_strips(self, content, draw, 1, style, pad=True)[0].crop_extend(0, inner, blank)
+            text = draw_line(self, content, draw, style, pad=True).crop_extend(0, inner, blank)
         else:
             text = Strip.blank(inner, blank)
         parts = [Strip.blank(cell.left, blank)] if cell.left else []
