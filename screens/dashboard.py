@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from textual.containers import Container, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable
 
@@ -23,6 +22,7 @@ from widgets.source_bar import SourceBar
 from widgets.bindings import HelpFirst, install
 from widgets.figure import set_subtitle
 from widgets.footer import KeysFooter
+from widgets.paint_once import OnceContainer, OnceVertical, OnceVerticalScroll
 
 from .visibility import ShowsState
 
@@ -50,12 +50,12 @@ class Dashboard(HelpFirst, ShowsState, Screen):
             install(self, "rewind")  # a replay has its own timeline keys
         k = self.by_kind
         yield HeaderBar(production=self.production)
-        with Container(id="body"):
+        with OnceContainer(id="body"):
             # incidents come first in the DOM so a narrow terminal shows them first; wide, #left docks left
-            with Vertical(id="right"):
+            with OnceVertical(id="right"):
                 yield IncidentTable()
                 yield KillSwitches()
-            with VerticalScroll(id="left", can_focus=False):
+            with OnceVerticalScroll(id="left", can_focus=False):
                 yield ConversionPanel(k.get("conversion"), f"Conversion health · {k.get('conversion', '—')}", id="conversion")
                 yield DebtGauge(k.get("converge"), f"Verification debt · {k.get('converge', '—')}", id="debt")
                 yield RolloutBar(k.get("path_tracker"), f"Rollout · {k.get('path_tracker', '—')}", id="rollout")

@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 
 from rich.text import Text
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from console.state import ActionRecord, ConsoleState
 
 from .figure import set_subtitle
-from .paint_once import PaintOnce
+from .paint_once import OnceStatic, PaintOnce
 from .keyed_table import KeyedTable
 
 # Status is never colour alone: each has a word and a symbol.
@@ -63,7 +63,7 @@ class Activity(PaintOnce, Vertical):
         super().__init__(**kw)
         self.border_title = "Activity"
         self.table = KeyedTable(["#", "time", "status", "service", "action", "answer"], id="activity-table")
-        self.detail = Static("", id="activity-detail", markup=False)
+        self.detail = OnceStatic("", id="activity-detail", markup=False)
         self._records: dict[str, ActionRecord] = {}
         self._shown: Text | None = None
 

@@ -9,8 +9,10 @@ from textual import events
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .paint_once import PaintOnce
 
-class KeysFooter(Widget, can_focus=False):
+
+class KeysFooter(PaintOnce, Widget, can_focus=False):
     """What Textual's Footer shows (the screen's active bindings, in its order), drawn as one line of text.
 
     Textual's Footer is a container of one widget per key (~23 on the dashboard): each change of focus recomposed

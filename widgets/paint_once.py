@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.widgets import Static
 
 
 class PaintOnce:
@@ -34,3 +36,26 @@ class PaintOnce:
         lines = super().render_lines(crop)
         self._painted = (key, lines)
         return list(lines)
+
+
+# Textual's own containers and text, painted once: the dashboard's body, columns and rows, and the activity's detail
+# lines, each asked for all its lines on every paint (the paint's rectangle spans the screen) and giving the same
+# ones again (~60 µs each, measured). CSS written for the base class applies to these as well.
+class OnceContainer(PaintOnce, Container):
+    pass
+
+
+class OnceVertical(PaintOnce, Vertical):
+    pass
+
+
+class OnceVerticalScroll(PaintOnce, VerticalScroll):
+    pass
+
+
+class OnceHorizontal(PaintOnce, Horizontal):
+    pass
+
+
+class OnceStatic(PaintOnce, Static):
+    pass

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from textual.containers import Horizontal
 
 from console.safe_text import markup_escape as escape
 from console.state import ConsoleState, ServiceState
 
 from . import fmt
 from .figure import Figure
+from .paint_once import OnceHorizontal
 from .panel import Panel
 
 # each figure's widest usual text (`5xx 0.66%…`, `p95 234ms…`, `rate-limit 0.0067/s…`, `req 0.61/s…`, ...), with the
@@ -39,7 +39,7 @@ class PipelineStrip(Panel):
         self.lines = [Figure(classes="value", cells=n) for n in CELLS]
 
     def compose(self):
-        with Horizontal(classes="row"):
+        with OnceHorizontal(classes="row"):
             yield from self.lines
         yield self.body
 
