@@ -8,6 +8,7 @@ from textual.content import Content
 from textual.visual import Visual
 
 from widgets.figure import Figure
+from widgets.footer import KeysFooter
 from widgets.lines import Cell, CellLines
 from widgets.one_line import draw_line
 
@@ -27,20 +28,21 @@ class _Shown(App):
         yield Figure(id="plain")
         yield Figure(id="err", classes="err")
         yield CellLines(id="cells")
+        yield KeysFooter(id="footer")  # a widget with component classes: a `.name` style is one of them
 
 
 @pytest.mark.parametrize("pad", [False, True])
 async def test_draw_line_is_textuals_line(pad):
     async with _Shown().run_test(size=(40, 6)) as pilot:
-        for widget in pilot.app.query("Figure, CellLines"):
-            for markup in MARKUPS:
-                content = Content.from_markup(markup)
-                for width in (20, 12, 0):
-                    want = Visual.to_strips(widget, content, width, 1, widget.visual_style, pad=pad)
-                    got = draw_line(widget, content, width, widget.visual_style, pad=pad)
-                    want = want[0] if want else None
-                    assert (list(got) if want is not None else got.cell_length) == \
-                        (list(want) if want is not None else 0), (widget.id, markup, width)
+        shown = [(w, Content.from_markup(m)) for w in pilot.app.query("Figure, CellLines") for m in MARKUPS]
+        shown.append((pilot.app.query_one(KeysFooter), Content.styled("q", ".keys-footer--key") + " Quit"))
+        for widget, content in shown:
+            for width in (20, 12, 0):
+                want = Visual.to_strips(widget, content, width, 1, widget.visual_style, pad=pad)
+                got = draw_line(widget, content, width, widget.visual_style, pad=pad)
+                # Textual draws nothing 0 cells wide: an empty line here
+                assert (list(got) if want else got.cell_length) == (list(want[0]) if want else 0), \
+                    (widget.id, content.markup, width)
 
 
 async def test_figures_and_cells_on_screen():

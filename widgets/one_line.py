@@ -18,14 +18,15 @@ def draw_line(widget: Widget, content: Content, width: int, style: Style, *, pad
     A figure's repaint went mostly to Textual's wrapping (splitting the line, dividing it at word boundaries, trimming
     each piece: two thirds of a figure's paint, measured), which a single line narrower than its cell never needs.
     Such a line is drawn here as Textual's formatter draws a left-aligned line; anything else (too wide, several
-    lines, tabs, an alignment, line padding, a selection, a link) goes Textual's own way."""
+    lines, tabs, an alignment, line padding, a selection, a link, a component class's style) goes Textual's own way."""
     styles = widget.styles
     if (width <= 0 or content.cell_length > width or "\n" in content.plain or "\t" in content.plain
             or widget.text_selection is not None or styles.content_align != ("left", "top")
-            or styles.text_align not in ("left", "start") or styles.line_pad):
-        return _textual(widget, content, width, style, pad)
+            or styles.text_align not in ("left", "start") or styles.line_pad
+            or any(isinstance(span.style, str) and span.style.startswith(".") for span in content.spans)):
+        return _textual(widget, content, width, style, pad)  # (a `.name` style is a component class of the widget's)
     segments, x = [], 0
-    for text, text_style in content.render(style, end="", parse_style=widget._get_style):
+    for text, text_style in content.render(style, end=""):  # styles parsed as the widget parses any but `.name`
         rich = (style + text_style).rich_style_with_offset(x, 0)  # the offset: a click finds its character
         if rich.meta and "@click" in rich.meta:  # a link takes the widget's link style: Textual's way
             return _textual(widget, content, width, style, pad)
