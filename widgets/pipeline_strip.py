@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from console.safe_text import markup_escape as escape
 from console.state import ConsoleState, ServiceState
 
