@@ -24,6 +24,7 @@ from widgets.figure import set_subtitle
 from widgets.footer import KeysFooter
 from widgets.paint_once import OnceContainer, OnceVertical, OnceVerticalScroll
 
+from .dirty_only import DirtyOnly
 from .visibility import ShowsState
 
 # Focus targets in reading order (Tab, Shift+Tab): wide, the left column, then the right, then the strip across the
@@ -32,7 +33,7 @@ ORDER = ["conversion", "debt", "rollout", "activity-table", "incident-table", "s
 NARROW_ORDER = ["incident-table", "switch-table", "conversion", "debt", "rollout", "activity-table", "strip"]
 
 
-class Dashboard(HelpFirst, ShowsState, Screen):
+class Dashboard(DirtyOnly, HelpFirst, ShowsState, Screen):
     SCOPES = ("dashboard", "incident_table", "panels", "rewind")  # whose commands the palette offers here
 
     def __init__(self, services_by_kind: dict[str, str], production: bool = False) -> None:

@@ -21,6 +21,7 @@ from widgets.series_chart import SeriesChart
 
 from widgets.bindings import HelpFirst, install
 
+from .dirty_only import DirtyOnly
 from .visibility import showing
 
 PLOT_STEP = 60.0  # 1 h at 1 min resolution: the plots change once a minute
@@ -67,7 +68,7 @@ def figure_line(name: str, value, figures: dict, now: float) -> Text:
     return Text.assemble((name.replace("_", " "), "bold"), " ", text)
 
 
-class ServiceDetail(HelpFirst, Screen):
+class ServiceDetail(DirtyOnly, HelpFirst, Screen):
     SCOPES = ("detail",)
     DEFAULT_CSS = """
     ServiceDetail #detail-body { height: 1fr; }

@@ -22,6 +22,7 @@ from widgets.series_chart import SeriesChart
 
 from widgets.bindings import HelpFirst, install
 
+from .dirty_only import DirtyOnly
 from .visibility import showing
 
 from .incident_dialog import incident_verb
@@ -94,7 +95,7 @@ def alert_text(inc: Incident) -> str:
     return "\n".join(rows) or "[dim]nothing known[/]"
 
 
-class IncidentDetail(HelpFirst, Screen):
+class IncidentDetail(DirtyOnly, HelpFirst, Screen):
     SCOPES = ("incident_detail",)
     DEFAULT_CSS = """
     IncidentDetail #inc-head { height: 3; padding: 0 1; background: $panel; }

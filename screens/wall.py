@@ -15,10 +15,11 @@ from widgets.wall_counts import WallCounts
 from widgets.wall_incidents import WallIncidents
 from widgets.wall_tiles import WallTiles
 
+from .dirty_only import DirtyOnly
 from .visibility import ShowsState
 
 
-class Wall(HelpFirst, ShowsState, Screen):
+class Wall(DirtyOnly, HelpFirst, ShowsState, Screen):
     SCOPES = ("wall",)  # whose commands the palette offers here
     DEFAULT_CSS = """
     Wall { layout: vertical; }
