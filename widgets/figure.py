@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from console.safe_text import markup_escape
 
-from .one_line import draw_line
+from .one_line import draw_line, parsed
 from .paint_once import PaintOnce
 
 
@@ -39,9 +39,10 @@ class Figure(PaintOnce, Static):
         self._text = text
         if self._auto is None:
             self._auto = self.styles.width is not None and self.styles.width.is_auto
+        content = parsed(text)
         if self._auto:
-            self._fit(Content.from_markup(text).cell_length)
-        self.update(text, layout=False)
+            self._fit(content.cell_length)
+        self.update(content, layout=False)
 
     def render_line(self, y: int) -> Strip:
         """Its one line, drawn without Textual's wrapping when it fits (most of a repaint's cost); as a Static

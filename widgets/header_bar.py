@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from functools import lru_cache
 
 from textual.containers import Horizontal
-from textual.content import Content
 from console.safe_text import markup_escape as escape
 
 from console.clock import hms
@@ -15,6 +13,7 @@ from console.state import ConsoleState
 
 from .figure import Figure
 from .lines import Cell, CellLines
+from .one_line import parsed
 from .paint_once import PaintOnce
 
 
@@ -97,10 +96,9 @@ class HeaderBar(PaintOnce, Horizontal):
         self.clock.set(t.strftime("%Y-%m-%d %H:%M UTC" if low else "%Y-%m-%d %H:%M:%S UTC"))
 
 
-@lru_cache(maxsize=256)
 def cells(markup: str) -> int:
-    """The width a markup line takes on screen (kept: the header asks for the same few lines every second)."""
-    return Content.from_markup(markup).cell_length
+    """The width a markup line takes on screen (parsed once: the header asks for the same few lines every second)."""
+    return parsed(markup).cell_length
 
 
 def room_text(state: ConsoleState) -> str:

@@ -9,12 +9,11 @@ holding it, so figures that change often side by side on one line (the clock, th
 
 from __future__ import annotations
 
-from textual.content import Content
 from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from .one_line import draw_line
+from .one_line import draw_line, parsed
 from .paint_once import PaintOnce
 
 
@@ -49,7 +48,7 @@ class Cell:
 
 
 def cells(markup: str) -> int:
-    return Content.from_markup(markup).cell_length if markup else 0
+    return parsed(markup).cell_length if markup else 0
 
 
 class CellLines(PaintOnce, Widget):
@@ -159,7 +158,7 @@ class CellLines(PaintOnce, Widget):
         inner = max(0, width - cell.left - cell.right_pad)
         blank = style.rich_style
         if cell.text and inner:
-            content = Content.from_markup(cell.text)
+            content = parsed(cell.text)
             # a filling cell wraps as a Static of one line does (the first line shown); a figure is cut at its edge
             draw = inner if wrap else max(inner, content.cell_length)
             text = draw_line(self, content, draw, style, pad=True).crop_extend(0, inner, blank)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rich.segment import Segment
 from textual.content import Content
 from textual.strip import Strip
@@ -10,6 +12,13 @@ from textual.visual import Visual
 from textual.widget import Widget
 
 _NOT_REVERSED = Style(reverse=False)
+
+
+@lru_cache(maxsize=1024)
+def parsed(markup: str) -> Content:
+    """A line of markup as Content, parsed once: a figure's text is measured and then drawn, and the same texts come
+    back tick after tick (Content is immutable: one parse serves every widget that shows the text)."""
+    return Content.from_markup(markup)
 
 
 def draw_line(widget: Widget, content: Content, width: int, style: Style, *, pad: bool = False) -> Strip:
