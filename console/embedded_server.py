@@ -14,6 +14,43 @@ import contextlib
 import socket
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class _TurnWrites:
+    """A transport whose writes within one turn of the loop go out as one: uvicorn writes an answer's status line and
+    headers, then its body, each with a send() of its own, and on loopback each send runs the receiver's side of
+    TCP too. Written at the end of the turn, in order; before a close."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        data, self._pending = b"".join(self._pending), []
+        if data and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
+class OneWritePerAnswer(HttpToolsProtocol):
+    """uvicorn's httptools protocol, each answer sent with one send() (measured: the simulated fleet's child spent
+    ~0.1 ms on each of the two; the console polls it ~5 times a second)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # its flow control and addresses: the transport itself
+        self.transport = _TurnWrites(transport)  # type: ignore[assignment]
 
 
 class EmbeddedServer(uvicorn.Server):

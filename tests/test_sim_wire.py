@@ -238,3 +238,34 @@ async def test_a_connection_stays_open_between_polls_and_the_client_sees_its_ans
     finally:
         await client.aclose()
         await fleet.stop()
+
+
+async def test_an_answer_goes_out_in_one_write(monkeypatch):
+    """Status line, headers and body in one send(): on loopback each send() costs the simulator the receiver's
+    side of TCP as well. What arrives is the whole answer, as before."""
+    import asyncio
+    from asyncio.selector_events import _SelectorSocketTransport
+
+    from console.clock import WallClock
+
+    writes: list[bytes] = []
+    real_write = _SelectorSocketTransport.write
+    monkeypatch.setattr(_SelectorSocketTransport, "write", lambda self, data: writes.append(bytes(data)) or
+                        real_write(self, data))
+    fleet = Fleet(WallClock(), scenario="normal", seed=1)
+    urls = await fleet.start(host="127.0.0.1")
+    try:
+        host, port = urls["data_pipeline"].removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for _ in range(2):  # the same connection, kept alive
+            writes.clear()
+            writer.write(b"GET /health/ready HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            fields = dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:] if line)
+            body = await reader.readexactly(int(fields[b"content-length"]))
+            assert head.startswith(b"HTTP/1.1 200") and json.loads(body) == {"status": "ready"}
+            answers = [w for w in writes if not w.startswith(b"GET ")]
+            assert answers == [head + body]
+        writer.close()
+    finally:
+        await fleet.stop()

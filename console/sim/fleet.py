@@ -8,7 +8,7 @@ from collections import Counter
 
 import uvicorn
 
-from ..embedded_server import EmbeddedServer, serve
+from ..embedded_server import EmbeddedServer, OneWritePerAnswer, serve
 from . import conversion, converge, data_pipeline, path_tracker, pipelines
 from .credentials import Credentials
 from .faults import Faults
@@ -84,10 +84,11 @@ class Fleet:
         # console's usual poll interval, so a poll found its connection closing under it. No proxy in front of a
         # loopback simulator (uvicorn's proxy-headers middleware read every request's headers for X-Forwarded-*), no
         # `server: uvicorn` header on each answer (no client reads it), and requests parsed by httptools (C), not
-        # h11 (pure Python: most of what the child spent per request once its app was cheap).
+        # h11 (pure Python: most of what the child spent per request once its app was cheap), each answer in one
+        # send() (console/embedded_server.py).
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=1, timeout_keep_alive=75, proxy_headers=False,
-                                server_header=False, http="httptools")
+                                server_header=False, http=OneWritePerAnswer)
         try:
             server, task = await serve(config, list(socks.values()), "the simulated fleet")
         except RuntimeError:
