@@ -12,8 +12,7 @@ from console.durations import format_duration
 from console.state import ConsoleState
 
 from .figure import Figure
-from .lines import Cell, CellLines
-from .one_line import parsed
+from .lines import Cell, CellLines, cells
 from .paint_once import PaintOnce
 
 
@@ -94,11 +93,6 @@ class HeaderBar(PaintOnce, Horizontal):
             self.sharing.set(sharing_text(state))
         t = datetime.fromtimestamp(state.ts, tz=timezone.utc)
         self.clock.set(t.strftime("%Y-%m-%d %H:%M UTC" if low else "%Y-%m-%d %H:%M:%S UTC"))
-
-
-def cells(markup: str) -> int:
-    """The width a markup line takes on screen (parsed once: the header asks for the same few lines every second)."""
-    return parsed(markup).cell_length
 
 
 def room_text(state: ConsoleState) -> str:

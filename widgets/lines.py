@@ -48,6 +48,7 @@ class Cell:
 
 
 def cells(markup: str) -> int:
+    """The width a markup line takes on screen (parsed once: the same few lines come back every second)."""
     return parsed(markup).cell_length if markup else 0
 
 
